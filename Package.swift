@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "dsa-triage",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dsa-triage", targets: ["dsa-triage"]),
+        .library(name: "MedGemma", targets: ["MedGemma"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "ModelFiles", targets: ["ModelFiles"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shim over oneDNN and OpenBLAS plus a few vectorised element-wise kernels.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
+            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("openblas"), .linkedLibrary("m")]
+        ),
+        .target(name: "Tensor", dependencies: ["CKernels"]),
+        .target(name: "ModelFiles", dependencies: ["Tensor"]),
+        .target(name: "Tokenizer"),
+        .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer"]),
+        .executableTarget(
+            name: "dsa-triage",
+            dependencies: ["MedGemma", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

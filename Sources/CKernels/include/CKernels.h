@@ -1,0 +1,50 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- conversions ---------------------------------------------------------------------------
+void ck_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+void ck_f32_to_bf16(const float *src, uint16_t *dst, size_t n);   // round to nearest even
+void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void ck_f32_to_f16(const float *src, uint16_t *dst, size_t n);    // round to nearest even
+void ck_round_bf16(float *x, size_t n);
+void ck_round_f16(float *x, size_t n);
+
+// ---- matrix products (row-major; C = alpha * op(A) * op(B) + beta * C) -------------------------
+// Returns 0 on success, a library status otherwise.
+int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// bf16 inputs, float32 accumulation and output (oneDNN).
+int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// 0 = oneDNN sgemm, 1 = OpenBLAS sgemm.
+void ck_set_sgemm_backend(int backend);
+int ck_get_sgemm_backend(void);
+
+// ---- element-wise kernels -----------------------------------------------------------------
+// Gemma RMSNorm over rows: y = x / sqrt(mean(x^2) + eps) * (addOne + w). y may alias x.
+void ck_rmsnorm_rows(const float *x, float *y, const float *w, float addOne, float eps, int64_t rows, int64_t dim);
+// LayerNorm over rows with weight and bias.
+void ck_layernorm_rows(const float *x, float *y, const float *w, const float *b, float eps, int64_t rows, int64_t dim);
+// out[i] = gelu_tanh(gate[i]) * up[i]   (out may alias gate or up)
+void ck_gelu_tanh_mul(const float *gate, const float *up, float *out, size_t n);
+// in place gelu_tanh
+void ck_gelu_tanh(float *x, size_t n);
+// x = cap * tanh(x / cap)
+void ck_softcap(float *x, size_t n, float cap);
+// y += x
+void ck_add(float *y, const float *x, size_t n);
+// x *= s
+void ck_scale(float *x, size_t n, float s);
+// Row-wise softmax over `cols` entries of each row (stride ld); -inf entries get 0; all -inf rows become 0.
+void ck_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld);
+// Rotary embedding, "rotate half" layout: for each row, x[i] and x[i+half] rotate by angle pos*invFreq[i].
+// cosT/sinT hold [rows, half] tables.
+void ck_rope_rows(float *x, int64_t rows, int64_t headsPerRow, int64_t headDim, const float *cosT, const float *sinT, int64_t ldx);
+// argmax of a float row (first index of the maximum; NaN never wins)
+int64_t ck_argmax(const float *x, int64_t n);
+// dot product and max |x|
+float ck_dot(const float *a, const float *b, int64_t n);
+
+#endif

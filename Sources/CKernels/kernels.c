@@ -1,0 +1,299 @@
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
+
+// ---- conversions ---------------------------------------------------------------------------
+
+static inline float bits_to_f32(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+static inline uint32_t f32_to_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+
+void ck_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = bits_to_f32((uint32_t)src[i] << 16);
+}
+
+static inline uint16_t f32_to_bf16_one(float f) {
+    uint32_t b = f32_to_bits(f);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40); // quiet NaN
+    uint32_t lsb = (b >> 16) & 1u;
+    b += 0x7fffu + lsb;
+    return (uint16_t)(b >> 16);
+}
+
+void ck_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = f32_to_bf16_one(src[i]);
+}
+
+void ck_round_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = bits_to_f32((uint32_t)f32_to_bf16_one(x[i]) << 16);
+}
+
+static inline float f16_to_f32_one(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0) {
+        if (man == 0) return bits_to_f32(sign);
+        // subnormal: value = man * 2^-24
+        float v = (float)man * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    if (exp == 31) return bits_to_f32(sign | 0x7f800000u | (man << 13));
+    return bits_to_f32(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32_one(src[i]);
+}
+
+static inline uint16_t f32_to_f16_one(float f) {
+    uint32_t b = f32_to_bits(f);
+    uint32_t sign = (b >> 16) & 0x8000u;
+    uint32_t absb = b & 0x7fffffffu;
+    if (absb > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+    if (absb >= 0x477ff000u) { // rounds to >= 65520 -> inf
+        return (uint16_t)(sign | 0x7c00u);
+    }
+    if (absb < 0x38800000u) { // below smallest normal 2^-14: subnormal or zero
+        float a = bits_to_f32(absb);
+        // scale so that one f16 subnormal ulp (2^-24) becomes 1, round to nearest even via rint
+        float q = rintf(a * 16777216.0f);
+        return (uint16_t)(sign | (uint16_t)q);
+    }
+    uint32_t exp = (absb >> 23) - 112u;
+    uint32_t man = absb & 0x7fffffu;
+    uint32_t h = (exp << 10) | (man >> 13);
+    uint32_t rem = man & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h += 1;
+    return (uint16_t)(sign | h);
+}
+
+void ck_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = f32_to_f16_one(src[i]);
+}
+
+void ck_round_f16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = f16_to_f32_one(f32_to_f16_one(x[i]));
+}
+
+// ---- matrix products ----------------------------------------------------------------------
+
+static int sgemm_backend = 0;
+void ck_set_sgemm_backend(int backend) { sgemm_backend = backend; }
+int ck_get_sgemm_backend(void) { return sgemm_backend; }
+
+int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return 0;
+    if (sgemm_backend == 1) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+        return 0;
+    }
+    dnnl_status_t st = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return st == dnnl_success ? 0 : (int)st;
+}
+
+// oneDNN 2.6 has no bf16 BLAS-style call, so bf16 products go through the matmul primitive.
+// Primitives are cached by shape/strides (oneDNN also keeps its own cache; ours skips the descriptor work).
+#include <pthread.h>
+static dnnl_engine_t ck_engine = NULL;
+static dnnl_stream_t ck_stream = NULL;
+static pthread_mutex_t ck_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+    int64_t key[10];
+    dnnl_primitive_t prim;
+} ck_cached_prim;
+#define CK_CACHE_SIZE 256
+static ck_cached_prim ck_cache[CK_CACHE_SIZE];
+static int ck_cache_next = 0;
+
+static int ck_init_engine(void) {
+    if (ck_engine) return 0;
+    if (dnnl_engine_create(&ck_engine, dnnl_cpu, 0) != dnnl_success) return -1;
+    if (dnnl_stream_create(&ck_stream, ck_engine, dnnl_stream_default_flags) != dnnl_success) return -1;
+    return 0;
+}
+
+static dnnl_primitive_t ck_matmul_prim(const int64_t key[10]) {
+    for (int i = 0; i < CK_CACHE_SIZE; i++)
+        if (ck_cache[i].prim && memcmp(ck_cache[i].key, key, sizeof(int64_t) * 10) == 0) return ck_cache[i].prim;
+    int64_t M = key[0], N = key[1], K = key[2], transA = key[3], transB = key[4], lda = key[5], ldb = key[6], ldc = key[7];
+    float beta = (float)key[8] / 1024.0f;
+    dnnl_dims_t adims = {M, K}, bdims = {K, N}, cdims = {M, N};
+    dnnl_dims_t astr, bstr, cstr = {ldc, 1};
+    if (transA) { astr[0] = 1; astr[1] = lda; } else { astr[0] = lda; astr[1] = 1; }
+    if (transB) { bstr[0] = 1; bstr[1] = ldb; } else { bstr[0] = ldb; bstr[1] = 1; }
+    dnnl_memory_desc_t amd, bmd, cmd;
+    if (dnnl_memory_desc_init_by_strides(&amd, 2, adims, dnnl_bf16, astr) != dnnl_success) return NULL;
+    if (dnnl_memory_desc_init_by_strides(&bmd, 2, bdims, dnnl_bf16, bstr) != dnnl_success) return NULL;
+    if (dnnl_memory_desc_init_by_strides(&cmd, 2, cdims, dnnl_f32, cstr) != dnnl_success) return NULL;
+    dnnl_matmul_desc_t md;
+    if (dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_attr_create(&attr);
+    if (beta != 0.0f) {
+        dnnl_post_ops_t po;
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_sum(po, beta);
+        dnnl_primitive_attr_set_post_ops(attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &md, attr, ck_engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return NULL;
+    dnnl_primitive_t prim = NULL;
+    st = dnnl_primitive_create(&prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) return NULL;
+    ck_cached_prim *slot = &ck_cache[ck_cache_next];
+    if (slot->prim) dnnl_primitive_destroy(slot->prim);
+    memcpy(slot->key, key, sizeof(int64_t) * 10);
+    slot->prim = prim;
+    ck_cache_next = (ck_cache_next + 1) % CK_CACHE_SIZE;
+    return prim;
+}
+
+int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return 0;
+    if (alpha != 1.0f) return -2; // not needed by callers; keep the primitive simple
+    if (beta != 0.0f && beta != 1.0f) return -3;
+    pthread_mutex_lock(&ck_lock);
+    if (ck_init_engine() != 0) { pthread_mutex_unlock(&ck_lock); return -1; }
+    int64_t key[10] = {M, N, K, transA, transB, lda, ldb, ldc, (int64_t)(beta * 1024.0f), 0};
+    dnnl_primitive_t prim = ck_matmul_prim(key);
+    if (!prim) { pthread_mutex_unlock(&ck_lock); return -4; }
+    const_dnnl_primitive_desc_t pd;
+    dnnl_primitive_get_primitive_desc(prim, &pd);
+    const dnnl_memory_desc_t *amd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *cmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    dnnl_memory_t am, bm, cm, sm = NULL;
+    dnnl_memory_create(&am, amd, ck_engine, (void *)A);
+    dnnl_memory_create(&bm, bmd, ck_engine, (void *)B);
+    dnnl_memory_create(&cm, cmd, ck_engine, C);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, NULL}};
+    int nargs = 3;
+    if (smd && dnnl_memory_desc_get_size(smd) > 0) {
+        dnnl_memory_create(&sm, smd, ck_engine, DNNL_MEMORY_ALLOCATE);
+        args[3].memory = sm;
+        nargs = 4;
+    }
+    dnnl_status_t st = dnnl_primitive_execute(prim, ck_stream, nargs, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(ck_stream);
+    dnnl_memory_destroy(am); dnnl_memory_destroy(bm); dnnl_memory_destroy(cm);
+    if (sm) dnnl_memory_destroy(sm);
+    pthread_mutex_unlock(&ck_lock);
+    return st == dnnl_success ? 0 : (int)st;
+}
+
+// ---- element-wise -------------------------------------------------------------------------
+
+void ck_rmsnorm_rows(const float *x, float *y, const float *w, float addOne, float eps, int64_t rows, int64_t dim) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * dim;
+        float *yr = y + r * dim;
+        double ss = 0;
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= dim; i += 16)
+            for (int k = 0; k < 16; k++) acc[k] += xr[i + k] * xr[i + k];
+        for (int k = 0; k < 16; k++) ss += acc[k];
+        for (; i < dim; i++) ss += (double)xr[i] * xr[i];
+        float inv = 1.0f / sqrtf((float)(ss / (double)dim) + eps);
+        for (int64_t j = 0; j < dim; j++) yr[j] = (xr[j] * inv) * (addOne + w[j]);
+    }
+}
+
+void ck_layernorm_rows(const float *x, float *y, const float *w, const float *b, float eps, int64_t rows, int64_t dim) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * dim;
+        float *yr = y + r * dim;
+        double s = 0;
+        for (int64_t i = 0; i < dim; i++) s += xr[i];
+        float mean = (float)(s / (double)dim);
+        double v = 0;
+        for (int64_t i = 0; i < dim; i++) { float d = xr[i] - mean; v += (double)d * d; }
+        float inv = 1.0f / sqrtf((float)(v / (double)dim) + eps);
+        for (int64_t i = 0; i < dim; i++) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
+    }
+}
+
+static inline float gelu_tanh_one(float x) {
+    const float c = 0.7978845608028654f; // sqrt(2/pi)
+    float inner = c * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(inner));
+}
+
+void ck_gelu_tanh_mul(const float *gate, const float *up, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = gelu_tanh_one(gate[i]) * up[i];
+}
+
+void ck_gelu_tanh(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = gelu_tanh_one(x[i]);
+}
+
+void ck_softcap(float *x, size_t n, float cap) {
+    float inv = 1.0f / cap;
+    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i] * inv) * cap;
+}
+
+void ck_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void ck_scale(float *x, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+void ck_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = x + r * ld;
+        float m = -INFINITY;
+        for (int64_t i = 0; i < cols; i++) if (xr[i] > m) m = xr[i];
+        if (m == -INFINITY) { for (int64_t i = 0; i < cols; i++) xr[i] = 0; continue; }
+        float s = 0;
+        for (int64_t i = 0; i < cols; i++) { float e = expf(xr[i] - m); xr[i] = e; s += e; }
+        float inv = 1.0f / s;
+        for (int64_t i = 0; i < cols; i++) xr[i] *= inv;
+    }
+}
+
+void ck_rope_rows(float *x, int64_t rows, int64_t headsPerRow, int64_t headDim, const float *cosT, const float *sinT, int64_t ldx) {
+    int64_t half = headDim / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *c = cosT + r * half;
+        const float *s = sinT + r * half;
+        for (int64_t h = 0; h < headsPerRow; h++) {
+            float *v = x + r * ldx + h * headDim;
+            for (int64_t i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half];
+                v[i] = a * c[i] - b * s[i];
+                v[i + half] = b * c[i] + a * s[i];
+            }
+        }
+    }
+}
+
+int64_t ck_argmax(const float *x, int64_t n) {
+    int64_t best = 0;
+    float bv = -INFINITY;
+    for (int64_t i = 0; i < n; i++) if (x[i] > bv) { bv = x[i]; best = i; }
+    return best;
+}
+
+float ck_dot(const float *a, const float *b, int64_t n) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}

@@ -1,0 +1,1 @@
+// MedGemma: Gemma 3 models.

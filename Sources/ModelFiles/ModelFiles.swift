@@ -1,0 +1,1 @@
+// ModelFiles: safetensors, GGUF, config.json, npy.

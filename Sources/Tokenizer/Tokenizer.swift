@@ -1,0 +1,1 @@
+// Tokenizer: Gemma BPE tokenizer and chat format.
