@@ -19,7 +19,7 @@ let package = Package(
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
-            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("openblas"), .linkedLibrary("m")]
+            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("openblas"), .linkedLibrary("gomp"), .linkedLibrary("m")]
         ),
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "ModelFiles", dependencies: ["Tensor"]),

@@ -79,6 +79,11 @@ void ck_round_f16(float *x, size_t n) {
 
 // ---- matrix products ----------------------------------------------------------------------
 
+extern void omp_set_num_threads(int);
+extern int omp_get_max_threads(void);
+void ck_set_local_threads(int n) { omp_set_num_threads(n); }
+int ck_max_threads(void) { return omp_get_max_threads(); }
+
 static int sgemm_backend = 0;
 void ck_set_sgemm_backend(int backend) { sgemm_backend = backend; }
 int ck_get_sgemm_backend(void) { return sgemm_backend; }

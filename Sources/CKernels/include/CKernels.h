@@ -18,6 +18,10 @@ int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
 // bf16 inputs, float32 accumulation and output (oneDNN).
 int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                  const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// Threads the calling thread's library calls may use (OpenMP ICV of this thread); used inside our own
+// parallel loops so that nested library calls do not oversubscribe the cores.
+void ck_set_local_threads(int n);
+int ck_max_threads(void);
 // 0 = oneDNN sgemm, 1 = OpenBLAS sgemm.
 void ck_set_sgemm_backend(int backend);
 int ck_get_sgemm_backend(void);

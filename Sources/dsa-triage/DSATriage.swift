@@ -5,6 +5,6 @@ struct DSATriage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsa-triage",
         abstract: "Triage digital subtraction angiography with MedGemma (decision support only).",
-        subcommands: []
+        subcommands: [GenerateCommand.self]
     )
 }

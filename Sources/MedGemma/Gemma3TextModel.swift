@@ -1,0 +1,210 @@
+import CKernels
+import Foundation
+import Tensor
+
+/// Weights of one Gemma 3 decoder layer. Linear weights keep their storage dtype (mmapped);
+/// norm weights are small and widened to float32.
+struct Gemma3DecoderLayer {
+    let kind: AttentionKind
+    let inputNorm: [Float]
+    let qProj: Tensor, kProj: Tensor, vProj: Tensor, oProj: Tensor
+    let qNorm: [Float], kNorm: [Float]
+    let postAttentionNorm: [Float]
+    let preFeedforwardNorm: [Float]
+    let gateProj: Tensor, upProj: Tensor, downProj: Tensor
+    let postFeedforwardNorm: [Float]
+}
+
+/// The Gemma 3 decoder (transformers' `Gemma3TextModel` + tied or separate LM head).
+public final class Gemma3TextModel: @unchecked Sendable {
+    public let config: Gemma3TextConfig
+    public let computeMode: ComputeMode
+    let embedTokens: Tensor
+    let lmHead: Tensor
+    let layers: [Gemma3DecoderLayer]
+    let finalNorm: [Float]
+    let rotary: [AttentionKind: RotaryEmbedding]
+    /// sqrt(hidden), rounded to bf16 when computing in bf16.
+    let embedScale: Float
+
+    /// Loads the decoder from `source`, whose names start with `prefix` (e.g. "model." or
+    /// "model.language_model."); `lmHeadName` is used when embeddings are not tied.
+    public init(config: Gemma3TextConfig, source: WeightSource, prefix: String, lmHeadName: String?, computeMode: ComputeMode) throws {
+        self.config = config
+        self.computeMode = computeMode
+        let d = config.hiddenSize, hd = config.headDim
+        let qOut = config.numHeads * hd, kvOut = config.numKVHeads * hd
+        // bf16 arithmetic wants bf16 weights: other dtypes are converted once at load (half the memory of f32).
+        func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
+            let t = try source.tensor(name, shape: shape)
+            return computeMode == .bf16 && t.dtype != .bf16 ? t.converted(to: .bf16) : t
+        }
+        let embed = try weight(prefix + "embed_tokens.weight", [config.vocabSize, d])
+        embedTokens = embed
+        if !config.tieWordEmbeddings, let name = lmHeadName, source.contains(name) {
+            lmHead = try weight(name, [config.vocabSize, d])
+        } else if !config.tieWordEmbeddings {
+            throw ModelError.missingTensor(name: lmHeadName ?? "lm_head.weight", source: source.sourceName)
+        } else {
+            lmHead = embed
+        }
+        var layers: [Gemma3DecoderLayer] = []
+        for i in 0..<config.numLayers {
+            let p = "\(prefix)layers.\(i)."
+            layers.append(Gemma3DecoderLayer(
+                kind: config.layerTypes[i],
+                inputNorm: try source.vector(p + "input_layernorm.weight", count: d),
+                qProj: try weight(p + "self_attn.q_proj.weight", [qOut, d]),
+                kProj: try weight(p + "self_attn.k_proj.weight", [kvOut, d]),
+                vProj: try weight(p + "self_attn.v_proj.weight", [kvOut, d]),
+                oProj: try weight(p + "self_attn.o_proj.weight", [d, qOut]),
+                qNorm: try source.vector(p + "self_attn.q_norm.weight", count: hd),
+                kNorm: try source.vector(p + "self_attn.k_norm.weight", count: hd),
+                postAttentionNorm: try source.vector(p + "post_attention_layernorm.weight", count: d),
+                preFeedforwardNorm: try source.vector(p + "pre_feedforward_layernorm.weight", count: d),
+                gateProj: try weight(p + "mlp.gate_proj.weight", [config.intermediateSize, d]),
+                upProj: try weight(p + "mlp.up_proj.weight", [config.intermediateSize, d]),
+                downProj: try weight(p + "mlp.down_proj.weight", [d, config.intermediateSize]),
+                postFeedforwardNorm: try source.vector(p + "post_feedforward_layernorm.weight", count: d)))
+        }
+        self.layers = layers
+        finalNorm = try source.vector(prefix + "norm.weight", count: d)
+        var rot: [AttentionKind: RotaryEmbedding] = [:]
+        for kind in [AttentionKind.sliding, .full] {
+            rot[kind] = RotaryEmbedding(headDim: hd, parameters: config.rope[kind] ?? RopeParameters(theta: 10_000, linearFactor: 1))
+        }
+        rotary = rot
+        // The reference multiplies by sqrt(hidden) cast to the weights' dtype; in float32 arithmetic we
+        // behave like the model upcast to float32 (unrounded), in bf16 like the bf16 model.
+        var scale = Float(Double(d).squareRoot())
+        if computeMode == .bf16 { Convert.round(&scale, count: 1, to: .bf16) }
+        embedScale = scale
+    }
+
+    /// Scaled token embeddings [ids.count, hidden] in float32.
+    public func embed(_ ids: [Int]) throws -> Tensor {
+        let d = config.hiddenSize
+        let out = Tensor(zeros: [ids.count, d])
+        let rowBytes = d * embedTokens.dtype.byteSize
+        for (r, id) in ids.enumerated() {
+            guard id >= 0 && id < config.vocabSize else {
+                throw ModelError.invalidInput("token id \(id) is outside the vocabulary (0..<\(config.vocabSize))")
+            }
+            Convert.toFloat(from: embedTokens.raw + id * rowBytes, dtype: embedTokens.dtype, into: out.f32 + r * d, count: d)
+        }
+        ck_scale(out.f32, out.count, embedScale)
+        return out
+    }
+
+    /// Per-query visible key ranges for the new positions, by attention kind. `extraVisible` lets a query
+    /// see forward to an absolute key position (bidirectional image blocks); nil for plain causal text.
+    func keyRanges(kind: AttentionKind, start: Int, count: Int, extraVisible: [Int]?) -> (lo: [Int], hi: [Int]) {
+        var lo = [Int](repeating: 0, count: count), hi = lo
+        for i in 0..<count {
+            let p = start + i
+            var h = p + 1
+            if let ev = extraVisible { h = max(h, ev[i]) }
+            hi[i] = h
+            if kind == .sliding, let w = config.slidingWindow {
+                lo[i] = max(0, p - w + 1)
+            }
+        }
+        return (lo, hi)
+    }
+
+    /// Runs the decoder over `hidden` ([T, hidden] input embeddings) at positions cache.length ..< +T,
+    /// appending to `cache`, and returns the final-normed hidden states [T, hidden].
+    public func forward(embeddings hidden: Tensor, cache: KVCache, extraVisible: [Int]? = nil) throws -> Tensor {
+        let t = hidden.shape[0], d = config.hiddenSize, hd = config.headDim
+        let start = cache.length
+        guard start + t <= cache.capacity else {
+            throw ModelError.contextOverflow(promptTokens: start + t, limit: cache.capacity)
+        }
+        let x = hidden
+        let h = Tensor(zeros: [t, d])
+        let qOut = config.numHeads * hd, kvOut = config.numKVHeads * hd
+        let q = Tensor(zeros: [t, qOut]), k = Tensor(zeros: [t, kvOut]), v = Tensor(zeros: [t, kvOut])
+        let attn = Tensor(zeros: [t, qOut])
+        let gate = Tensor(zeros: [t, config.intermediateSize]), up = Tensor(zeros: [t, config.intermediateSize])
+        let positions = Array(start..<(start + t))
+        var tables: [AttentionKind: (cos: [Float], sin: [Float])] = [:]
+        var ranges: [AttentionKind: (lo: [Int], hi: [Int])] = [:]
+        for kind in Set(config.layerTypes) {
+            tables[kind] = rotary[kind]!.tables(positions: positions)
+            ranges[kind] = keyRanges(kind: kind, start: start, count: t, extraVisible: extraVisible)
+        }
+        let scale = Float(1 / config.queryPreAttnScalar.squareRoot())
+        // Gemma 3 keeps `attn_logit_softcapping` in its config but, unlike Gemma 2, the reference never applies
+        // it to attention scores (only the final logits are capped); we do the same.
+        let eps = config.rmsNormEps
+        let mode = computeMode
+
+        for (li, layer) in layers.enumerated() {
+            // Attention block.
+            ck_rmsnorm_rows(x.f32, h.f32, layer.inputNorm, 1, eps, Int64(t), Int64(d))
+            try MatMul.linear(h.f32, rows: t, weight: layer.qProj, out: q.f32, mode: mode)
+            try MatMul.linear(h.f32, rows: t, weight: layer.kProj, out: k.f32, mode: mode)
+            try MatMul.linear(h.f32, rows: t, weight: layer.vProj, out: v.f32, mode: mode)
+            ck_rmsnorm_rows(q.f32, q.f32, layer.qNorm, 1, eps, Int64(t * config.numHeads), Int64(hd))
+            ck_rmsnorm_rows(k.f32, k.f32, layer.kNorm, 1, eps, Int64(t * config.numKVHeads), Int64(hd))
+            let tab = tables[layer.kind]!
+            ck_rope_rows(q.f32, Int64(t), Int64(config.numHeads), Int64(hd), tab.cos, tab.sin, Int64(qOut))
+            ck_rope_rows(k.f32, Int64(t), Int64(config.numKVHeads), Int64(hd), tab.cos, tab.sin, Int64(kvOut))
+            cache.write(layer: li, k: k.f32, v: v.f32, rows: t)
+            let range = ranges[layer.kind]!
+            let problem = AttentionProblem(
+                queries: t, heads: config.numHeads, kvHeads: config.numKVHeads, headDim: hd,
+                q: q.f32, ldq: qOut, k: cache.keys[li].f32, v: cache.values[li].f32, ldk: hd, kvHeadStride: cache.capacity * hd,
+                out: attn.f32, ldo: qOut, keyLo: range.lo, keyHi: range.hi, scale: scale, softcap: nil)
+            try Attention.run(problem)
+            try MatMul.linear(attn.f32, rows: t, weight: layer.oProj, out: h.f32, mode: mode)
+            ck_rmsnorm_rows(h.f32, h.f32, layer.postAttentionNorm, 1, eps, Int64(t), Int64(d))
+            ck_add(x.f32, h.f32, t * d)
+
+            // Feed-forward block.
+            ck_rmsnorm_rows(x.f32, h.f32, layer.preFeedforwardNorm, 1, eps, Int64(t), Int64(d))
+            try MatMul.linear(h.f32, rows: t, weight: layer.gateProj, out: gate.f32, mode: mode)
+            try MatMul.linear(h.f32, rows: t, weight: layer.upProj, out: up.f32, mode: mode)
+            ck_gelu_tanh_mul(gate.f32, up.f32, gate.f32, t * config.intermediateSize)
+            try MatMul.linear(gate.f32, rows: t, weight: layer.downProj, out: h.f32, mode: mode)
+            ck_rmsnorm_rows(h.f32, h.f32, layer.postFeedforwardNorm, 1, eps, Int64(t), Int64(d))
+            ck_add(x.f32, h.f32, t * d)
+        }
+        cache.advance(by: t)
+        ck_rmsnorm_rows(x.f32, x.f32, finalNorm, 1, eps, Int64(t), Int64(d))
+        return x
+    }
+
+    /// Logits [rows, vocab] for final hidden states [rows, hidden] (soft-capped when configured).
+    public func logits(_ hidden: Tensor) throws -> Tensor {
+        let rows = hidden.shape[0]
+        let out = Tensor(zeros: [rows, config.vocabSize])
+        try MatMul.linear(hidden.f32, rows: rows, weight: lmHead, out: out.f32, mode: computeMode)
+        if let cap = config.finalLogitSoftcapping { ck_softcap(out.f32, out.count, cap) }
+        return out
+    }
+
+    /// Logits of selected vocabulary entries only, [rows, ids.count]: label scoring needs a handful of
+    /// entries, not the whole output layer.
+    public func logits(_ hidden: Tensor, forTokens ids: [Int]) throws -> Tensor {
+        let rows = hidden.shape[0], d = config.hiddenSize
+        let w = Tensor(zeros: [ids.count, d], dtype: lmHead.dtype)
+        let rowBytes = d * lmHead.dtype.byteSize
+        for (i, id) in ids.enumerated() {
+            guard id >= 0 && id < config.vocabSize else { throw ModelError.invalidInput("token id \(id) is outside the vocabulary") }
+            w.raw.advanced(by: i * rowBytes).copyMemory(from: lmHead.raw + id * rowBytes, byteCount: rowBytes)
+        }
+        let out = Tensor(zeros: [rows, ids.count])
+        try MatMul.linear(hidden.f32, rows: rows, weight: w, out: out.f32, mode: computeMode)
+        if let cap = config.finalLogitSoftcapping { ck_softcap(out.f32, out.count, cap) }
+        return out
+    }
+
+    /// A cache sized for `tokens` positions (bounded by the model's context limit).
+    public func makeCache(tokens: Int) throws -> KVCache {
+        guard tokens <= config.maxPositions else {
+            throw ModelError.contextOverflow(promptTokens: tokens, limit: config.maxPositions)
+        }
+        return KVCache(config: config, capacity: tokens)
+    }
+}

@@ -1,0 +1,50 @@
+import CKernels
+import Tensor
+
+/// Output of greedy decoding.
+public struct GreedyResult: Sendable {
+    /// Generated ids, including the stop id when one ended the run.
+    public var tokenIDs: [Int]
+    /// Float32 logits at the last prompt position (the first generated token's distribution).
+    public var firstLogits: [Float]
+    /// Seconds spent in the prompt pass and in the decode steps.
+    public var prefillSeconds: Double
+    public var decodeSeconds: Double
+}
+
+extension Gemma3TextModel {
+    /// Greedy decoding with the KV cache: argmax at each step, stopping after a stop id or `maxNewTokens`.
+    public func generateGreedy(promptIDs: [Int], maxNewTokens: Int, stopIDs: Set<Int>) throws -> GreedyResult {
+        guard !promptIDs.isEmpty else { throw ModelError.invalidInput("the prompt is empty") }
+        guard promptIDs.count <= config.maxPositions else {
+            throw ModelError.contextOverflow(promptTokens: promptIDs.count, limit: config.maxPositions)
+        }
+        let budget = min(maxNewTokens, config.maxPositions - promptIDs.count)
+        let cache = try makeCache(tokens: promptIDs.count + max(budget, 1))
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let hidden = try forward(embeddings: try embed(promptIDs), cache: cache)
+        var logits = try self.logits(try hidden.rows((promptIDs.count - 1)..<promptIDs.count))
+        let first = logits.floats()
+        let t1 = clock.now
+        var out: [Int] = []
+        while out.count < budget {
+            let next = Int(ck_argmax(logits.f32, Int64(config.vocabSize)))
+            out.append(next)
+            if stopIDs.contains(next) || out.count == budget { break }
+            let h = try forward(embeddings: try embed([next]), cache: cache)
+            logits = try self.logits(h)
+        }
+        let t2 = clock.now
+        return GreedyResult(tokenIDs: out, firstLogits: first,
+                            prefillSeconds: (t1 - t0).seconds, decodeSeconds: (t2 - t1).seconds)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a Double.
+    public var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
+    }
+}

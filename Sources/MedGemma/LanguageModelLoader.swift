@@ -1,0 +1,175 @@
+import Foundation
+import ModelFiles
+import Tensor
+import Tokenizer
+
+/// A loaded text model with its tokenizer and stop ids.
+public struct LoadedLanguageModel: @unchecked Sendable {
+    public let model: Gemma3TextModel
+    public let tokenizer: GemmaTokenizer
+    /// Generation stops after any of these ids.
+    public let stopIDs: Set<Int>
+    /// Where the weights came from (a directory or GGUF path).
+    public let path: String
+
+    /// `<bos>` + the Gemma 3 chat turn for one user message.
+    public func chatPromptIDs(text: String, system: String?) -> [Int] {
+        tokenizer.encode(GemmaChatFormat.userTurn(text: text, system: system), addBOS: true)
+    }
+}
+
+/// Safetensors checkpoints seen through the `WeightSource` protocol.
+final class SafeTensorsWeights: WeightSource {
+    let checkpoint: SafeTensorsCheckpoint
+    let sourceName: String
+    init(_ checkpoint: SafeTensorsCheckpoint, name: String) {
+        self.checkpoint = checkpoint
+        sourceName = name
+    }
+    var tensorNames: [String] { checkpoint.names }
+    func contains(_ name: String) -> Bool { checkpoint.contains(name) }
+    func tensor(_ name: String) throws -> Tensor { try checkpoint.tensor(name) }
+}
+
+/// A GGUF Gemma 3 file seen under Hugging Face names. Quantized tensors are dequantized to float32 on
+/// load; norm weights are stored by llama.cpp's converter as (1 + w) and are shifted back here.
+final class GGUFGemma3Weights: WeightSource {
+    let file: GGUFFile
+    let sourceName: String
+    private var map: [String: String] = [:]
+
+    init(_ file: GGUFFile, path: String) {
+        self.file = file
+        sourceName = path
+        let blockNames: [(String, String)] = [
+            ("input_layernorm.weight", "attn_norm.weight"),
+            ("self_attn.q_proj.weight", "attn_q.weight"),
+            ("self_attn.k_proj.weight", "attn_k.weight"),
+            ("self_attn.v_proj.weight", "attn_v.weight"),
+            ("self_attn.o_proj.weight", "attn_output.weight"),
+            ("self_attn.q_norm.weight", "attn_q_norm.weight"),
+            ("self_attn.k_norm.weight", "attn_k_norm.weight"),
+            ("post_attention_layernorm.weight", "post_attention_norm.weight"),
+            ("pre_feedforward_layernorm.weight", "ffn_norm.weight"),
+            ("mlp.gate_proj.weight", "ffn_gate.weight"),
+            ("mlp.up_proj.weight", "ffn_up.weight"),
+            ("mlp.down_proj.weight", "ffn_down.weight"),
+            ("post_feedforward_layernorm.weight", "post_ffw_norm.weight"),
+        ]
+        let present = Set(file.tensorNames)
+        for g in present {
+            if g == "token_embd.weight" { map["model.embed_tokens.weight"] = g }
+            else if g == "output_norm.weight" { map["model.norm.weight"] = g }
+            else if g == "output.weight" { map["lm_head.weight"] = g }
+            else if g.hasPrefix("blk.") {
+                let parts = g.split(separator: ".", maxSplits: 2)
+                guard parts.count == 3, let i = Int(parts[1]) else { continue }
+                if let hf = blockNames.first(where: { $0.1 == parts[2] }) { map["model.layers.\(i).\(hf.0)"] = g }
+            }
+        }
+    }
+
+    var tensorNames: [String] { Array(map.keys) }
+    func contains(_ name: String) -> Bool { map[name] != nil }
+    func tensor(_ name: String) throws -> Tensor {
+        guard let g = map[name] else { throw ModelError.missingTensor(name: name, source: sourceName) }
+        let t = try file.tensor(g)
+        if name.hasSuffix("norm.weight") {
+            let f = t.toFloat32()
+            for i in 0..<f.count { f.f32[i] -= 1 }
+            return f
+        }
+        return t
+    }
+}
+
+public enum LanguageModelLoader {
+    /// Loads a Gemma 3 text model from a model directory or a `.gguf` file.
+    /// `computeMode` nil picks bf16 arithmetic for bf16 checkpoints and float32 otherwise.
+    public static func load(path: String, computeMode: ComputeMode? = nil) throws -> LoadedLanguageModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelError.missingFile(path) }
+        if isDir.boolValue { return try loadDirectory(URL(fileURLWithPath: path), computeMode: computeMode) }
+        return try loadGGUF(URL(fileURLWithPath: path), computeMode: computeMode)
+    }
+
+    static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedLanguageModel {
+        let configURL = dir.appendingPathComponent("config.json")
+        let (config, _) = try Gemma3TextConfig.load(configURL: configURL)
+        let checkpoint = try SafeTensorsCheckpoint(directory: dir)
+        let weights = SafeTensorsWeights(checkpoint, name: dir.path)
+        // Checkpoint layouts: newer transformers, Google's release, text-only.
+        let layouts: [(prefix: String, lmHead: String)] = [
+            ("model.language_model.", "lm_head.weight"),
+            ("language_model.model.", "language_model.lm_head.weight"),
+            ("model.", "lm_head.weight"),
+        ]
+        guard let layout = layouts.first(where: { weights.contains($0.prefix + "embed_tokens.weight") }) else {
+            throw ModelError.missingTensor(name: "embed_tokens.weight (under model., model.language_model. or language_model.model.)",
+                                           source: dir.path)
+        }
+        let dtype = try weights.tensor(layout.prefix + "embed_tokens.weight").dtype
+        let mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
+        let model = try Gemma3TextModel(config: config, source: weights, prefix: layout.prefix, lmHeadName: layout.lmHead, computeMode: mode)
+        let tokURL = dir.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: tokURL.path) else { throw ModelError.missingFile(tokURL.path) }
+        let tokenizer = try GemmaTokenizer(tokenizerJSON: tokURL)
+        var stops = Set(config.eosTokenIDs)
+        stops.formUnion(try generationConfigEOS(dir))
+        return LoadedLanguageModel(model: model, tokenizer: tokenizer, stopIDs: stops, path: dir.path)
+    }
+
+    /// `eos_token_id` of generation_config.json when present (instruction models list <end_of_turn> there).
+    static func generationConfigEOS(_ dir: URL) throws -> [Int] {
+        let url = dir.appendingPathComponent("generation_config.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelError.invalidConfig(file: url.path, reason: "not a JSON object")
+        }
+        if let list = obj["eos_token_id"] as? [NSNumber] { return list.map(\.intValue) }
+        if let one = obj["eos_token_id"] as? NSNumber { return [one.intValue] }
+        return []
+    }
+
+    static func loadGGUF(_ url: URL, computeMode: ComputeMode?) throws -> LoadedLanguageModel {
+        let file = try GGUFFile(url: url)
+        let arch = file.metadata["general.architecture"]?.string ?? "(none)"
+        guard arch == "gemma3" else { throw ModelError.unsupportedArchitecture(file: url.path, found: arch) }
+        func int(_ key: String) -> Int? { file.metadata["gemma3." + key]?.int }
+        func float(_ key: String) -> Double? { file.metadata["gemma3." + key]?.double }
+        guard let tokens = file.metadata["tokenizer.ggml.tokens"]?.stringArray else {
+            throw ModelError.invalidConfig(file: url.path, reason: "no tokenizer.ggml.tokens in the GGUF metadata")
+        }
+        // Hyper-parameters as transformers derives them from this metadata; the rest are Gemma 3 defaults.
+        var d: [String: Any] = ["model_type": "gemma3_text", "vocab_size": tokens.count]
+        let keys: [(String, String)] = [
+            ("context_length", "max_position_embeddings"), ("block_count", "num_hidden_layers"),
+            ("feed_forward_length", "intermediate_size"), ("embedding_length", "hidden_size"),
+            ("attention.key_length", "head_dim"), ("attention.head_count", "num_attention_heads"),
+            ("attention.head_count_kv", "num_key_value_heads"), ("attention.sliding_window", "sliding_window"),
+        ]
+        for (g, h) in keys { if let v = int(g) { d[h] = v } }
+        if let eps = float("attention.layer_norm_rms_epsilon") { d["rms_norm_eps"] = eps }
+        if let theta = float("rope.freq_base") { d["rope_theta"] = theta }
+        let bos = file.metadata["tokenizer.ggml.bos_token_id"]?.int ?? 2
+        let eos = file.metadata["tokenizer.ggml.eos_token_id"]?.int ?? 1
+        d["bos_token_id"] = bos
+        d["eos_token_id"] = eos
+        let config = try Gemma3TextConfig(dictionary: d, source: url.path)
+        let weights = GGUFGemma3Weights(file, path: url.path)
+        let mode = computeMode ?? .f32
+        let model = try Gemma3TextModel(config: config, source: weights, prefix: "model.", lmHeadName: "lm_head.weight", computeMode: mode)
+        guard let scores = file.metadata["tokenizer.ggml.scores"]?.floatArray,
+              let types = file.metadata["tokenizer.ggml.token_type"]?.int32Array else {
+            throw ModelError.invalidConfig(file: url.path, reason: "GGUF tokenizer needs tokenizer.ggml.scores and token_type")
+        }
+        let tokenizer = try GemmaTokenizer(
+            pieces: tokens, scores: scores, tokenTypes: types, bosID: bos, eosID: eos,
+            unknownID: file.metadata["tokenizer.ggml.unknown_token_id"]?.int ?? 3,
+            paddingID: file.metadata["tokenizer.ggml.padding_token_id"]?.int,
+            addSpacePrefix: file.metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? false)
+        var stops: Set<Int> = [eos]
+        if let eot = file.metadata["tokenizer.ggml.eot_token_id"]?.int { stops.insert(eot) }
+        return LoadedLanguageModel(model: model, tokenizer: tokenizer, stopIDs: stops, path: url.path)
+    }
+}

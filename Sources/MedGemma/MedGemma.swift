@@ -1,1 +1,0 @@
-// MedGemma: Gemma 3 models.

@@ -1,0 +1,89 @@
+import CKernels
+
+/// Scaled dot-product attention over blocks of queries, each query seeing one contiguous key range.
+///
+/// A contiguous range per query expresses every mask the Gemma 3 family needs: causal, sliding window,
+/// and bidirectional image blocks. Scores are formed one block of queries at a time, so no full
+/// queries × keys matrix is ever held.
+public struct AttentionProblem {
+    public var queries: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    /// Query row stride (elements); head h starts at column h·headDim.
+    public var q: UnsafePointer<Float>
+    public var ldq: Int
+    /// Keys and values: key row j of kv-head g is at `k + g·kvHeadStride + j·ldk`.
+    public var k: UnsafePointer<Float>
+    public var v: UnsafePointer<Float>
+    public var ldk: Int
+    public var kvHeadStride: Int
+    /// Output rows (same layout as q).
+    public var out: UnsafeMutablePointer<Float>
+    public var ldo: Int
+    /// Visible keys of query i are keyLo[i] ..< keyHi[i].
+    public var keyLo: [Int]
+    public var keyHi: [Int]
+    public var scale: Float
+    public var softcap: Float?
+
+    public init(queries: Int, heads: Int, kvHeads: Int, headDim: Int,
+                q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldk: Int, kvHeadStride: Int,
+                out: UnsafeMutablePointer<Float>, ldo: Int, keyLo: [Int], keyHi: [Int], scale: Float, softcap: Float?) {
+        self.queries = queries; self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+        self.q = q; self.ldq = ldq; self.k = k; self.v = v; self.ldk = ldk; self.kvHeadStride = kvHeadStride
+        self.out = out; self.ldo = ldo; self.keyLo = keyLo; self.keyHi = keyHi; self.scale = scale; self.softcap = softcap
+    }
+}
+
+public enum Attention {
+    /// Queries per block.
+    public static let blockRows = 64
+
+    public static func run(_ p: AttentionProblem) throws {
+        precondition(p.keyLo.count == p.queries && p.keyHi.count == p.queries, "one key range per query")
+        precondition(p.heads % p.kvHeads == 0, "heads must be a multiple of kv heads")
+        let blocks = (p.queries + blockRows - 1) / blockRows
+        let tasks = blocks * p.heads
+        let group = p.heads / p.kvHeads
+        var failure: Error?
+        let lock = SpinLock()
+        Parallel.forEach(tasks) { t in
+            let h = t % p.heads, b = t / p.heads
+            let r0 = b * blockRows, rn = min(blockRows, p.queries - r0)
+            var kStart = Int.max, kEnd = 0
+            for i in r0..<(r0 + rn) {
+                kStart = min(kStart, p.keyLo[i])
+                kEnd = max(kEnd, p.keyHi[i])
+            }
+            let outBase = p.out + r0 * p.ldo + h * p.headDim
+            if kEnd <= kStart {
+                for i in 0..<rn { (outBase + i * p.ldo).update(repeating: 0, count: p.headDim) }
+                return
+            }
+            let kLen = kEnd - kStart
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rn * kLen)
+            defer { scores.deallocate() }
+            let g = h / group
+            let kBase = p.k + g * p.kvHeadStride + kStart * p.ldk
+            let vBase = p.v + g * p.kvHeadStride + kStart * p.ldk
+            do {
+                try MatMul.gemm(m: rn, n: kLen, k: p.headDim, alpha: p.scale, a: p.q + r0 * p.ldq + h * p.headDim, lda: p.ldq,
+                                b: kBase, ldb: p.ldk, transB: true, c: scores, ldc: kLen)
+                if let cap = p.softcap { ck_softcap(scores, rn * kLen, cap) }
+                for i in 0..<rn {
+                    let row = scores + i * kLen
+                    let lo = p.keyLo[r0 + i] - kStart, hi = p.keyHi[r0 + i] - kStart
+                    if lo > 0 { row.update(repeating: -.infinity, count: min(lo, kLen)) }
+                    if hi < kLen { (row + max(hi, 0)).update(repeating: -.infinity, count: kLen - max(hi, 0)) }
+                }
+                ck_softmax_rows(scores, Int64(rn), Int64(kLen), Int64(kLen))
+                try MatMul.gemm(m: rn, n: p.headDim, k: kLen, a: scores, lda: kLen, b: vBase, ldb: p.ldk, transB: false,
+                                c: outBase, ldc: p.ldo)
+            } catch {
+                lock.withLock { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+}

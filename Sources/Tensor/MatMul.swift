@@ -1,0 +1,68 @@
+import CKernels
+
+/// How products with 16-bit weights are computed.
+public enum ComputeMode: String, Sendable, CaseIterable {
+    /// Every product in float32: 16-bit weights are widened tile by tile (exact reference arithmetic).
+    case f32
+    /// bf16 weights multiply bf16-rounded activations on the bf16 units, accumulating in float32.
+    case bf16
+}
+
+/// Failure of the underlying GEMM library.
+public struct GEMMError: Error, CustomStringConvertible {
+    public let status: Int32
+    public let operation: String
+    public var description: String { "matrix product failed in \(operation) (library status \(status))" }
+}
+
+/// Matrix products through oneDNN / OpenBLAS. All matrices are row-major.
+public enum MatMul {
+    /// Rows of weight widened to float32 per tile when the weight is 16-bit and the product runs in float32.
+    static let tileRows = 256
+
+    /// out[M, N] (+)= x[M, K] · Wᵀ where `weight` is [N, K] (PyTorch `Linear` layout) in any storage dtype.
+    /// `ldOut` is the row stride of `out` (defaults to N) so results can land inside a wider buffer.
+    public static func linear(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, out: UnsafeMutablePointer<Float>,
+                              ldOut: Int? = nil, accumulate: Bool = false, mode: ComputeMode = .f32) throws {
+        precondition(weight.rank == 2, "linear weight must be 2-D")
+        let n = weight.shape[0], k = weight.shape[1]
+        let ldc = ldOut ?? n
+        if m == 0 || n == 0 { return }
+        let beta: Float = accumulate ? 1 : 0
+        switch (weight.dtype, mode) {
+        case (.f32, _):
+            try check(ck_sgemm(0, 1, Int64(m), Int64(n), Int64(k), 1, x, Int64(k), weight.f32, Int64(k), beta, out, Int64(ldc)), "sgemm")
+        case (.bf16, .bf16):
+            let xb = TensorStorage(uninitializedByteCount: m * k * 2)
+            let xbp = xb.base.assumingMemoryBound(to: UInt16.self)
+            ck_f32_to_bf16(x, xbp, m * k)
+            try check(ck_gemm_bf16(0, 1, Int64(m), Int64(n), Int64(k), 1, xbp, Int64(k),
+                                   weight.raw.assumingMemoryBound(to: UInt16.self), Int64(k), beta, out, Int64(ldc)), "bf16 matmul")
+        default:
+            // Widen 16-bit weights tile by tile and multiply in float32.
+            let tile = min(tileRows, n)
+            let scratch = TensorStorage(uninitializedByteCount: tile * k * 4)
+            let w = scratch.base.assumingMemoryBound(to: Float.self)
+            var r0 = 0
+            while r0 < n {
+                let rn = min(tile, n - r0)
+                Convert.toFloat(from: weight.raw + r0 * k * weight.dtype.byteSize, dtype: weight.dtype, into: w, count: rn * k)
+                try check(ck_sgemm(0, 1, Int64(m), Int64(rn), Int64(k), 1, x, Int64(k), w, Int64(k), beta, out + r0, Int64(ldc)), "sgemm")
+                r0 += rn
+            }
+        }
+    }
+
+    /// C[M, N] = alpha · A[M, K] · op(B) (+ beta C), float32, with explicit leading dimensions.
+    /// `transB` false: B is [K, N]; true: B is [N, K].
+    public static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) throws {
+        try check(ck_sgemm(0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)), "sgemm")
+    }
+
+    @inline(__always)
+    static func check(_ status: Int32, _ op: String) throws {
+        if status != 0 { throw GEMMError(status: status, operation: op) }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import MedGemma
+import ModelFiles
+import Tensor
+
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Greedy text generation with a Gemma 3 / MedGemma model; prints one JSON object.")
+
+    @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json) or a .gguf file.")
+    var model: String
+
+    @Option(name: .long, help: "Prompt text.")
+    var prompt: String
+
+    @Option(name: .long, help: "System text placed before the prompt in the user turn.")
+    var system: String?
+
+    @Flag(name: .long, help: "Tokenize the prompt as-is with <bos> prepended (base models); default is the chat format.")
+    var raw = false
+
+    @Option(name: .long, help: "Maximum number of new tokens.")
+    var maxNewTokens = 64
+
+    @Option(name: .long, help: "Write the float32 logits at the last prompt position as a .npy of shape [vocab].")
+    var dumpLogits: String?
+
+    @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 (exact) or bf16 (fast). Default: bf16 for bf16 models, else f32.")
+    var compute: String?
+
+    @Flag(name: .long, help: "Print timings to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be zero or more") }
+        if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
+        if system != nil && raw { throw ValidationError("--system applies to the chat format; it cannot be combined with --raw") }
+    }
+
+    func run() async throws {
+        try CommandErrors.reporting {
+            let loaded = try LanguageModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+            let promptIDs: [Int]
+            if raw {
+                promptIDs = loaded.tokenizer.encode(prompt, addBOS: true)
+            } else {
+                promptIDs = loaded.chatPromptIDs(text: prompt, system: system)
+            }
+            let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens, stopIDs: loaded.stopIDs)
+            if let path = dumpLogits {
+                try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
+            }
+            let text = loaded.tokenizer.decode(result.tokenIDs, skipSpecialTokens: true)
+            print(JSONOutput.object([
+                ("prompt_token_ids", JSONOutput.ints(promptIDs)),
+                ("token_ids", JSONOutput.ints(result.tokenIDs)),
+                ("text", JSONOutput.string(text)),
+            ]))
+            if verbose {
+                let n = max(result.tokenIDs.count - 1, 0)
+                let msg = String(format: "prefill %d tokens %.3f s (%.1f tok/s); decode %d tokens %.3f s (%.1f tok/s)\n",
+                                 promptIDs.count, result.prefillSeconds, Double(promptIDs.count) / max(result.prefillSeconds, 1e-9),
+                                 n, result.decodeSeconds, Double(n) / max(result.decodeSeconds, 1e-9))
+                FileHandle.standardError.write(Data(msg.utf8))
+            }
+        }
+    }
+}
+
+/// Turns any thrown error into one clear line on stderr and a non-zero exit, never a trap.
+enum CommandErrors {
+    static func reporting(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
