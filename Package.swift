@@ -19,7 +19,13 @@ let package = Package(
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
-            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("openblas"), .linkedLibrary("gomp"), .linkedLibrary("m")]
+            // OpenBLAS's OpenMP build, so that it and oneDNN share one thread pool instead of two runtimes
+            // fighting over the cores.
+            linkerSettings: [
+                .unsafeFlags(["-L/usr/lib/x86_64-linux-gnu/openblas-openmp",
+                              "-Xlinker", "-rpath", "-Xlinker", "/usr/lib/x86_64-linux-gnu/openblas-openmp"]),
+                .linkedLibrary("dnnl"), .linkedLibrary("openblas"), .linkedLibrary("gomp"), .linkedLibrary("m"),
+            ]
         ),
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "ModelFiles", dependencies: ["Tensor"]),
@@ -33,6 +39,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -84,20 +84,33 @@ extern int omp_get_max_threads(void);
 void ck_set_local_threads(int n) { omp_set_num_threads(n); }
 int ck_max_threads(void) { return omp_get_max_threads(); }
 
-static int sgemm_backend = 0;
+// 1 = OpenBLAS (default: faster here for both one-row and many-row products), 0 = oneDNN.
+static int sgemm_backend = 1;
 void ck_set_sgemm_backend(int backend) { sgemm_backend = backend; }
 int ck_get_sgemm_backend(void) { return sgemm_backend; }
+
+int ck_sgemm_dnnl(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return 0;
+    dnnl_status_t st = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return st == dnnl_success ? 0 : (int)st;
+}
 
 int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M == 0 || N == 0) return 0;
-    if (sgemm_backend == 1) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+    if (sgemm_backend == 0) return ck_sgemm_dnnl(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (M == 1 && !transA) {
+        // One row: a matrix-vector product (memory-bound; GEMM kernels waste time packing here).
+        if (transB)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)N, (blasint)K, alpha, B, (blasint)ldb, A, 1, beta, C, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)K, (blasint)N, alpha, B, (blasint)ldb, A, 1, beta, C, 1);
         return 0;
     }
-    dnnl_status_t st = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return st == dnnl_success ? 0 : (int)st;
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+    return 0;
 }
 
 // oneDNN 2.6 has no bf16 BLAS-style call, so bf16 products go through the matmul primitive.
@@ -122,15 +135,15 @@ static int ck_init_engine(void) {
     return 0;
 }
 
+// key: {M, N, K, a_stride0, a_stride1, b_stride0, b_stride1, ldc, beta*1024, swapped}
 static dnnl_primitive_t ck_matmul_prim(const int64_t key[10]) {
     for (int i = 0; i < CK_CACHE_SIZE; i++)
         if (ck_cache[i].prim && memcmp(ck_cache[i].key, key, sizeof(int64_t) * 10) == 0) return ck_cache[i].prim;
-    int64_t M = key[0], N = key[1], K = key[2], transA = key[3], transB = key[4], lda = key[5], ldb = key[6], ldc = key[7];
+    int64_t M = key[0], N = key[1], K = key[2];
     float beta = (float)key[8] / 1024.0f;
     dnnl_dims_t adims = {M, K}, bdims = {K, N}, cdims = {M, N};
-    dnnl_dims_t astr, bstr, cstr = {ldc, 1};
-    if (transA) { astr[0] = 1; astr[1] = lda; } else { astr[0] = lda; astr[1] = 1; }
-    if (transB) { bstr[0] = 1; bstr[1] = ldb; } else { bstr[0] = ldb; bstr[1] = 1; }
+    dnnl_dims_t astr = {key[3], key[4]}, bstr = {key[5], key[6]}, cstr;
+    cstr[0] = key[7]; cstr[1] = 1;
     dnnl_memory_desc_t amd, bmd, cmd;
     if (dnnl_memory_desc_init_by_strides(&amd, 2, adims, dnnl_bf16, astr) != dnnl_success) return NULL;
     if (dnnl_memory_desc_init_by_strides(&bmd, 2, bdims, dnnl_bf16, bstr) != dnnl_success) return NULL;
@@ -169,7 +182,21 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
     if (beta != 0.0f && beta != 1.0f) return -3;
     pthread_mutex_lock(&ck_lock);
     if (ck_init_engine() != 0) { pthread_mutex_unlock(&ck_lock); return -1; }
-    int64_t key[10] = {M, N, K, transA, transB, lda, ldb, ldc, (int64_t)(beta * 1024.0f), 0};
+    // One row against a [N, K] weight: compute Cᵀ = W·Aᵀ instead, so the large matrix is the plainly laid out
+    // source and the library does not re-layout it on every call (decode steps).
+    int swapped = (M == 1 && transB && !transA);
+    const void *srcp = A, *weip = B;
+    int64_t key[10];
+    if (swapped) {
+        int64_t k2[10] = {N, 1, K, ldb, 1, 1, 1, 1, (int64_t)(beta * 1024.0f), 1};
+        memcpy(key, k2, sizeof k2);
+        srcp = B; weip = A;
+    } else {
+        int64_t as0 = transA ? 1 : lda, as1 = transA ? lda : 1;
+        int64_t bs0 = transB ? 1 : ldb, bs1 = transB ? ldb : 1;
+        int64_t k2[10] = {M, N, K, as0, as1, bs0, bs1, ldc, (int64_t)(beta * 1024.0f), 0};
+        memcpy(key, k2, sizeof k2);
+    }
     dnnl_primitive_t prim = ck_matmul_prim(key);
     if (!prim) { pthread_mutex_unlock(&ck_lock); return -4; }
     const_dnnl_primitive_desc_t pd;
@@ -179,8 +206,8 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
     const dnnl_memory_desc_t *cmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     dnnl_memory_t am, bm, cm, sm = NULL;
-    dnnl_memory_create(&am, amd, ck_engine, (void *)A);
-    dnnl_memory_create(&bm, bmd, ck_engine, (void *)B);
+    dnnl_memory_create(&am, amd, ck_engine, (void *)srcp);
+    dnnl_memory_create(&bm, bmd, ck_engine, (void *)weip);
     dnnl_memory_create(&cm, cmd, ck_engine, C);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, NULL}};
     int nargs = 3;

@@ -48,7 +48,10 @@ public enum Attention {
         let group = p.heads / p.kvHeads
         var failure: Error?
         let lock = SpinLock()
-        Parallel.forEach(tasks) { t in
+        // Small problems (decode steps) run serially with the library's own threading.
+        let work = p.queries * (p.keyHi.max() ?? 0) * p.heads * p.headDim
+        let parallel = tasks > 1 && work > 1 << 20
+        let body: (Int) -> Void = { t in
             let h = t % p.heads, b = t / p.heads
             let r0 = b * blockRows, rn = min(blockRows, p.queries - r0)
             var kStart = Int.max, kEnd = 0
@@ -69,7 +72,7 @@ public enum Attention {
             let vBase = p.v + g * p.kvHeadStride + kStart * p.ldk
             do {
                 try MatMul.gemm(m: rn, n: kLen, k: p.headDim, alpha: p.scale, a: p.q + r0 * p.ldq + h * p.headDim, lda: p.ldq,
-                                b: kBase, ldb: p.ldk, transB: true, c: scores, ldc: kLen)
+                                b: kBase, ldb: p.ldk, transB: true, c: scores, ldc: kLen, insideParallelLoop: parallel)
                 if let cap = p.softcap { ck_softcap(scores, rn * kLen, cap) }
                 for i in 0..<rn {
                     let row = scores + i * kLen
@@ -79,11 +82,12 @@ public enum Attention {
                 }
                 ck_softmax_rows(scores, Int64(rn), Int64(kLen), Int64(kLen))
                 try MatMul.gemm(m: rn, n: p.headDim, k: kLen, a: scores, lda: kLen, b: vBase, ldb: p.ldk, transB: false,
-                                c: outBase, ldc: p.ldo)
+                                c: outBase, ldc: p.ldo, insideParallelLoop: parallel)
             } catch {
                 lock.withLock { failure = error }
             }
         }
+        if parallel { Parallel.forEach(tasks, body) } else { for t in 0..<tasks { body(t) } }
         if let failure { throw failure }
     }
 }

@@ -55,10 +55,13 @@ public enum MatMul {
 
     /// C[M, N] = alpha · A[M, K] · op(B) (+ beta C), float32, with explicit leading dimensions.
     /// `transB` false: B is [K, N]; true: B is [N, K].
+    /// `insideParallelLoop`: called from a `Parallel.forEach` worker, so use the library whose threading
+    /// follows the worker's one-thread limit.
     public static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) throws {
-        try check(ck_sgemm(0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)), "sgemm")
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, insideParallelLoop: Bool = false) throws {
+        let f = insideParallelLoop ? ck_sgemm_dnnl : ck_sgemm
+        try check(f(0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)), "sgemm")
     }
 
     @inline(__always)

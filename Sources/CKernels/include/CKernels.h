@@ -15,6 +15,9 @@ void ck_round_f16(float *x, size_t n);
 // Returns 0 on success, a library status otherwise.
 int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// oneDNN sgemm; honours the calling thread's OpenMP thread count (use inside our own parallel loops).
+int ck_sgemm_dnnl(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 // bf16 inputs, float32 accumulation and output (oneDNN).
 int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                  const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
@@ -22,7 +25,7 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
 // parallel loops so that nested library calls do not oversubscribe the cores.
 void ck_set_local_threads(int n);
 int ck_max_threads(void);
-// 0 = oneDNN sgemm, 1 = OpenBLAS sgemm.
+// 0 = oneDNN sgemm, 1 = OpenBLAS sgemm/sgemv (default).
 void ck_set_sgemm_backend(int backend);
 int ck_get_sgemm_backend(void);
 

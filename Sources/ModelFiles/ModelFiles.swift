@@ -1,1 +1,0 @@
-// ModelFiles: safetensors, GGUF, config.json, npy.

@@ -1,1 +1,0 @@
-// Tokenizer: Gemma BPE tokenizer and chat format.
