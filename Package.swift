@@ -37,7 +37,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma"]),
         .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles"]),
     ],

@@ -12,6 +12,13 @@ public struct LoadedLanguageModel: @unchecked Sendable {
     /// Where the weights came from (a directory or GGUF path).
     public let path: String
 
+    /// Stop ids for a chat turn: the configured ones plus `<end_of_turn>`, which ends the model's turn.
+    public var chatStopIDs: Set<Int> {
+        var s = stopIDs
+        if let eot = tokenizer.tokenID("<end_of_turn>") { s.insert(eot) }
+        return s
+    }
+
     /// `<bos>` + the Gemma 3 chat turn for one user message.
     public func chatPromptIDs(text: String, system: String?) -> [Int] {
         tokenizer.encode(GemmaChatFormat.userTurn(text: text, system: system), addBOS: true)

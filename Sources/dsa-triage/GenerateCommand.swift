@@ -48,7 +48,8 @@ struct GenerateCommand: AsyncParsableCommand {
             } else {
                 promptIDs = loaded.chatPromptIDs(text: prompt, system: system)
             }
-            let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens, stopIDs: loaded.stopIDs)
+            let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens,
+                                                        stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs)
             if let path = dumpLogits {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
             }

