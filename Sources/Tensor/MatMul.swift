@@ -30,6 +30,8 @@ public enum MatMul {
         if m == 0 || n == 0 { return }
         let beta: Float = accumulate ? 1 : 0
         switch (weight.dtype, mode) {
+        case (.bf16, _) where m <= smallRows, (.f16, _) where m <= smallRows:
+            try widenedTiles(x, rows: m, weight: weight, out: out, ldc: ldc, beta: beta)
         case (.f32, _):
             try check(ck_sgemm(0, 1, Int64(m), Int64(n), Int64(k), 1, x, Int64(k), weight.f32, Int64(k), beta, out, Int64(ldc)), "sgemm")
         case (.bf16, .bf16):
@@ -39,7 +41,8 @@ public enum MatMul {
             try check(ck_gemm_bf16(0, 1, Int64(m), Int64(n), Int64(k), 1, xbp, Int64(k),
                                    weight.raw.assumingMemoryBound(to: UInt16.self), Int64(k), beta, out, Int64(ldc)), "bf16 matmul")
         default:
-            // Widen 16-bit weights tile by tile and multiply in float32.
+            // Widen 16-bit weights tile by tile and multiply in float32 (large row counts: the library
+            // threads each tile's product).
             let tile = min(tileRows, n)
             let scratch = TensorStorage(uninitializedByteCount: tile * k * 4)
             let w = scratch.base.assumingMemoryBound(to: Float.self)
@@ -51,6 +54,36 @@ public enum MatMul {
                 r0 += rn
             }
         }
+    }
+
+    /// Row counts up to which a 16-bit weight is widened in parallel tiles instead of multiplied on the
+    /// bf16 units: one-row products are memory-bound, and streaming the 16-bit weight once while each core
+    /// widens its own tiles in cache beats the library's bf16 path there.
+    public static let smallRows = 4
+
+    static func widenedTiles(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, out: UnsafeMutablePointer<Float>,
+                             ldc: Int, beta: Float) throws {
+        let n = weight.shape[0], k = weight.shape[1]
+        let tile = max(16, min(tileRows, (64 * 1024) / max(k, 1)))
+        let tiles = (n + tile - 1) / tile
+        let workers = min(Parallel.cores, tiles)
+        let scratch = TensorStorage(uninitializedByteCount: workers * tile * k * 4)
+        var failure: Error?
+        let lock = SpinLock()
+        let wbase = scratch.base.assumingMemoryBound(to: Float.self)
+        let es = weight.dtype.byteSize
+        Parallel.forEach(workers) { w in
+            let buf = wbase + w * tile * k
+            var t = w
+            while t < tiles {
+                let r0 = t * tile, rn = min(tile, n - r0)
+                Convert.toFloat(from: weight.raw + r0 * k * es, dtype: weight.dtype, into: buf, count: rn * k)
+                let st = ck_sgemm_dnnl(0, 1, Int64(m), Int64(rn), Int64(k), 1, x, Int64(k), buf, Int64(k), beta, out + r0, Int64(ldc))
+                if st != 0 { lock.withLock { failure = GEMMError(status: st, operation: "sgemm") } }
+                t += workers
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// C[M, N] = alpha · A[M, K] · op(B) (+ beta C), float32, with explicit leading dimensions.
