@@ -13,7 +13,10 @@ struct GenerateCommand: AsyncParsableCommand {
     var model: String
 
     @Option(name: .long, help: "Prompt text.")
-    var prompt: String
+    var prompt: String?
+
+    @Option(name: .long, help: "Read the prompt text from a UTF-8 file instead (for prompts too long for a command line).")
+    var promptFile: String?
 
     @Option(name: .long, help: "System text placed before the prompt in the user turn.")
     var system: String?
@@ -34,6 +37,7 @@ struct GenerateCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt and --prompt-file") }
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be zero or more") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
         if system != nil && raw { throw ValidationError("--system applies to the chat format; it cannot be combined with --raw") }
@@ -41,23 +45,24 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try CommandErrors.reporting {
+            let text = try promptText()
             let loaded = try LanguageModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
             let promptIDs: [Int]
             if raw {
-                promptIDs = loaded.tokenizer.encode(prompt, addBOS: true)
+                promptIDs = loaded.tokenizer.encode(text, addBOS: true)
             } else {
-                promptIDs = loaded.chatPromptIDs(text: prompt, system: system)
+                promptIDs = loaded.chatPromptIDs(text: text, system: system)
             }
             let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens,
                                                         stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs)
             if let path = dumpLogits {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
             }
-            let text = loaded.tokenizer.decode(result.tokenIDs, skipSpecialTokens: true)
+            let generated = loaded.tokenizer.decode(result.tokenIDs, skipSpecialTokens: true)
             print(JSONOutput.object([
                 ("prompt_token_ids", JSONOutput.ints(promptIDs)),
                 ("token_ids", JSONOutput.ints(result.tokenIDs)),
-                ("text", JSONOutput.string(text)),
+                ("text", JSONOutput.string(generated)),
             ]))
             if verbose {
                 let n = max(result.tokenIDs.count - 1, 0)
@@ -67,6 +72,18 @@ struct GenerateCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data(msg.utf8))
             }
         }
+    }
+}
+
+extension GenerateCommand {
+    func promptText() throws -> String {
+        if let prompt { return prompt }
+        let path = promptFile ?? ""
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read prompt file \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("prompt file \(path) is not UTF-8") }
+        return text
     }
 }
 
