@@ -279,6 +279,13 @@ void ck_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void ck_add_bias_rows(float *x, const float *bias, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = x + r * cols;
+        for (int64_t c = 0; c < cols; c++) xr[c] += bias[c];
+    }
+}
+
 void ck_scale(float *x, size_t n, float s) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }

@@ -19,11 +19,21 @@ extension Gemma3TextModel {
         guard promptIDs.count <= config.maxPositions else {
             throw ModelError.contextOverflow(promptTokens: promptIDs.count, limit: config.maxPositions)
         }
+        return try generateGreedy(prompt: try promptInput(ids: promptIDs), maxNewTokens: maxNewTokens, stopIDs: stopIDs)
+    }
+
+    /// Greedy decoding from a prepared prompt (text, or text with images).
+    public func generateGreedy(prompt: PromptInput, maxNewTokens: Int, stopIDs: Set<Int>) throws -> GreedyResult {
+        let promptIDs = prompt.ids
+        guard !promptIDs.isEmpty else { throw ModelError.invalidInput("the prompt is empty") }
+        guard promptIDs.count <= config.maxPositions else {
+            throw ModelError.contextOverflow(promptTokens: promptIDs.count, limit: config.maxPositions)
+        }
         let budget = min(maxNewTokens, config.maxPositions - promptIDs.count)
         let cache = try makeCache(tokens: promptIDs.count + max(budget, 1))
         let clock = ContinuousClock()
         let t0 = clock.now
-        let hidden = try forward(embeddings: try embed(promptIDs), cache: cache)
+        let hidden = try forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
         var logits = try self.logits(try hidden.rows((promptIDs.count - 1)..<promptIDs.count))
         let first = logits.floats()
         let t1 = clock.now

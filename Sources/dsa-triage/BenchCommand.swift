@@ -31,7 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         try CommandErrors.reporting {
             let start = Date()
-            let loaded = try LanguageModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
             let load = Date().timeIntervalSince(start)
             let r = try TextBenchmark.run(model: loaded.model, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, loadSeconds: load)
             var usage = rusage()

@@ -46,12 +46,12 @@ struct GenerateCommand: AsyncParsableCommand {
     func run() async throws {
         try CommandErrors.reporting {
             let text = try promptText()
-            let loaded = try LanguageModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
             let promptIDs: [Int]
             if raw {
                 promptIDs = loaded.tokenizer.encode(text, addBOS: true)
             } else {
-                promptIDs = loaded.chatPromptIDs(text: text, system: system)
+                promptIDs = try loaded.chatPromptIDs(text: text, system: system)
             }
             let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens,
                                                         stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs)

@@ -55,7 +55,7 @@ final class CheckpointLayoutTests: XCTestCase {
         for (prefix, mm, sharded) in variants {
             let dir = try writeVariant(prefix: prefix, multimodal: mm, sharded: sharded)
             defer { try? FileManager.default.removeItem(at: dir) }
-            let loaded = try LanguageModelLoader.load(path: dir.path, computeMode: .f32)
+            let loaded = try ModelLoader.load(path: dir.path, computeMode: .f32)
             let g = try loaded.model.generateGreedy(promptIDs: prompt, maxNewTokens: 12, stopIDs: [])
             XCTAssertEqual(g.tokenIDs, ints(exp["greedy_ids"]), prefix)
             let (d, s) = maxAbsDiff(g.firstLogits, lastRef)

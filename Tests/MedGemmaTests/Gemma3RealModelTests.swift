@@ -24,11 +24,11 @@ final class Gemma3RealModelTests: XCTestCase {
         }
     }
 
-    func check(_ loaded: LoadedLanguageModel, label: String) throws {
+    func check(_ loaded: LoadedModel, label: String) throws {
         let cases = try Self.cases()
         XCTAssertGreaterThanOrEqual(cases.count, 6)
         for c in cases {
-            let ids = c.mode == "raw" ? loaded.tokenizer.encode(c.text, addBOS: true) : loaded.chatPromptIDs(text: c.text, system: nil)
+            let ids = c.mode == "raw" ? loaded.tokenizer.encode(c.text, addBOS: true) : try loaded.chatPromptIDs(text: c.text, system: nil)
             XCTAssertEqual(ids, c.promptIDs, "\(label) \(c.name): prompt ids")
             let stops = c.mode == "chat" ? loaded.chatStopIDs : loaded.stopIDs
             let r = try loaded.model.generateGreedy(promptIDs: c.promptIDs, maxNewTokens: c.greedyIDs.count, stopIDs: stops)
@@ -41,15 +41,15 @@ final class Gemma3RealModelTests: XCTestCase {
     }
 
     func testGGUFMatchesTransformers() throws {
-        try check(try LanguageModelLoader.load(path: try Fixtures.gemma270mGGUF().path, computeMode: .f32), label: "gguf")
+        try check(try ModelLoader.load(path: try Fixtures.gemma270mGGUF().path, computeMode: .f32), label: "gguf")
     }
 
     func testSafetensorsExportMatchesTransformers() throws {
-        try check(try LanguageModelLoader.load(path: try Fixtures.gemma270mExport().path, computeMode: .f32), label: "export")
+        try check(try ModelLoader.load(path: try Fixtures.gemma270mExport().path, computeMode: .f32), label: "export")
     }
 
     func testGGUFConfigurationAsTransformersDerivesIt() throws {
-        let loaded = try LanguageModelLoader.load(path: try Fixtures.gemma270mGGUF().path)
+        let loaded = try ModelLoader.load(path: try Fixtures.gemma270mGGUF().path)
         let exp = try Fixtures.json("gemma3-270m/expected.json")
         let cfg = try XCTUnwrap(exp["config"] as? [String: Any])
         let c = loaded.model.config

@@ -42,6 +42,8 @@ void ck_gelu_tanh(float *x, size_t n);
 void ck_softcap(float *x, size_t n, float cap);
 // y += x
 void ck_add(float *y, const float *x, size_t n);
+// rows of x [rows, cols] += bias [cols]
+void ck_add_bias_rows(float *x, const float *bias, int64_t rows, int64_t cols);
 // x *= s
 void ck_scale(float *x, size_t n, float s);
 // Row-wise softmax over `cols` entries of each row (stride ld); -inf entries get 0; all -inf rows become 0.

@@ -3,9 +3,14 @@ import ModelFiles
 import Tensor
 import Tokenizer
 
-/// A loaded text model with its tokenizer and stop ids.
-public struct LoadedLanguageModel: @unchecked Sendable {
+/// A loaded model: the Gemma 3 decoder, the vision encoder when the checkpoint has one, the tokenizer
+/// and the stop ids.
+public struct LoadedModel: @unchecked Sendable {
     public let model: Gemma3TextModel
+    /// SigLIP tower + projector; nil for text-only checkpoints.
+    public let vision: Gemma3VisionEncoder?
+    /// Directory holding `preprocessor_config.json` etc. (nil for a GGUF file).
+    public let directory: URL?
     public let tokenizer: GemmaTokenizer
     /// Generation stops after any of these ids.
     public let stopIDs: Set<Int>
@@ -19,9 +24,15 @@ public struct LoadedLanguageModel: @unchecked Sendable {
         return s
     }
 
-    /// `<bos>` + the Gemma 3 chat turn for one user message.
-    public func chatPromptIDs(text: String, system: String?) -> [Int] {
-        tokenizer.encode(GemmaChatFormat.userTurn(text: text, system: system), addBOS: true)
+    /// `<bos>` + the Gemma 3 chat turn for one user message (images first, then the text), with each
+    /// image expanded to its block of soft tokens as the reference processor does.
+    public func chatPromptIDs(text: String, system: String?, imageCount: Int = 0) throws -> [Int] {
+        var prompt = GemmaChatFormat.userTurn(text: text, system: system, imageCount: imageCount)
+        if imageCount > 0 {
+            guard let vision else { throw ModelError.unsupportedFeature("\(path) has no vision tower, so it cannot take images") }
+            prompt = vision.expandImageMarkers(prompt)
+        }
+        return tokenizer.encode(prompt, addBOS: true)
     }
 }
 
@@ -90,19 +101,19 @@ final class GGUFGemma3Weights: WeightSource {
     }
 }
 
-public enum LanguageModelLoader {
-    /// Loads a Gemma 3 text model from a model directory or a `.gguf` file.
+public enum ModelLoader {
+    /// Loads a Gemma 3 / MedGemma model from a model directory or a `.gguf` file (text only).
     /// `computeMode` nil picks bf16 arithmetic for bf16 checkpoints and float32 otherwise.
-    public static func load(path: String, computeMode: ComputeMode? = nil) throws -> LoadedLanguageModel {
+    public static func load(path: String, computeMode: ComputeMode? = nil) throws -> LoadedModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelError.missingFile(path) }
         if isDir.boolValue { return try loadDirectory(URL(fileURLWithPath: path), computeMode: computeMode) }
         return try loadGGUF(URL(fileURLWithPath: path), computeMode: computeMode)
     }
 
-    static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedLanguageModel {
+    static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedModel {
         let configURL = dir.appendingPathComponent("config.json")
-        let (config, _) = try Gemma3TextConfig.load(configURL: configURL)
+        let (config, root) = try Gemma3TextConfig.load(configURL: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: dir)
         let weights = SafeTensorsWeights(checkpoint, name: dir.path)
         // Checkpoint layouts: newer transformers, Google's release, text-only.
@@ -118,12 +129,17 @@ public enum LanguageModelLoader {
         let dtype = try weights.tensor(layout.prefix + "embed_tokens.weight").dtype
         let mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
         let model = try Gemma3TextModel(config: config, source: weights, prefix: layout.prefix, lmHeadName: layout.lmHead, computeMode: mode)
+        var vision: Gemma3VisionEncoder?
+        if let settings = try Gemma3VisionSettings(root: root, source: configURL.path),
+           Gemma3VisionEncoder.towerPrefixes.contains(where: { weights.contains($0 + "embeddings.patch_embedding.weight") }) {
+            vision = try Gemma3VisionEncoder(settings: settings, textHidden: config.hiddenSize, source: weights, computeMode: mode)
+        }
         let tokURL = dir.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokURL.path) else { throw ModelError.missingFile(tokURL.path) }
         let tokenizer = try GemmaTokenizer(tokenizerJSON: tokURL)
         var stops = Set(config.eosTokenIDs)
         stops.formUnion(try generationConfigEOS(dir))
-        return LoadedLanguageModel(model: model, tokenizer: tokenizer, stopIDs: stops, path: dir.path)
+        return LoadedModel(model: model, vision: vision, directory: dir, tokenizer: tokenizer, stopIDs: stops, path: dir.path)
     }
 
     /// `eos_token_id` of generation_config.json when present (instruction models list <end_of_turn> there).
@@ -138,7 +154,7 @@ public enum LanguageModelLoader {
         return []
     }
 
-    static func loadGGUF(_ url: URL, computeMode: ComputeMode?) throws -> LoadedLanguageModel {
+    static func loadGGUF(_ url: URL, computeMode: ComputeMode?) throws -> LoadedModel {
         let file = try GGUFFile(url: url)
         let arch = file.metadata["general.architecture"]?.string ?? "(none)"
         guard arch == "gemma3" else { throw ModelError.unsupportedArchitecture(file: url.path, found: arch) }
@@ -177,6 +193,6 @@ public enum LanguageModelLoader {
             addSpacePrefix: file.metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? false)
         var stops: Set<Int> = [eos]
         if let eot = file.metadata["tokenizer.ggml.eot_token_id"]?.int { stops.insert(eot) }
-        return LoadedLanguageModel(model: model, tokenizer: tokenizer, stopIDs: stops, path: url.path)
+        return LoadedModel(model: model, vision: nil, directory: nil, tokenizer: tokenizer, stopIDs: stops, path: url.path)
     }
 }
