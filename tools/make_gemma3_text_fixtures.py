@@ -327,6 +327,7 @@ def config_facts(model, case_dtype: torch.dtype) -> dict:
         "rope_note": "cos/sin are computed in float32 from position * inv_freq (inv_freq already divided "
                      "by the linear factor), then cast to the activation dtype; rotate_half pairs dim d "
                      "with d + head_dim/2",
+        "hidden_activation": cfg.hidden_activation,
         "head_dim": cfg.head_dim,
         "num_attention_heads": cfg.num_attention_heads,
         "num_key_value_heads": cfg.num_key_value_heads,
@@ -536,7 +537,12 @@ def run_case(name: str, out_root: str, built: dict) -> dict:
             "embedding: weight row (bf16) * embed_scale cast to bf16, product rounded to bf16",
             "rope cos/sin computed in float32, cast to bf16; q/k rotation in bf16",
             "attention scores: bf16 matmul, * scaling; softmax in float32, probabilities cast to bf16",
-            "lm_head in bf16; logits cast to float32 only for the fixture",
+            "attention: mask added in bf16 (min bf16 value on hidden keys) before the float32 softmax",
+            "MLP: gelu_pytorch_tanh(gate) * up in bf16 (each op rounds to bf16); residual additions in bf16",
+            "lm_head in bf16; final soft-capping (if any) is three bf16 ops: /cap, tanh, *cap; logits cast to "
+            "float32 only for the fixture",
+            "sdpa differs from eager by up to sdpa_vs_eager_max_abs_diff here (checked against 0.25): in bf16 "
+            "only the eager path is the reference",
         ]
 
     with open(os.path.join(case_dir, "expected.json"), "w") as f:
