@@ -4,12 +4,44 @@
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
+// Element-wise loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at load time.
+#if defined(__x86_64__) && defined(__clang__)
+#define CK_MULTI __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CK_MULTI
+#endif
+
+// exp(x) without libm calls so loops vectorise: 2^k · p(r) with x = k·ln2 + r, |r| ≤ ln2/2, and a
+// degree-6 polynomial (relative error about 2e-7). Arguments are clamped to the float range.
+static inline float ck_expf(float x) {
+    x = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
+    float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t e = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, 4);
+    return p * scale;
+}
+
+// tanh through exp: 1 - 2 / (exp(2u) + 1); saturates cleanly to ±1.
+static inline float ck_tanhf(float u) {
+    return 1.0f - 2.0f / (ck_expf(2.0f * u) + 1.0f);
+}
+
 // ---- conversions ---------------------------------------------------------------------------
 
 static inline float bits_to_f32(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
 static inline uint32_t f32_to_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
 
-void ck_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
+CK_MULTI void ck_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = bits_to_f32((uint32_t)src[i] << 16);
 }
 
@@ -21,11 +53,11 @@ static inline uint16_t f32_to_bf16_one(float f) {
     return (uint16_t)(b >> 16);
 }
 
-void ck_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
+CK_MULTI void ck_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = f32_to_bf16_one(src[i]);
 }
 
-void ck_round_bf16(float *x, size_t n) {
+CK_MULTI void ck_round_bf16(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = bits_to_f32((uint32_t)f32_to_bf16_one(x[i]) << 16);
 }
 
@@ -43,7 +75,7 @@ static inline float f16_to_f32_one(uint16_t h) {
     return bits_to_f32(sign | ((exp + 112u) << 23) | (man << 13));
 }
 
-void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
+CK_MULTI void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32_one(src[i]);
 }
 
@@ -69,7 +101,7 @@ static inline uint16_t f32_to_f16_one(float f) {
     return (uint16_t)(sign | h);
 }
 
-void ck_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
+CK_MULTI void ck_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = f32_to_f16_one(src[i]);
 }
 
@@ -226,7 +258,7 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
 
 // ---- element-wise -------------------------------------------------------------------------
 
-void ck_rmsnorm_rows(const float *x, float *y, const float *w, float addOne, float eps, int64_t rows, int64_t dim) {
+CK_MULTI void ck_rmsnorm_rows(const float *x, float *y, const float *w, float addOne, float eps, int64_t rows, int64_t dim) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * dim;
         float *yr = y + r * dim;
@@ -242,7 +274,7 @@ void ck_rmsnorm_rows(const float *x, float *y, const float *w, float addOne, flo
     }
 }
 
-void ck_layernorm_rows(const float *x, float *y, const float *w, const float *b, float eps, int64_t rows, int64_t dim) {
+CK_MULTI void ck_layernorm_rows(const float *x, float *y, const float *w, const float *b, float eps, int64_t rows, int64_t dim) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * dim;
         float *yr = y + r * dim;
@@ -259,51 +291,51 @@ void ck_layernorm_rows(const float *x, float *y, const float *w, const float *b,
 static inline float gelu_tanh_one(float x) {
     const float c = 0.7978845608028654f; // sqrt(2/pi)
     float inner = c * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + tanhf(inner));
+    return 0.5f * x * (1.0f + ck_tanhf(inner));
 }
 
-void ck_gelu_tanh_mul(const float *gate, const float *up, float *out, size_t n) {
+CK_MULTI void ck_gelu_tanh_mul(const float *gate, const float *up, float *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = gelu_tanh_one(gate[i]) * up[i];
 }
 
-void ck_gelu_tanh(float *x, size_t n) {
+CK_MULTI void ck_gelu_tanh(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = gelu_tanh_one(x[i]);
 }
 
-void ck_softcap(float *x, size_t n, float cap) {
+CK_MULTI void ck_softcap(float *x, size_t n, float cap) {
     float inv = 1.0f / cap;
-    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i] * inv) * cap;
+    for (size_t i = 0; i < n; i++) x[i] = ck_tanhf(x[i] * inv) * cap;
 }
 
-void ck_add(float *y, const float *x, size_t n) {
+CK_MULTI void ck_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-void ck_add_bias_rows(float *x, const float *bias, int64_t rows, int64_t cols) {
+CK_MULTI void ck_add_bias_rows(float *x, const float *bias, int64_t rows, int64_t cols) {
     for (int64_t r = 0; r < rows; r++) {
         float *xr = x + r * cols;
         for (int64_t c = 0; c < cols; c++) xr[c] += bias[c];
     }
 }
 
-void ck_scale(float *x, size_t n, float s) {
+CK_MULTI void ck_scale(float *x, size_t n, float s) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
-void ck_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld) {
+CK_MULTI void ck_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld) {
     for (int64_t r = 0; r < rows; r++) {
         float *xr = x + r * ld;
         float m = -INFINITY;
         for (int64_t i = 0; i < cols; i++) if (xr[i] > m) m = xr[i];
         if (m == -INFINITY) { for (int64_t i = 0; i < cols; i++) xr[i] = 0; continue; }
         float s = 0;
-        for (int64_t i = 0; i < cols; i++) { float e = expf(xr[i] - m); xr[i] = e; s += e; }
+        for (int64_t i = 0; i < cols; i++) { float e = xr[i] == -INFINITY ? 0.0f : ck_expf(xr[i] - m); xr[i] = e; s += e; }
         float inv = 1.0f / s;
         for (int64_t i = 0; i < cols; i++) xr[i] *= inv;
     }
 }
 
-void ck_rope_rows(float *x, int64_t rows, int64_t headsPerRow, int64_t headDim, const float *cosT, const float *sinT, int64_t ldx) {
+CK_MULTI void ck_rope_rows(float *x, int64_t rows, int64_t headsPerRow, int64_t headDim, const float *cosT, const float *sinT, int64_t ldx) {
     int64_t half = headDim / 2;
     for (int64_t r = 0; r < rows; r++) {
         const float *c = cosT + r * half;
@@ -326,7 +358,7 @@ int64_t ck_argmax(const float *x, int64_t n) {
     return best;
 }
 
-float ck_dot(const float *a, const float *b, int64_t n) {
+CK_MULTI float ck_dot(const float *a, const float *b, int64_t n) {
     float acc[16] = {0};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)

@@ -56,14 +56,19 @@ final class GenerateBadInputTests: XCTestCase {
     func testHeaderThatLiesAboutOffsets() throws {
         let dir = try modelCopy()
         let url = dir.appendingPathComponent("model.safetensors")
-        let header = #"{"model.embed_tokens.weight":{"dtype":"F32","shape":[512,64],"data_offsets":[0,99999999]}}"#
+        try writeRawSafetensors(url, header: #"{"model.embed_tokens.weight":{"dtype":"F32","shape":[512,64],"data_offsets":[0,99999999]}}"#,
+                                dataBytes: 512 * 64 * 4)
+        try expectFailure(["generate", "--model", dir.path, "--prompt", "hi"], mentioning: ["model.safetensors", "model.embed_tokens.weight"])
+    }
+
+    /// A safetensors file with a hand-written header followed by `dataBytes` zero bytes.
+    func writeRawSafetensors(_ url: URL, header: String, dataBytes: Int) throws {
         var bytes = Data()
         var n = UInt64(header.utf8.count).littleEndian
         bytes.append(Data(bytes: &n, count: 8))
         bytes.append(Data(header.utf8))
-        bytes.append(Data(count: 512 * 64 * 4))
+        bytes.append(Data(count: dataBytes))
         try bytes.write(to: url)
-        try expectFailure(["generate", "--model", dir.path, "--prompt", "hi"], mentioning: ["model.safetensors", "model.embed_tokens.weight"])
     }
 
     /// Rewrites the fixture with one tensor replaced.
@@ -85,13 +90,8 @@ final class GenerateBadInputTests: XCTestCase {
     func testTensorOfUnsupportedDType() throws {
         let dir = try modelCopy()
         let url = dir.appendingPathComponent("model.safetensors")
-        let header = #"{"model.embed_tokens.weight":{"dtype":"I8","shape":[512,64],"data_offsets":[0,32768]}}"#
-        var bytes = Data()
-        var n = UInt64(header.utf8.count).littleEndian
-        bytes.append(Data(bytes: &n, count: 8))
-        bytes.append(Data(header.utf8))
-        bytes.append(Data(count: 32768))
-        try bytes.write(to: url)
+        try writeRawSafetensors(url, header: #"{"model.embed_tokens.weight":{"dtype":"I8","shape":[512,64],"data_offsets":[0,32768]}}"#,
+                                dataBytes: 32768)
         try expectFailure(["generate", "--model", dir.path, "--prompt", "hi"], mentioning: ["model.embed_tokens.weight", "I8"])
     }
 
