@@ -1,6 +1,7 @@
 #include "CKernels.h"
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -149,26 +150,31 @@ int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
 // Primitives are cached by shape/strides (oneDNN also keeps its own cache; ours skips the descriptor work).
 #include <pthread.h>
 static dnnl_engine_t ck_engine = NULL;
-static dnnl_stream_t ck_stream = NULL;
+// One stream per calling thread: products may run concurrently from our own parallel loops.
+static __thread dnnl_stream_t ck_stream = NULL;
+static __thread void *ck_scratch = NULL;
+static __thread size_t ck_scratch_size = 0;
 static pthread_mutex_t ck_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct {
     int64_t key[10];
     dnnl_primitive_t prim;
 } ck_cached_prim;
-#define CK_CACHE_SIZE 256
+#define CK_CACHE_SIZE 1024
 static ck_cached_prim ck_cache[CK_CACHE_SIZE];
 static int ck_cache_next = 0;
 
 static int ck_init_engine(void) {
     if (ck_engine) return 0;
     if (dnnl_engine_create(&ck_engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    if (dnnl_stream_create(&ck_stream, ck_engine, dnnl_stream_default_flags) != dnnl_success) return -1;
     return 0;
 }
 
 // key: {M, N, K, a_stride0, a_stride1, b_stride0, b_stride1, ldc, beta*1024, swapped}
-static dnnl_primitive_t ck_matmul_prim(const int64_t key[10]) {
+// Returns a cached primitive, or (cache full) a fresh one with *owned = 1 that the caller destroys:
+// a cached primitive is never destroyed, so no thread can lose one it is executing.
+static dnnl_primitive_t ck_matmul_prim(const int64_t key[10], int *owned) {
+    *owned = 0;
     for (int i = 0; i < CK_CACHE_SIZE; i++)
         if (ck_cache[i].prim && memcmp(ck_cache[i].key, key, sizeof(int64_t) * 10) == 0) return ck_cache[i].prim;
     int64_t M = key[0], N = key[1], K = key[2];
@@ -184,6 +190,8 @@ static dnnl_primitive_t ck_matmul_prim(const int64_t key[10]) {
     if (dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_attr_create(&attr);
+    // Scratch memory comes from each call, so one primitive can run on several threads at once.
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (beta != 0.0f) {
         dnnl_post_ops_t po;
         dnnl_post_ops_create(&po);
@@ -199,11 +207,10 @@ static dnnl_primitive_t ck_matmul_prim(const int64_t key[10]) {
     st = dnnl_primitive_create(&prim, pd);
     dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) return NULL;
-    ck_cached_prim *slot = &ck_cache[ck_cache_next];
-    if (slot->prim) dnnl_primitive_destroy(slot->prim);
+    if (ck_cache_next >= CK_CACHE_SIZE) { *owned = 1; return prim; }
+    ck_cached_prim *slot = &ck_cache[ck_cache_next++];
     memcpy(slot->key, key, sizeof(int64_t) * 10);
     slot->prim = prim;
-    ck_cache_next = (ck_cache_next + 1) % CK_CACHE_SIZE;
     return prim;
 }
 
@@ -212,10 +219,8 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
     if (M == 0 || N == 0) return 0;
     if (alpha != 1.0f) return -2; // not needed by callers; keep the primitive simple
     if (beta != 0.0f && beta != 1.0f) return -3;
-    pthread_mutex_lock(&ck_lock);
-    if (ck_init_engine() != 0) { pthread_mutex_unlock(&ck_lock); return -1; }
     // One row against a [N, K] weight: compute Cᵀ = W·Aᵀ instead, so the large matrix is the plainly laid out
-    // source and the library does not re-layout it on every call (decode steps).
+    // source and the library does not re-layout it on every call.
     int swapped = (M == 1 && transB && !transA);
     const void *srcp = A, *weip = B;
     int64_t key[10];
@@ -229,8 +234,13 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
         int64_t k2[10] = {M, N, K, as0, as1, bs0, bs1, ldc, (int64_t)(beta * 1024.0f), 0};
         memcpy(key, k2, sizeof k2);
     }
-    dnnl_primitive_t prim = ck_matmul_prim(key);
-    if (!prim) { pthread_mutex_unlock(&ck_lock); return -4; }
+    pthread_mutex_lock(&ck_lock);
+    if (ck_init_engine() != 0) { pthread_mutex_unlock(&ck_lock); return -1; }
+    int owned = 0;
+    dnnl_primitive_t prim = ck_matmul_prim(key, &owned);
+    pthread_mutex_unlock(&ck_lock);
+    if (!prim) return -4;
+    if (!ck_stream && dnnl_stream_create(&ck_stream, ck_engine, dnnl_stream_default_flags) != dnnl_success) return -1;
     const_dnnl_primitive_desc_t pd;
     dnnl_primitive_get_primitive_desc(prim, &pd);
     const dnnl_memory_desc_t *amd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
@@ -243,8 +253,19 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
     dnnl_memory_create(&cm, cmd, ck_engine, C);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, NULL}};
     int nargs = 3;
-    if (smd && dnnl_memory_desc_get_size(smd) > 0) {
-        dnnl_memory_create(&sm, smd, ck_engine, DNNL_MEMORY_ALLOCATE);
+    size_t need = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    if (need > 0) {
+        // Reused per thread: allocating (and faulting in) fresh scratch memory on every call costs more
+        // than small products themselves.
+        if (need > ck_scratch_size) {
+            free(ck_scratch);
+            ck_scratch = NULL;
+            ck_scratch_size = 0;
+            if (posix_memalign(&ck_scratch, 64, need) != 0) { ck_scratch = NULL; }
+            else ck_scratch_size = need;
+        }
+        if (!ck_scratch) { dnnl_memory_destroy(am); dnnl_memory_destroy(bm); dnnl_memory_destroy(cm); if (owned) dnnl_primitive_destroy(prim); return -5; }
+        dnnl_memory_create(&sm, smd, ck_engine, ck_scratch);
         args[3].memory = sm;
         nargs = 4;
     }
@@ -252,7 +273,7 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
     if (st == dnnl_success) st = dnnl_stream_wait(ck_stream);
     dnnl_memory_destroy(am); dnnl_memory_destroy(bm); dnnl_memory_destroy(cm);
     if (sm) dnnl_memory_destroy(sm);
-    pthread_mutex_unlock(&ck_lock);
+    if (owned) dnnl_primitive_destroy(prim);
     return st == dnnl_success ? 0 : (int)st;
 }
 

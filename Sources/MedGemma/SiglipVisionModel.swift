@@ -106,9 +106,11 @@ public final class SiglipVisionModel: @unchecked Sendable {
             ck_add_bias_rows(k.f32, layer.kBias, Int64(t), Int64(d))
             try MatMul.linear(h.f32, rows: t, weight: layer.vProj, out: v.f32, mode: mode)
             ck_add_bias_rows(v.f32, layer.vBias, Int64(t), Int64(d))
-            try Attention.run(AttentionProblem(
+            var problem = AttentionProblem(
                 queries: t, heads: heads, kvHeads: heads, headDim: hd, q: q.f32, ldq: d, k: k.f32, v: v.f32, ldk: d,
-                kvHeadStride: hd, out: attn.f32, ldo: d, keyLo: all, keyHi: end, scale: scale, softcap: nil))
+                kvHeadStride: hd, out: attn.f32, ldo: d, keyLo: all, keyHi: end, scale: scale, softcap: nil)
+            problem.bf16Products = mode == .bf16
+            try Attention.run(problem)
             try MatMul.linear(attn.f32, rows: t, weight: layer.outProj, out: h.f32, mode: mode)
             ck_add_bias_rows(h.f32, layer.outBias, Int64(t), Int64(d))
             ck_add(x.f32, h.f32, t * d)

@@ -26,6 +26,9 @@ public struct AttentionProblem {
     public var keyHi: [Int]
     public var scale: Float
     public var softcap: Float?
+    /// Form scores and weighted sums on the bf16 units (inputs rounded to bf16, float32 accumulation and
+    /// softmax); false keeps every product in float32.
+    public var bf16Products = false
 
     public init(queries: Int, heads: Int, kvHeads: Int, headDim: Int,
                 q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldk: Int, kvHeadStride: Int,
@@ -51,6 +54,7 @@ public enum Attention {
         // Small problems (decode steps) run serially with the library's own threading.
         let work = p.queries * (p.keyHi.max() ?? 0) * p.heads * p.headDim
         let parallel = tasks > 1 && work > 1 << 20
+        let half = p.bf16Products ? BF16Operands(p) : nil
         let body: (Int) -> Void = { t in
             let h = t % p.heads, b = t / p.heads
             let r0 = b * blockRows, rn = min(blockRows, p.queries - r0)
@@ -71,8 +75,16 @@ public enum Attention {
             let kBase = p.k + g * p.kvHeadStride + kStart * p.ldk
             let vBase = p.v + g * p.kvHeadStride + kStart * p.ldk
             do {
-                try MatMul.gemm(m: rn, n: kLen, k: p.headDim, alpha: p.scale, a: p.q + r0 * p.ldq + h * p.headDim, lda: p.ldq,
-                                b: kBase, ldb: p.ldk, transB: true, c: scores, ldc: kLen, insideParallelLoop: parallel)
+                if let half {
+                    let qh = half.q.base.assumingMemoryBound(to: UInt16.self) + r0 * p.ldq + h * p.headDim
+                    let kh = half.k.base.assumingMemoryBound(to: UInt16.self) + g * p.kvHeadStride + kStart * p.ldk
+                    try MatMul.check(ck_gemm_bf16(0, 1, Int64(rn), Int64(kLen), Int64(p.headDim), 1, qh, Int64(p.ldq),
+                                                  kh, Int64(p.ldk), 0, scores, Int64(kLen)), "bf16 attention scores")
+                    ck_scale(scores, rn * kLen, p.scale)
+                } else {
+                    try MatMul.gemm(m: rn, n: kLen, k: p.headDim, alpha: p.scale, a: p.q + r0 * p.ldq + h * p.headDim, lda: p.ldq,
+                                    b: kBase, ldb: p.ldk, transB: true, c: scores, ldc: kLen, insideParallelLoop: parallel)
+                }
                 if let cap = p.softcap { ck_softcap(scores, rn * kLen, cap) }
                 for i in 0..<rn {
                     let row = scores + i * kLen
@@ -81,13 +93,39 @@ public enum Attention {
                     if hi < kLen { (row + max(hi, 0)).update(repeating: -.infinity, count: kLen - max(hi, 0)) }
                 }
                 ck_softmax_rows(scores, Int64(rn), Int64(kLen), Int64(kLen))
-                try MatMul.gemm(m: rn, n: p.headDim, k: kLen, a: scores, lda: kLen, b: vBase, ldb: p.ldk, transB: false,
-                                c: outBase, ldc: p.ldo, insideParallelLoop: parallel)
+                if let half {
+                    let probs = UnsafeMutablePointer<UInt16>.allocate(capacity: rn * kLen)
+                    defer { probs.deallocate() }
+                    ck_f32_to_bf16(scores, probs, rn * kLen)
+                    let vh = half.v.base.assumingMemoryBound(to: UInt16.self) + g * p.kvHeadStride + kStart * p.ldk
+                    try MatMul.check(ck_gemm_bf16(0, 0, Int64(rn), Int64(p.headDim), Int64(kLen), 1, probs, Int64(kLen),
+                                                  vh, Int64(p.ldk), 0, outBase, Int64(p.ldo)), "bf16 attention values")
+                } else {
+                    try MatMul.gemm(m: rn, n: p.headDim, k: kLen, a: scores, lda: kLen, b: vBase, ldb: p.ldk, transB: false,
+                                    c: outBase, ldc: p.ldo, insideParallelLoop: parallel)
+                }
             } catch {
                 lock.withLock { failure = error }
             }
         }
         if parallel { Parallel.forEach(tasks, body) } else { for t in 0..<tasks { body(t) } }
         if let failure { throw failure }
+    }
+}
+
+/// bf16 copies of q, k and v for `Attention.run` with `bf16Products`.
+struct BF16Operands {
+    let q: TensorStorage, k: TensorStorage, v: TensorStorage
+
+    init(_ p: AttentionProblem) {
+        let qCount = (p.queries - 1) * p.ldq + p.heads * p.headDim
+        let maxHi = p.keyHi.max() ?? 0
+        let kvCount = maxHi == 0 ? 0 : (p.kvHeads - 1) * p.kvHeadStride + (maxHi - 1) * p.ldk + p.headDim
+        q = TensorStorage(uninitializedByteCount: qCount * 2)
+        k = TensorStorage(uninitializedByteCount: kvCount * 2)
+        v = TensorStorage(uninitializedByteCount: kvCount * 2)
+        ck_f32_to_bf16(p.q, q.base.assumingMemoryBound(to: UInt16.self), qCount)
+        ck_f32_to_bf16(p.k, k.base.assumingMemoryBound(to: UInt16.self), kvCount)
+        ck_f32_to_bf16(p.v, v.base.assumingMemoryBound(to: UInt16.self), kvCount)
     }
 }
