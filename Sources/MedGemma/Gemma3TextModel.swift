@@ -120,7 +120,9 @@ public final class Gemma3TextModel: @unchecked Sendable {
         guard start + t <= cache.capacity else {
             throw ModelError.contextOverflow(promptTokens: start + t, limit: cache.capacity)
         }
-        let x = hidden
+        // The residual stream is updated in place: work on a copy so the caller's embeddings survive.
+        let x = Tensor(zeros: [t, d])
+        x.f32.update(from: hidden.f32, count: t * d)
         let h = Tensor(zeros: [t, d])
         let qOut = config.numHeads * hd, kvOut = config.numKVHeads * hd
         let q = Tensor(zeros: [t, qOut]), k = Tensor(zeros: [t, kvOut]), v = Tensor(zeros: [t, kvOut])

@@ -24,25 +24,13 @@ final class CheckpointLayoutTests: XCTestCase {
         } else {
             try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
         }
-        try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent(".cache/gemma3-tokenizer.json").resolvingSymlinksInPath(),
-                                         to: dir.appendingPathComponent("tokenizer.json"))
+        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("tokenizer.json"),
+                                                   withDestinationURL: try Fixtures.referenceTokenizer())
         return dir
     }
 
     func testEveryLayoutGivesTheReferenceLogits() throws {
-        // The tokenizer tests decompress the reference tokenizer into .cache; make sure it exists.
-        let cached = Fixtures.packageRoot.appendingPathComponent(".cache/gemma3-tokenizer.json")
-        if !FileManager.default.fileExists(atPath: cached.path) {
-            let xz = Process()
-            xz.executableURL = URL(fileURLWithPath: "/usr/bin/xz")
-            xz.arguments = ["-dc", Fixtures.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/gemma3-tokenizer.json.xz").path]
-            try FileManager.default.createDirectory(at: cached.deletingLastPathComponent(), withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: cached.path, contents: nil)
-            xz.standardOutput = try FileHandle(forWritingTo: cached)
-            try xz.run()
-            xz.waitUntilExit()
-            XCTAssertEqual(xz.terminationStatus, 0)
-        }
+        _ = try Fixtures.referenceTokenizer()
         let exp = try Fixtures.json("gemma3-text/sliding-gqa/expected.json")
         let prompt = ints(exp["prompt_ids"])
         let ref = try NPYFile.read(Fixtures.url("gemma3-text/sliding-gqa/logits.npy")).floats()

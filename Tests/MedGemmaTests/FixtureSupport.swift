@@ -25,6 +25,30 @@ enum Fixtures {
         throw XCTSkip("missing model")
     }
 
+    /// The reference Gemma 3 tokenizer.json, decompressed from ../shared/reference into .cache once.
+    static func referenceTokenizer() throws -> URL {
+        let cached = packageRoot.appendingPathComponent(".cache/gemma3-tokenizer.json")
+        if FileManager.default.fileExists(atPath: cached.path) { return cached }
+        let xzFile = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/gemma3-tokenizer.json.xz")
+        guard FileManager.default.fileExists(atPath: xzFile.path) else {
+            XCTFail("reference tokenizer \(xzFile.path) is missing")
+            throw XCTSkip("missing tokenizer")
+        }
+        try FileManager.default.createDirectory(at: cached.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let tmp = cached.appendingPathExtension("\(ProcessInfo.processInfo.processIdentifier).tmp")
+        FileManager.default.createFile(atPath: tmp.path, contents: nil)
+        let xz = Process()
+        xz.executableURL = URL(fileURLWithPath: "/usr/bin/xz")
+        xz.arguments = ["-dc", xzFile.path]
+        xz.standardOutput = try FileHandle(forWritingTo: tmp)
+        try xz.run()
+        xz.waitUntilExit()
+        guard xz.terminationStatus == 0 else { throw XCTSkip("xz failed") }
+        _ = try? FileManager.default.removeItem(at: cached)
+        try FileManager.default.moveItem(at: tmp, to: cached)
+        return cached
+    }
+
     /// Its float32 safetensors export (made by tools/gguf_to_safetensors.py in scripts/bootstrap).
     static func gemma270mExport() throws -> URL {
         let env = ProcessInfo.processInfo.environment

@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+@testable import MedGemma
+import ModelFiles
+import Tensor
+
+/// Tiny random Gemma3ForConditionalGeneration against transformers (tools/make_gemma3_vlm_fixtures.py):
+/// vision tower, projector, image prompt ids, the image-aware attention mask, logits and greedy tokens.
+final class Gemma3VisionParityTests: XCTestCase {
+    static let fixtures = Fixtures.url("gemma3-vlm")
+
+    /// The fixture model plus the reference tokenizer (kept out of the fixture for size) in a temp dir.
+    static func modelDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vlm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let src = fixtures.appendingPathComponent("model")
+        for f in try FileManager.default.contentsOfDirectory(atPath: src.path) {
+            try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent(f), withDestinationURL: src.appendingPathComponent(f))
+        }
+        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("tokenizer.json"),
+                                                   withDestinationURL: try Fixtures.referenceTokenizer())
+        return dir
+    }
+
+    static let loaded: Result<LoadedModel, Error> = Result { try ModelLoader.load(path: try modelDirectory().path, computeMode: .f32) }
+
+    func npy(_ c: String, _ f: String) throws -> [Float] {
+        try NPYFile.read(Self.fixtures.appendingPathComponent(c).appendingPathComponent(f)).floats()
+    }
+
+    func checkCase(_ name: String, pixelCase: String? = nil) throws {
+        let m = try Self.loaded.get()
+        let vision = try XCTUnwrap(m.vision, "fixture model must have a vision tower")
+        let exp = try Fixtures.json("gemma3-vlm/\(name)/expected.json")
+        let messages = try XCTUnwrap(exp["messages"] as? [[String: Any]])
+        var system: String?
+        var text = ""
+        var images = 0
+        for msg in messages {
+            for part in msg["content"] as? [[String: Any]] ?? [] {
+                if part["type"] as? String == "image" { images += 1 }
+                if part["type"] as? String == "text" {
+                    if msg["role"] as? String == "system" { system = part["text"] as? String } else { text = part["text"] as? String ?? "" }
+                }
+            }
+        }
+        let ids = try m.chatPromptIDs(text: text, system: system, imageCount: images)
+        XCTAssertEqual(ids, ints(exp["input_ids"]), "\(name): prompt ids")
+
+        // Vision tower + projector on the reference pixel values.
+        let pixels = try npy(pixelCase ?? name, "pixel_values.npy")
+        let feats = try vision.imageTokens(pixelValues: pixels)
+        let refFeats = try npy(name, "image_features.npy")
+        let (df, sf) = maxAbsDiff(feats.floats(), refFeats)
+        XCTAssertLessThanOrEqual(df, 1e-4 * max(sf, 1), "\(name): image features")
+
+        let prompt = try m.model.promptInput(ids: ids, imageTokens: [feats], imageTokenID: vision.settings.imageTokenID)
+        let cache = try m.model.makeCache(tokens: ids.count + 8)
+        let hidden = try m.model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
+        let last = try m.model.logits(try hidden.rows((ids.count - 1)..<ids.count)).floats()
+        let refLast = try npy(name, "logits_last.npy")
+        let (d, s) = maxAbsDiff(last, refLast)
+        XCTAssertLessThanOrEqual(d, 1e-3 * s, "\(name): last-position logits (max |Δ| \(d))")
+        // Every position, on the probe ids (the image block and the text after it).
+        let probe = ints(exp["probe_ids"])
+        let probeLogits = try m.model.logits(hidden, forTokens: probe).floats()
+        let refProbe = try npy(name, "logits_probe.npy")
+        let (dp, sp) = maxAbsDiff(probeLogits, refProbe)
+        XCTAssertLessThanOrEqual(dp, 1e-3 * sp, "\(name): probe logits at all positions (max |Δ| \(dp))")
+
+        let g = try m.model.generateGreedy(prompt: prompt, maxNewTokens: ints(exp["greedy_ids"]).count, stopIDs: [])
+        XCTAssertEqual(g.tokenIDs, ints(exp["greedy_ids"]), "\(name): greedy tokens")
+    }
+
+    func testImageAtModelSize() throws { try checkCase("at-size") }
+    func testImageWithSystemText() throws { try checkCase("at-size-system", pixelCase: "at-size") }
+    func testResizedLargeImage() throws { try checkCase("resize-large-rgb") }
+    func testResizedSmallGrayImage() throws { try checkCase("resize-small-gray") }
+
+    func testImageBlockLongerThanSlidingWindow() throws {
+        let m = try Self.loaded.get()
+        let window = try XCTUnwrap(m.model.config.slidingWindow)
+        XCTAssertLessThan(window, try XCTUnwrap(m.vision).settings.mmTokensPerImage)
+        XCTAssertTrue(m.model.config.layerTypes.contains(.sliding) && m.model.config.layerTypes.contains(.full))
+    }
+
+    func testImagesWithoutVisionTowerAreRefused() throws {
+        let text = try ModelLoader.load(path: try Fixtures.gemma270mGGUF().path)
+        XCTAssertThrowsError(try text.chatPromptIDs(text: "x", system: nil, imageCount: 1)) { e in
+            XCTAssertTrue("\(e)".contains("no vision tower"), "\(e)")
+        }
+    }
+}
