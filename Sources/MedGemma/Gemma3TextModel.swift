@@ -7,11 +7,11 @@ import Tensor
 struct Gemma3DecoderLayer {
     let kind: AttentionKind
     let inputNorm: [Float]
-    let qProj: Tensor, kProj: Tensor, vProj: Tensor, oProj: Tensor
+    let qProj: LinearLayer, kProj: LinearLayer, vProj: LinearLayer, oProj: LinearLayer
     let qNorm: [Float], kNorm: [Float]
     let postAttentionNorm: [Float]
     let preFeedforwardNorm: [Float]
-    let gateProj: Tensor, upProj: Tensor, downProj: Tensor
+    let gateProj: LinearLayer, upProj: LinearLayer, downProj: LinearLayer
     let postFeedforwardNorm: [Float]
 }
 
@@ -39,6 +39,10 @@ public final class Gemma3TextModel: @unchecked Sendable {
             let t = try source.tensor(name, shape: shape)
             return computeMode == .bf16 && t.dtype != .bf16 ? t.converted(to: .bf16) : t
         }
+        func linear(_ layer: Int, _ name: String, _ shape: [Int]) throws -> LinearLayer {
+            let source = "\(prefix)layers.\(layer).\(name).weight"
+            return LinearLayer(module: "language_model.layers.\(layer).\(name)", sourceName: source, weight: try weight(source, shape))
+        }
         let embed = try weight(prefix + "embed_tokens.weight", [config.vocabSize, d])
         embedTokens = embed
         if !config.tieWordEmbeddings, let name = lmHeadName, source.contains(name) {
@@ -54,17 +58,17 @@ public final class Gemma3TextModel: @unchecked Sendable {
             layers.append(Gemma3DecoderLayer(
                 kind: config.layerTypes[i],
                 inputNorm: try source.vector(p + "input_layernorm.weight", count: d),
-                qProj: try weight(p + "self_attn.q_proj.weight", [qOut, d]),
-                kProj: try weight(p + "self_attn.k_proj.weight", [kvOut, d]),
-                vProj: try weight(p + "self_attn.v_proj.weight", [kvOut, d]),
-                oProj: try weight(p + "self_attn.o_proj.weight", [d, qOut]),
+                qProj: try linear(i, "self_attn.q_proj", [qOut, d]),
+                kProj: try linear(i, "self_attn.k_proj", [kvOut, d]),
+                vProj: try linear(i, "self_attn.v_proj", [kvOut, d]),
+                oProj: try linear(i, "self_attn.o_proj", [d, qOut]),
                 qNorm: try source.vector(p + "self_attn.q_norm.weight", count: hd),
                 kNorm: try source.vector(p + "self_attn.k_norm.weight", count: hd),
                 postAttentionNorm: try source.vector(p + "post_attention_layernorm.weight", count: d),
                 preFeedforwardNorm: try source.vector(p + "pre_feedforward_layernorm.weight", count: d),
-                gateProj: try weight(p + "mlp.gate_proj.weight", [config.intermediateSize, d]),
-                upProj: try weight(p + "mlp.up_proj.weight", [config.intermediateSize, d]),
-                downProj: try weight(p + "mlp.down_proj.weight", [d, config.intermediateSize]),
+                gateProj: try linear(i, "mlp.gate_proj", [config.intermediateSize, d]),
+                upProj: try linear(i, "mlp.up_proj", [config.intermediateSize, d]),
+                downProj: try linear(i, "mlp.down_proj", [d, config.intermediateSize]),
                 postFeedforwardNorm: try source.vector(p + "post_feedforward_layernorm.weight", count: d)))
         }
         self.layers = layers
@@ -79,6 +83,11 @@ public final class Gemma3TextModel: @unchecked Sendable {
         var scale = Float(Double(d).squareRoot())
         if computeMode == .bf16 { Convert.round(&scale, count: 1, to: .bf16) }
         embedScale = scale
+    }
+
+    /// Every linear layer of the decoder (LoRA targets), in layer order.
+    public var linearLayers: [LinearLayer] {
+        layers.flatMap { [$0.qProj, $0.kProj, $0.vProj, $0.oProj, $0.gateProj, $0.upProj, $0.downProj] }
     }
 
     /// Scaled token embeddings [ids.count, hidden] in float32.
@@ -114,7 +123,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
 
     /// Runs the decoder over `hidden` ([T, hidden] input embeddings) at positions cache.length ..< +T,
     /// appending to `cache`, and returns the final-normed hidden states [T, hidden].
-    public func forward(embeddings hidden: Tensor, cache: KVCache, extraVisible: [Int]? = nil) throws -> Tensor {
+    public func forward(embeddings hidden: Tensor, cache: KVCache, extraVisible: [Int]? = nil, adapter: String? = nil) throws -> Tensor {
         let t = hidden.shape[0], d = config.hiddenSize, hd = config.headDim
         let start = cache.length
         guard start + t <= cache.capacity else {
@@ -144,9 +153,9 @@ public final class Gemma3TextModel: @unchecked Sendable {
         for (li, layer) in layers.enumerated() {
             // Attention block.
             ck_rmsnorm_rows(x.f32, h.f32, layer.inputNorm, 1, eps, Int64(t), Int64(d))
-            try MatMul.linear(h.f32, rows: t, weight: layer.qProj, out: q.f32, mode: mode)
-            try MatMul.linear(h.f32, rows: t, weight: layer.kProj, out: k.f32, mode: mode)
-            try MatMul.linear(h.f32, rows: t, weight: layer.vProj, out: v.f32, mode: mode)
+            try layer.qProj(h.f32, rows: t, out: q.f32, mode: mode, adapter: adapter)
+            try layer.kProj(h.f32, rows: t, out: k.f32, mode: mode, adapter: adapter)
+            try layer.vProj(h.f32, rows: t, out: v.f32, mode: mode, adapter: adapter)
             ck_rmsnorm_rows(q.f32, q.f32, layer.qNorm, 1, eps, Int64(t * config.numHeads), Int64(hd))
             ck_rmsnorm_rows(k.f32, k.f32, layer.kNorm, 1, eps, Int64(t * config.numKVHeads), Int64(hd))
             let tab = tables[layer.kind]!
@@ -159,16 +168,16 @@ public final class Gemma3TextModel: @unchecked Sendable {
                 q: q.f32, ldq: qOut, k: cache.keys[li].f32, v: cache.values[li].f32, ldk: hd, kvHeadStride: cache.capacity * hd,
                 out: attn.f32, ldo: qOut, keyLo: range.lo, keyHi: range.hi, scale: scale, softcap: nil)
             try Attention.run(problem)
-            try MatMul.linear(attn.f32, rows: t, weight: layer.oProj, out: h.f32, mode: mode)
+            try layer.oProj(attn.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
             ck_rmsnorm_rows(h.f32, h.f32, layer.postAttentionNorm, 1, eps, Int64(t), Int64(d))
             ck_add(x.f32, h.f32, t * d)
 
             // Feed-forward block.
             ck_rmsnorm_rows(x.f32, h.f32, layer.preFeedforwardNorm, 1, eps, Int64(t), Int64(d))
-            try MatMul.linear(h.f32, rows: t, weight: layer.gateProj, out: gate.f32, mode: mode)
-            try MatMul.linear(h.f32, rows: t, weight: layer.upProj, out: up.f32, mode: mode)
+            try layer.gateProj(h.f32, rows: t, out: gate.f32, mode: mode, adapter: adapter)
+            try layer.upProj(h.f32, rows: t, out: up.f32, mode: mode, adapter: adapter)
             ck_gelu_tanh_mul(gate.f32, up.f32, gate.f32, t * config.intermediateSize)
-            try MatMul.linear(gate.f32, rows: t, weight: layer.downProj, out: h.f32, mode: mode)
+            try layer.downProj(gate.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
             ck_rmsnorm_rows(h.f32, h.f32, layer.postFeedforwardNorm, 1, eps, Int64(t), Int64(d))
             ck_add(x.f32, h.f32, t * d)
         }

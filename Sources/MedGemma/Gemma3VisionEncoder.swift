@@ -25,8 +25,8 @@ public final class Gemma3VisionEncoder: @unchecked Sendable {
     }
 
     /// Projected soft tokens [mmTokensPerImage, textHidden] of one preprocessed image.
-    public func imageTokens(pixelValues: [Float]) throws -> Tensor {
-        try projector.project(try tower.encode(pixelValues: pixelValues))
+    public func imageTokens(pixelValues: [Float], adapter: String? = nil) throws -> Tensor {
+        try projector.project(try tower.encode(pixelValues: pixelValues, adapter: adapter))
     }
 
     /// The text the reference processor puts in place of each `<start_of_image>` marker.

@@ -14,16 +14,16 @@ public struct GreedyResult: Sendable {
 
 extension Gemma3TextModel {
     /// Greedy decoding with the KV cache: argmax at each step, stopping after a stop id or `maxNewTokens`.
-    public func generateGreedy(promptIDs: [Int], maxNewTokens: Int, stopIDs: Set<Int>) throws -> GreedyResult {
+    public func generateGreedy(promptIDs: [Int], maxNewTokens: Int, stopIDs: Set<Int>, adapter: String? = nil) throws -> GreedyResult {
         guard !promptIDs.isEmpty else { throw ModelError.invalidInput("the prompt is empty") }
         guard promptIDs.count <= config.maxPositions else {
             throw ModelError.contextOverflow(promptTokens: promptIDs.count, limit: config.maxPositions)
         }
-        return try generateGreedy(prompt: try promptInput(ids: promptIDs), maxNewTokens: maxNewTokens, stopIDs: stopIDs)
+        return try generateGreedy(prompt: try promptInput(ids: promptIDs), maxNewTokens: maxNewTokens, stopIDs: stopIDs, adapter: adapter)
     }
 
     /// Greedy decoding from a prepared prompt (text, or text with images).
-    public func generateGreedy(prompt: PromptInput, maxNewTokens: Int, stopIDs: Set<Int>) throws -> GreedyResult {
+    public func generateGreedy(prompt: PromptInput, maxNewTokens: Int, stopIDs: Set<Int>, adapter: String? = nil) throws -> GreedyResult {
         let promptIDs = prompt.ids
         guard !promptIDs.isEmpty else { throw ModelError.invalidInput("the prompt is empty") }
         guard promptIDs.count <= config.maxPositions else {
@@ -33,7 +33,7 @@ extension Gemma3TextModel {
         let cache = try makeCache(tokens: promptIDs.count + max(budget, 1))
         let clock = ContinuousClock()
         let t0 = clock.now
-        let hidden = try forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
+        let hidden = try forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible, adapter: adapter)
         var logits = try self.logits(try hidden.rows((promptIDs.count - 1)..<promptIDs.count))
         let first = logits.floats()
         let t1 = clock.now
@@ -42,7 +42,7 @@ extension Gemma3TextModel {
             let next = Int(ck_argmax(logits.f32, Int64(config.vocabSize)))
             out.append(next)
             if stopIDs.contains(next) || out.count == budget { break }
-            let h = try forward(embeddings: try embed([next]), cache: cache)
+            let h = try forward(embeddings: try embed([next]), cache: cache, adapter: adapter)
             logits = try self.logits(h)
         }
         let t2 = clock.now

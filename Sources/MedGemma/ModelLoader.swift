@@ -17,6 +17,13 @@ public struct LoadedModel: @unchecked Sendable {
     /// Where the weights came from (a directory or GGUF path).
     public let path: String
 
+    /// Every linear layer (text decoder and vision tower) by canonical module path: where LoRA adapters attach.
+    public var linearLayers: [String: LinearLayer] {
+        var all = model.linearLayers
+        if let vision { all += vision.tower.linearLayers }
+        return Dictionary(uniqueKeysWithValues: all.map { ($0.module, $0) })
+    }
+
     /// Stop ids for a chat turn: the configured ones plus `<end_of_turn>`, which ends the model's turn.
     public var chatStopIDs: Set<Int> {
         var s = stopIDs

@@ -5,13 +5,9 @@ import Tensor
 /// One SigLIP encoder layer (pre-norm, LayerNorm with bias, attention and MLP with biases).
 struct SiglipEncoderLayer {
     let norm1Weight: [Float], norm1Bias: [Float]
-    let qProj: Tensor, qBias: [Float]
-    let kProj: Tensor, kBias: [Float]
-    let vProj: Tensor, vBias: [Float]
-    let outProj: Tensor, outBias: [Float]
+    let qProj: LinearLayer, kProj: LinearLayer, vProj: LinearLayer, outProj: LinearLayer
     let norm2Weight: [Float], norm2Bias: [Float]
-    let fc1: Tensor, fc1Bias: [Float]
-    let fc2: Tensor, fc2Bias: [Float]
+    let fc1: LinearLayer, fc2: LinearLayer
 }
 
 /// The SigLIP vision encoder as Gemma 3 uses it: patch embedding, learned positions, encoder layers,
@@ -36,6 +32,11 @@ public final class SiglipVisionModel: @unchecked Sendable {
             return computeMode == .bf16 && t.dtype != .bf16 ? t.converted(to: .bf16) : t
         }
         func vec(_ name: String, _ n: Int) throws -> [Float] { try source.vector(prefix + name, count: n) }
+        func linear(_ layer: Int, _ name: String, _ shape: [Int]) throws -> LinearLayer {
+            let base = "encoder.layers.\(layer).\(name)"
+            return LinearLayer(module: "vision_tower." + base, sourceName: prefix + base + ".weight", weight: try weight(base + ".weight", shape),
+                               bias: try vec(base + ".bias", shape[0]))
+        }
         let conv = try source.tensor(prefix + "embeddings.patch_embedding.weight", shape: [d, config.numChannels, p, p])
         patchWeight = try conv.reshaped([d, config.numChannels * p * p])
         patchBias = try vec("embeddings.patch_embedding.bias", d)
@@ -45,17 +46,19 @@ public final class SiglipVisionModel: @unchecked Sendable {
             let l = "encoder.layers.\(i)."
             layers.append(SiglipEncoderLayer(
                 norm1Weight: try vec(l + "layer_norm1.weight", d), norm1Bias: try vec(l + "layer_norm1.bias", d),
-                qProj: try weight(l + "self_attn.q_proj.weight", [d, d]), qBias: try vec(l + "self_attn.q_proj.bias", d),
-                kProj: try weight(l + "self_attn.k_proj.weight", [d, d]), kBias: try vec(l + "self_attn.k_proj.bias", d),
-                vProj: try weight(l + "self_attn.v_proj.weight", [d, d]), vBias: try vec(l + "self_attn.v_proj.bias", d),
-                outProj: try weight(l + "self_attn.out_proj.weight", [d, d]), outBias: try vec(l + "self_attn.out_proj.bias", d),
+                qProj: try linear(i, "self_attn.q_proj", [d, d]), kProj: try linear(i, "self_attn.k_proj", [d, d]),
+                vProj: try linear(i, "self_attn.v_proj", [d, d]), outProj: try linear(i, "self_attn.out_proj", [d, d]),
                 norm2Weight: try vec(l + "layer_norm2.weight", d), norm2Bias: try vec(l + "layer_norm2.bias", d),
-                fc1: try weight(l + "mlp.fc1.weight", [ff, d]), fc1Bias: try vec(l + "mlp.fc1.bias", ff),
-                fc2: try weight(l + "mlp.fc2.weight", [d, ff]), fc2Bias: try vec(l + "mlp.fc2.bias", d)))
+                fc1: try linear(i, "mlp.fc1", [ff, d]), fc2: try linear(i, "mlp.fc2", [d, ff])))
         }
         self.layers = layers
         postNormWeight = try vec("post_layernorm.weight", d)
         postNormBias = try vec("post_layernorm.bias", d)
+    }
+
+    /// Every linear layer of the encoder (LoRA targets), in layer order.
+    public var linearLayers: [LinearLayer] {
+        layers.flatMap { [$0.qProj, $0.kProj, $0.vProj, $0.outProj, $0.fc1, $0.fc2] }
     }
 
     /// Unfolds a [3, H, W] image into patch rows [numPatches, 3·p·p] in (channel, row, column) order,
@@ -80,7 +83,7 @@ public final class SiglipVisionModel: @unchecked Sendable {
     }
 
     /// Encodes one preprocessed image ([3, imageSize, imageSize] float32) into [numPatches, hidden].
-    public func encode(pixelValues: [Float]) throws -> Tensor {
+    public func encode(pixelValues: [Float], adapter: String? = nil) throws -> Tensor {
         let size = config.imageSize
         guard pixelValues.count == config.numChannels * size * size else {
             throw ModelError.invalidInput("pixel values hold \(pixelValues.count) numbers, the vision tower expects 3×\(size)×\(size)")
@@ -100,27 +103,21 @@ public final class SiglipVisionModel: @unchecked Sendable {
         let eps = config.layerNormEps, mode = computeMode
         for layer in layers {
             ck_layernorm_rows(x.f32, h.f32, layer.norm1Weight, layer.norm1Bias, eps, Int64(t), Int64(d))
-            try MatMul.linear(h.f32, rows: t, weight: layer.qProj, out: q.f32, mode: mode)
-            ck_add_bias_rows(q.f32, layer.qBias, Int64(t), Int64(d))
-            try MatMul.linear(h.f32, rows: t, weight: layer.kProj, out: k.f32, mode: mode)
-            ck_add_bias_rows(k.f32, layer.kBias, Int64(t), Int64(d))
-            try MatMul.linear(h.f32, rows: t, weight: layer.vProj, out: v.f32, mode: mode)
-            ck_add_bias_rows(v.f32, layer.vBias, Int64(t), Int64(d))
+            try layer.qProj(h.f32, rows: t, out: q.f32, mode: mode, adapter: adapter)
+            try layer.kProj(h.f32, rows: t, out: k.f32, mode: mode, adapter: adapter)
+            try layer.vProj(h.f32, rows: t, out: v.f32, mode: mode, adapter: adapter)
             var problem = AttentionProblem(
                 queries: t, heads: heads, kvHeads: heads, headDim: hd, q: q.f32, ldq: d, k: k.f32, v: v.f32, ldk: d,
                 kvHeadStride: hd, out: attn.f32, ldo: d, keyLo: all, keyHi: end, scale: scale, softcap: nil)
             problem.bf16Products = mode == .bf16
             try Attention.run(problem)
-            try MatMul.linear(attn.f32, rows: t, weight: layer.outProj, out: h.f32, mode: mode)
-            ck_add_bias_rows(h.f32, layer.outBias, Int64(t), Int64(d))
+            try layer.outProj(attn.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
             ck_add(x.f32, h.f32, t * d)
 
             ck_layernorm_rows(x.f32, h.f32, layer.norm2Weight, layer.norm2Bias, eps, Int64(t), Int64(d))
-            try MatMul.linear(h.f32, rows: t, weight: layer.fc1, out: mid.f32, mode: mode)
-            ck_add_bias_rows(mid.f32, layer.fc1Bias, Int64(t), Int64(ff))
+            try layer.fc1(h.f32, rows: t, out: mid.f32, mode: mode, adapter: adapter)
             ck_gelu_tanh(mid.f32, t * ff)
-            try MatMul.linear(mid.f32, rows: t, weight: layer.fc2, out: h.f32, mode: mode)
-            ck_add_bias_rows(h.f32, layer.fc2Bias, Int64(t), Int64(d))
+            try layer.fc2(mid.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
             ck_add(x.f32, h.f32, t * d)
         }
         ck_layernorm_rows(x.f32, x.f32, postNormWeight, postNormBias, eps, Int64(t), Int64(d))
