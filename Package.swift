@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "dsa-triage", targets: ["dsa-triage"]),
         .library(name: "MedGemma", targets: ["MedGemma"]),
+        .library(name: "LoRA", targets: ["LoRA"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
@@ -31,15 +32,17 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Tensor"]),
         .target(name: "Tokenizer"),
         .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer"]),
+        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma"]),
         .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v6]
 )

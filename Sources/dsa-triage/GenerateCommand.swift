@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoRA
 import MedGemma
 import ModelFiles
 import Tensor
@@ -33,6 +34,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 (exact) or bf16 (fast). Default: bf16 for bf16 models, else f32.")
     var compute: String?
 
+    @Option(name: .long, help: "PEFT LoRA adapter directory applied on top of the model (base weights untouched).")
+    var adapter: String?
+
     @Flag(name: .long, help: "Print timings to stderr.")
     var verbose = false
 
@@ -47,6 +51,11 @@ struct GenerateCommand: AsyncParsableCommand {
         try CommandErrors.reporting {
             let text = try promptText()
             let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+            var adapterName: String?
+            if let adapter {
+                try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "adapter")
+                adapterName = "adapter"
+            }
             let promptIDs: [Int]
             if raw {
                 promptIDs = loaded.tokenizer.encode(text, addBOS: true)
@@ -54,7 +63,7 @@ struct GenerateCommand: AsyncParsableCommand {
                 promptIDs = try loaded.chatPromptIDs(text: text, system: system)
             }
             let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens,
-                                                        stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs)
+                                                        stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs, adapter: adapterName)
             if let path = dumpLogits {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
             }

@@ -1,0 +1,109 @@
+import Foundation
+import MedGemma
+import ModelFiles
+import Tensor
+
+/// Folds a LoRA adapter into its base: W' = W + scale·B·A for every adapted layer, written as a standalone
+/// model directory (sharded safetensors + index, config, tokenizer and processor files) that transformers
+/// loads as the base's own class.
+public enum AdapterMerger {
+    /// Files copied unchanged from the base directory when present.
+    static let companionFiles = [
+        "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+        "preprocessor_config.json", "processor_config.json", "chat_template.jinja", "chat_template.json",
+        "generation_config.json",
+    ]
+
+    public struct Result: Sendable {
+        public var shards: [URL]
+        public var mergedModules: Int
+        public var baseSHA256: String
+        public var adapterSHA256: String
+    }
+
+    /// A fingerprint of a model directory: sha256 over its weight files' own sha256s (sorted by name).
+    public static func fingerprint(modelDirectory dir: URL) throws -> String {
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasSuffix(".safetensors") || $0 == "model.safetensors.index.json" }.sorted()
+        guard !files.isEmpty else { throw LoRAError.missingFile(dir.appendingPathComponent("model.safetensors").path) }
+        var lines = ""
+        for f in files { lines += "\(f) \(try SHA256Hasher.hex(ofFile: dir.appendingPathComponent(f).path))\n" }
+        return SHA256Hasher.hex(of: Data(lines.utf8))
+    }
+
+    public static func merge(base: URL, adapter adapterDir: URL, output: URL, dtype: DType,
+                             maxShardBytes: Int = 4_000_000_000) throws -> Result {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: output.path) {
+            let contents = (try? fm.contentsOfDirectory(atPath: output.path)) ?? ["?"]
+            guard contents.isEmpty else { throw LoRAError.output(path: output.path, reason: "output directory exists and is not empty") }
+        }
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: base.path, isDirectory: &isDir), isDir.boolValue else {
+            throw LoRAError.output(path: base.path, reason: "the base must be a model directory (safetensors); GGUF bases cannot be merged")
+        }
+        let model = try ModelLoader.load(path: base.path, computeMode: .f32)
+        let layers = model.linearLayers
+        let adapter = try LoRAAdapter(directory: adapterDir, name: "merge", layers: layers)
+        let bySource = Dictionary(uniqueKeysWithValues: adapter.deltas.compactMap { module, delta in
+            layers[module].map { ($0.sourceName, delta) }
+        })
+        let checkpoint = try SafeTensorsCheckpoint(directory: base)
+        let baseSHA = try fingerprint(modelDirectory: base)
+        var entries: [SafeTensorsWriter.Entry] = []
+        for name in checkpoint.names {
+            let info = try checkpoint.info(name)
+            guard info.dtype.tensorDType != nil else {
+                throw LoRAError.output(path: base.path, reason: "tensor '\(name)' has dtype \(info.dtype), which cannot be merged")
+            }
+            let delta = bySource[name]
+            entries.append(SafeTensorsWriter.Entry(name: name, dtype: dtype, shape: info.shape) {
+                let t = try checkpoint.tensor(name)
+                guard let delta else { return t.converted(to: dtype) }
+                let w = t.toFloat32()
+                let update = try delta.denseUpdate()
+                for i in 0..<w.count { w.f32[i] += update.f32[i] }
+                return w.converted(to: dtype)
+            })
+        }
+        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        let metadata = [
+            "format": "pt",
+            "merged_by": "dsa-triage merge",
+            "base_sha256": baseSHA,
+            "adapter_sha256": adapter.sha256,
+        ]
+        let shards = try SafeTensorsWriter.writeSharded(entries: entries, metadata: metadata, to: output, maxShardBytes: maxShardBytes)
+
+        for f in companionFiles {
+            let src = base.appendingPathComponent(f)
+            if fm.fileExists(atPath: src.path) { try fm.copyItem(at: src, to: output.appendingPathComponent(f)) }
+        }
+        // config.json: same architecture, weights now in `dtype`.
+        let cfgURL = base.appendingPathComponent("config.json")
+        guard let cfgData = fm.contents(atPath: cfgURL.path),
+              var cfg = (try? JSONSerialization.jsonObject(with: cfgData)) as? [String: Any] else {
+            throw LoRAError.output(path: cfgURL.path, reason: "cannot read the base config.json")
+        }
+        let torchName: String
+        switch dtype {
+        case .f32: torchName = "float32"
+        case .f16: torchName = "float16"
+        case .bf16: torchName = "bfloat16"
+        }
+        cfg["dtype"] = torchName
+        if cfg["torch_dtype"] != nil { cfg["torch_dtype"] = torchName }
+        try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
+            .write(to: output.appendingPathComponent("config.json"))
+        let info: [String: Any] = [
+            "base": ["path": base.path, "sha256": baseSHA],
+            "adapter": ["path": adapterDir.path, "sha256": adapter.sha256, "r": adapter.config.rank,
+                        "lora_alpha": adapter.config.alpha, "use_rslora": adapter.config.useRSLoRA],
+            "merged_modules": adapter.deltas.keys.sorted(),
+            "dtype": torchName,
+        ]
+        try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys])
+            .write(to: output.appendingPathComponent("merge_info.json"))
+        return Result(shards: shards, mergedModules: adapter.deltas.count, baseSHA256: baseSHA, adapterSHA256: adapter.sha256)
+    }
+}
