@@ -39,3 +39,53 @@ public enum TextBenchmark {
         return result
     }
 }
+
+/// Timings of the image path: vision tower + projector for one image, and the prefill of a chat prompt
+/// holding that image.
+public struct VisionBenchmarkResult: Sendable {
+    public var visionSeconds: [Double] = []
+    public var prefillSeconds: [Double] = []
+    public var promptTokens = 0
+}
+
+public enum VisionBenchmark {
+    public static func run(loaded: LoadedModel, vision: Gemma3VisionEncoder, runs: Int, textTokens: Int) throws -> VisionBenchmarkResult {
+        let size = vision.settings.vision.imageSize
+        var rng = SplitMix64(seed: 7)
+        let pixels = (0..<(3 * size * size)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+        let words = String(repeating: "vessel ", count: max(1, textTokens - 20))
+        let ids = try loaded.chatPromptIDs(text: words, system: nil, imageCount: 1)
+        var r = VisionBenchmarkResult()
+        r.promptTokens = ids.count
+        let clock = ContinuousClock()
+        for i in 0...runs {
+            let t0 = clock.now
+            let tokens = try vision.imageTokens(pixelValues: pixels)
+            let t1 = clock.now
+            let prompt = try loaded.model.promptInput(ids: ids, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
+            let cache = try loaded.model.makeCache(tokens: ids.count)
+            let h = try loaded.model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
+            _ = try loaded.model.logits(try h.rows((ids.count - 1)..<ids.count))
+            let t2 = clock.now
+            if i == 0 { continue }
+            r.visionSeconds.append((t1 - t0).seconds)
+            r.prefillSeconds.append((t2 - t1).seconds)
+        }
+        return r
+    }
+}
+
+/// A small deterministic generator for benchmark inputs.
+public struct SplitMix64 {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

@@ -23,6 +23,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Arithmetic for weights: f32 or bf16.")
     var compute: String?
 
+    @Option(name: .long, help: "Timed runs of the vision tower (models with one); 0 skips it.")
+    var visionRuns = 3
+
+    @Flag(name: .long, help: "Time only the vision tower (and an image prompt prefill), not text decode.")
+    var visionOnly = false
+
     func validate() throws {
         if promptTokens < 1 || decodeTokens < 1 || runs < 1 { throw ValidationError("--prompt-tokens, --decode-tokens and --runs must be positive") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
@@ -33,22 +39,35 @@ struct BenchCommand: AsyncParsableCommand {
             let start = Date()
             let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
             let load = Date().timeIntervalSince(start)
-            let r = try TextBenchmark.run(model: loaded.model, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, loadSeconds: load)
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            let fields: [(String, String)] = [
+            var fields: [(String, String)] = [
                 ("engine", JSONOutput.string("dsa-triage")),
                 ("compute", JSONOutput.string(loaded.model.computeMode.rawValue)),
                 ("threads", String(Parallel.cores)),
-                ("prompt_tokens", String(promptTokens)),
-                ("decode_tokens", String(decodeTokens)),
                 ("load_s", String(format: "%.3f", load)),
-                ("prefill_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.prefillRates))),
-                ("decode_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.decodeRates))),
-                ("prefill_runs", "[" + r.prefillRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
-                ("decode_runs", "[" + r.decodeRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
-                ("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)),
             ]
+            if let vision = loaded.vision, visionRuns > 0 {
+                let v = try VisionBenchmark.run(loaded: loaded, vision: vision, runs: visionRuns, textTokens: promptTokens)
+                fields += [
+                    ("vision_s", String(format: "%.3f", TextBenchmarkResult.median(v.visionSeconds))),
+                    ("vision_runs", "[" + v.visionSeconds.map { String(format: "%.3f", $0) }.joined(separator: ",") + "]"),
+                    ("image_prompt_tokens", String(v.promptTokens)),
+                    ("image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(v.prefillSeconds))),
+                ]
+            }
+            if !visionOnly {
+                let r = try TextBenchmark.run(model: loaded.model, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, loadSeconds: load)
+                fields += [
+                    ("prompt_tokens", String(promptTokens)),
+                    ("decode_tokens", String(decodeTokens)),
+                    ("prefill_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.prefillRates))),
+                    ("decode_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.decodeRates))),
+                    ("prefill_runs", "[" + r.prefillRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
+                    ("decode_runs", "[" + r.decodeRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
+                ]
+            }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            fields.append(("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)))
             print(JSONOutput.object(fields))
         }
     }
