@@ -35,7 +35,7 @@ struct MergeCommand: AsyncParsableCommand {
                                             output: URL(fileURLWithPath: out), dtype: dt, maxShardBytes: maxShardBytes)
             print(JSONOutput.object([
                 ("output", JSONOutput.string(out)),
-                ("shards", String(r.shards.count)),
+                ("shards", String(r.shards.filter { $0.pathExtension == "safetensors" }.count)),
                 ("merged_modules", String(r.mergedModules)),
                 ("dtype", JSONOutput.string(dt.rawValue)),
                 ("base_sha256", JSONOutput.string(r.baseSHA256)),
