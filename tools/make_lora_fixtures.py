@@ -71,15 +71,16 @@ TOP_K = 20
 LORA_STD = 0.2
 PREFIX = "base_model.model."
 
-# The adapters. `config` goes to LoraConfig as it is; `seed` seeds the lora_A / lora_B values.
+# The adapters. `config` goes to LoraConfig as it is; `seed` seeds the lora_A / lora_B values (picked so
+# that on both cases the 8 greedy tokens hold at least 3 distinct ids and every top-2 margin is >= 0.09).
 ADAPTERS = {
     "all-linear": dict(
-        seed=1001,
+        seed=37,
         config=dict(r=8, lora_alpha=16, target_modules="all-linear", lora_dropout=0.1, task_type="CAUSAL_LM"),
         what="r 8, alpha 16, target_modules 'all-linear' (resolved by peft), dropout 0.1 (inactive in eval)",
     ),
     "qv-rslora": dict(
-        seed=102,
+        seed=17,
         config=dict(
             r=4, lora_alpha=8, use_rslora=True, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
             rank_pattern={"language_model.layers.2.self_attn.q_proj": 2},
@@ -89,7 +90,7 @@ ADAPTERS = {
              "rank_pattern gives text layer 2 q_proj r 2, alpha_pattern gives vision layer 1 v_proj alpha 32",
     ),
     "regex-layers": dict(
-        seed=503,
+        seed=57,
         config=dict(r=6, lora_alpha=12, target_modules=["gate_proj", "up_proj", "down_proj"],
                     layers_to_transform=[1, 3], task_type="CAUSAL_LM"),
         what="r 6, alpha 12, text MLP (gate/up/down_proj; the vision MLP is fc1/fc2 and does not match) of text "
@@ -801,8 +802,8 @@ greedy ids exactly (`bare_base_disable_adapter` in each `expected.json`: all 0.0
 
 **Merged** (`all-linear/expected.json` -> `merged`): `merge_and_unload()` -> `save_pretrained` -> reload as
 `Gemma3ForConditionalGeneration`: W_merged equals W + scaling * B @ A exactly; merged vs unmerged logits differ
-by at most {mg["at-size"]["reloaded_vs_unmerged_last_logits_max_abs_diff"]:.2g} at the last position and
-{mg["at-size"]["reloaded_vs_unmerged_all_logits_max_abs_diff"]:.2g} / {mg["resize-large-rgb"]["reloaded_vs_unmerged_all_logits_max_abs_diff"]:.2g}
+by at most {mg["at-size"]["reloaded_vs_unmerged_last_logits_max_abs_diff"]:.2g} / {mg["resize-large-rgb"]["reloaded_vs_unmerged_last_logits_max_abs_diff"]:.2g}
+at the last position and {mg["at-size"]["reloaded_vs_unmerged_all_logits_max_abs_diff"]:.2g} / {mg["resize-large-rgb"]["reloaded_vs_unmerged_all_logits_max_abs_diff"]:.2g}
 over all positions (at-size / resize-large-rgb; relative to max |logit|:
 {mg["at-size"]["reloaded_vs_unmerged_relative"]:.2g} / {mg["resize-large-rgb"]["reloaded_vs_unmerged_relative"]:.2g}); greedy ids equal.
 transformers writes the merged checkpoint in the base layout (`language_model.model.*`, `vision_tower.*`,

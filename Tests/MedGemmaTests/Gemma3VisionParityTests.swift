@@ -28,7 +28,7 @@ final class Gemma3VisionParityTests: XCTestCase {
         try NPYFile.read(Self.fixtures.appendingPathComponent(c).appendingPathComponent(f)).floats()
     }
 
-    func checkCase(_ name: String, pixelCase: String? = nil) throws {
+    func checkCase(_ name: String) throws {
         let m = try Self.loaded.get()
         let vision = try XCTUnwrap(m.vision, "fixture model must have a vision tower")
         let exp = try Fixtures.json("gemma3-vlm/\(name)/expected.json")
@@ -47,14 +47,15 @@ final class Gemma3VisionParityTests: XCTestCase {
         let ids = try m.chatPromptIDs(text: text, system: system, imageCount: images)
         XCTAssertEqual(ids, ints(exp["input_ids"]), "\(name): prompt ids")
 
-        // Vision tower + projector on the reference pixel values.
-        let pixels = try npy(pixelCase ?? name, "pixel_values.npy")
-        let feats = try vision.imageTokens(pixelValues: pixels)
+        // Vision tower + projector on the reference pixel values (one file per image).
+        let files = exp["pixel_values_files"] as? [String] ?? ["pixel_values.npy"]
+        XCTAssertEqual(files.count, images)
+        let feats = try files.map { try vision.imageTokens(pixelValues: try npy(name, $0)) }
         let refFeats = try npy(name, "image_features.npy")
-        let (df, sf) = maxAbsDiff(feats.floats(), refFeats)
+        let (df, sf) = maxAbsDiff(feats.flatMap { $0.floats() }, refFeats)
         XCTAssertLessThanOrEqual(df, 1e-4 * max(sf, 1), "\(name): image features")
 
-        let prompt = try m.model.promptInput(ids: ids, imageTokens: [feats], imageTokenID: vision.settings.imageTokenID)
+        let prompt = try m.model.promptInput(ids: ids, imageTokens: feats, imageTokenID: vision.settings.imageTokenID)
         let cache = try m.model.makeCache(tokens: ids.count + 8)
         let hidden = try m.model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
         let last = try m.model.logits(try hidden.rows((ids.count - 1)..<ids.count)).floats()
@@ -73,7 +74,8 @@ final class Gemma3VisionParityTests: XCTestCase {
     }
 
     func testImageAtModelSize() throws { try checkCase("at-size") }
-    func testImageWithSystemText() throws { try checkCase("at-size-system", pixelCase: "at-size") }
+    func testImageWithSystemText() throws { try checkCase("at-size-system") }
+    func testTwoImagesInOneTurn() throws { try checkCase("two-images") }
     func testResizedLargeImage() throws { try checkCase("resize-large-rgb") }
     func testResizedSmallGrayImage() throws { try checkCase("resize-small-gray") }
 
