@@ -49,7 +49,7 @@ public struct VisionBenchmarkResult: Sendable {
 }
 
 public enum VisionBenchmark {
-    public static func run(loaded: LoadedModel, vision: Gemma3VisionEncoder, runs: Int, textTokens: Int) throws -> VisionBenchmarkResult {
+    public static func run(loaded: LoadedModel, vision: Gemma3VisionEncoder, runs: Int, textTokens: Int, adapter: String? = nil) throws -> VisionBenchmarkResult {
         let size = vision.settings.vision.imageSize
         var rng = SplitMix64(seed: 7)
         let pixels = (0..<(3 * size * size)).map { _ in Float(rng.nextUnit() * 2 - 1) }
@@ -60,11 +60,11 @@ public enum VisionBenchmark {
         let clock = ContinuousClock()
         for i in 0...runs {
             let t0 = clock.now
-            let tokens = try vision.imageTokens(pixelValues: pixels)
+            let tokens = try vision.imageTokens(pixelValues: pixels, adapter: adapter)
             let t1 = clock.now
             let prompt = try loaded.model.promptInput(ids: ids, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
             let cache = try loaded.model.makeCache(tokens: ids.count)
-            let h = try loaded.model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
+            let h = try loaded.model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible, adapter: adapter)
             _ = try loaded.model.logits(try h.rows((ids.count - 1)..<ids.count))
             let t2 = clock.now
             if i == 0 { continue }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoRA
 import MedGemma
 import Tensor
 
@@ -29,6 +30,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Time only the vision tower (and an image prompt prefill), not text decode.")
     var visionOnly = false
 
+    @Option(name: .long, help: "Also time the image path with this LoRA adapter applied unmerged (same loaded weights).")
+    var adapter: String?
+
     func validate() throws {
         if promptTokens < 1 || decodeTokens < 1 || runs < 1 { throw ValidationError("--prompt-tokens, --decode-tokens and --runs must be positive") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
@@ -53,6 +57,17 @@ struct BenchCommand: AsyncParsableCommand {
                     ("image_prompt_tokens", String(v.promptTokens)),
                     ("image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(v.prefillSeconds))),
                 ]
+                if let adapter {
+                    try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "bench")
+                    let a = try VisionBenchmark.run(loaded: loaded, vision: vision, runs: visionRuns, textTokens: promptTokens, adapter: "bench")
+                    let base = TextBenchmarkResult.median(v.visionSeconds) + TextBenchmarkResult.median(v.prefillSeconds)
+                    let with = TextBenchmarkResult.median(a.visionSeconds) + TextBenchmarkResult.median(a.prefillSeconds)
+                    fields += [
+                        ("adapter_vision_s", String(format: "%.3f", TextBenchmarkResult.median(a.visionSeconds))),
+                        ("adapter_image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(a.prefillSeconds))),
+                        ("adapter_overhead", String(format: "%.4f", with / base - 1)),
+                    ]
+                }
             }
             if !visionOnly {
                 let r = try TextBenchmark.run(model: loaded.model, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, loadSeconds: load)
