@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Tensor"]),
         .target(name: "Tokenizer"),
         .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer"]),
+        // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
         .executableTarget(
             name: "dsa-triage",
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma"]),
         .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelFiles"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v6]
