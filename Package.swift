@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "ModelFiles", dependencies: ["Tensor"]),
         .target(name: "Tokenizer"),
-        .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer"]),
+        .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer", "Imaging"]),
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),

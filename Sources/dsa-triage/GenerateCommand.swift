@@ -34,6 +34,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 (exact) or bf16 (fast). Default: bf16 for bf16 models, else f32.")
     var compute: String?
 
+    @Option(name: .long, help: "Image file (PNG or JPEG) placed before the prompt in the user turn; repeat for several.")
+    var image: [String] = []
+
     @Option(name: .long, help: "PEFT LoRA adapter directory applied on top of the model (base weights untouched).")
     var adapter: String?
 
@@ -45,6 +48,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be zero or more") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
         if system != nil && raw { throw ValidationError("--system applies to the chat format; it cannot be combined with --raw") }
+        if !image.isEmpty && raw { throw ValidationError("--image needs the chat format; it cannot be combined with --raw") }
     }
 
     func run() async throws {
@@ -56,13 +60,17 @@ struct GenerateCommand: AsyncParsableCommand {
                 try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "adapter")
                 adapterName = "adapter"
             }
-            let promptIDs: [Int]
+            let prompt: PromptInput
             if raw {
-                promptIDs = loaded.tokenizer.encode(text, addBOS: true)
+                prompt = try loaded.model.promptInput(ids: loaded.tokenizer.encode(text, addBOS: true))
+            } else if image.isEmpty {
+                prompt = try loaded.model.promptInput(ids: try loaded.chatPromptIDs(text: text, system: system))
             } else {
-                promptIDs = try loaded.chatPromptIDs(text: text, system: system)
+                let pixels = try image.map { try loaded.pixelValues(imageFile: URL(fileURLWithPath: $0)) }
+                prompt = try loaded.imagePrompt(text: text, system: system, images: pixels, adapter: adapterName)
             }
-            let result = try loaded.model.generateGreedy(promptIDs: promptIDs, maxNewTokens: maxNewTokens,
+            let promptIDs = prompt.ids
+            let result = try loaded.model.generateGreedy(prompt: prompt, maxNewTokens: maxNewTokens,
                                                         stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs, adapter: adapterName)
             if let path = dumpLogits {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])

@@ -93,3 +93,47 @@ final class Gemma3VisionParityTests: XCTestCase {
         }
     }
 }
+
+/// From image files: decoding and preprocessing feed the same pixel values as the reference processor.
+final class ImageFileInputTests: XCTestCase {
+    func testPixelValuesFromFilesMatchTheReferenceProcessor() throws {
+        let m = try Gemma3VisionParityTests.loaded.get()
+        for name in ["at-size", "resize-large-rgb", "resize-small-gray"] {
+            let ref = try NPYFile.read(Fixtures.url("gemma3-vlm/\(name)/pixel_values.npy")).floats()
+            let file = Fixtures.url("gemma3-vlm/\(name)/image.png")
+            // The fixtures were made with transformers' PIL processor: that backend must be exact.
+            let pil = try m.pixelValues(imageFile: file, backend: .pil)
+            XCTAssertEqual(maxAbsDiff(pil, ref).diff, 0, "\(name): PIL backend")
+            // torchvision's integer kernel may differ by one 8-bit level (2/255 in normalised units).
+            let tv = try m.pixelValues(imageFile: file, backend: .torchvision)
+            let d = maxAbsDiff(tv, ref).diff
+            XCTAssertLessThanOrEqual(d, 2.0 / 255 + 1e-6, "\(name): torchvision backend")
+            print("pixel values \(name): torchvision backend vs reference max |Δ| = \(d) (\(d * 127.5) levels)")
+        }
+    }
+
+    func testImagePromptFromFileGivesReferenceLogits() throws {
+        let m = try Gemma3VisionParityTests.loaded.get()
+        let exp = try Fixtures.json("gemma3-vlm/resize-large-rgb/expected.json")
+        let pixels = try m.pixelValues(imageFile: Fixtures.url("gemma3-vlm/resize-large-rgb/image.png"), backend: .pil)
+        let prompt = try m.imagePrompt(text: "Is the artery in this angiogram blocked? Answer yes or no.", system: nil, images: [pixels])
+        XCTAssertEqual(prompt.ids, ints(exp["input_ids"]))
+        let g = try m.model.generateGreedy(prompt: prompt, maxNewTokens: 8, stopIDs: [])
+        XCTAssertEqual(g.tokenIDs, ints(exp["greedy_ids"]))
+        let (d, s) = maxAbsDiff(g.firstLogits, try NPYFile.read(Fixtures.url("gemma3-vlm/resize-large-rgb/logits_last.npy")).floats())
+        XCTAssertLessThanOrEqual(d, 1e-3 * s)
+    }
+
+    func testPreprocessorSizeMustMatchTheVisionTower() throws {
+        let dir = try Gemma3VisionParityTests.modelDirectory()
+        let cfg = dir.appendingPathComponent("preprocessor_config.json")
+        var d = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: cfg)) as? [String: Any])
+        try FileManager.default.removeItem(at: cfg)
+        d["size"] = ["height": 224, "width": 224]
+        try JSONSerialization.data(withJSONObject: d).write(to: cfg)
+        let m = try ModelLoader.load(path: dir.path, computeMode: .f32)
+        XCTAssertThrowsError(try m.pixelValues(imageFile: Fixtures.url("gemma3-vlm/at-size/image.png"))) { e in
+            XCTAssertTrue("\(e)".contains("does not match the vision tower"), "\(e)")
+        }
+    }
+}
