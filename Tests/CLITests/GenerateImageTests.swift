@@ -30,6 +30,23 @@ final class GenerateImageTests: XCTestCase {
         XCTAssertEqual((out["token_ids"] as? [NSNumber])?.map(\.intValue), (exp["greedy_ids"] as? [NSNumber])?.map(\.intValue))
     }
 
+    func testAdapterOnTheCommandLine() throws {
+        let exp = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: CLI.packageRoot
+            .appendingPathComponent("Tests/Fixtures/lora/all-linear/expected.json"))) as? [String: Any])
+        let greedy = (((exp["cases"] as? [String: Any])?["at-size"] as? [String: Any])?["greedy_ids"] as? [NSNumber])?.map(\.intValue)
+        let image = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/gemma3-vlm/at-size/image.png")
+        let r = try CLI.run(["generate", "--model", try Self.modelDirectory().path, "--image", image.path,
+                             "--adapter", CLI.packageRoot.appendingPathComponent("Tests/Fixtures/lora/all-linear").path,
+                             "--prompt", "Is the artery in this angiogram blocked? Answer yes or no.", "--max-new-tokens", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let out = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual((out["token_ids"] as? [NSNumber])?.map(\.intValue), greedy)
+        let bad = try CLI.run(["generate", "--model", try Self.modelDirectory().path, "--prompt", "x",
+                               "--adapter", CLI.packageRoot.appendingPathComponent("Tests/Fixtures/lora/bad/shape-mismatch").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("lora_A.weight"), bad.stderr)
+    }
+
     func testImageRefusals() throws {
         let model = try Self.modelDirectory().path
         let dir = try CLI.tempDir()
