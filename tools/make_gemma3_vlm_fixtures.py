@@ -73,7 +73,6 @@ from transformers import (
     Gemma3TextConfig,
     SiglipVisionConfig,
 )
-from transformers.models.gemma3 import modeling_gemma3
 from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
