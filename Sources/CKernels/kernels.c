@@ -344,15 +344,32 @@ CK_MULTI void ck_scale(float *x, size_t n, float s) {
 }
 
 CK_MULTI void ck_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld) {
+    // Max and sum use 16 independent lanes so the loops vectorise without reassociation flags.
     for (int64_t r = 0; r < rows; r++) {
         float *xr = x + r * ld;
+        float mv[16];
+        for (int k = 0; k < 16; k++) mv[k] = -INFINITY;
+        int64_t i = 0;
+        for (; i + 16 <= cols; i += 16)
+            for (int k = 0; k < 16; k++) mv[k] = xr[i + k] > mv[k] ? xr[i + k] : mv[k];
         float m = -INFINITY;
-        for (int64_t i = 0; i < cols; i++) if (xr[i] > m) m = xr[i];
-        if (m == -INFINITY) { for (int64_t i = 0; i < cols; i++) xr[i] = 0; continue; }
+        for (int k = 0; k < 16; k++) m = mv[k] > m ? mv[k] : m;
+        for (; i < cols; i++) m = xr[i] > m ? xr[i] : m;
+        if (m == -INFINITY) { for (int64_t j = 0; j < cols; j++) xr[j] = 0; continue; }
+        float sv[16] = {0};
+        i = 0;
+        for (; i + 16 <= cols; i += 16)
+            for (int k = 0; k < 16; k++) {
+                float v = xr[i + k];
+                float e = v == -INFINITY ? 0.0f : ck_expf(v - m);
+                xr[i + k] = e;
+                sv[k] += e;
+            }
         float s = 0;
-        for (int64_t i = 0; i < cols; i++) { float e = xr[i] == -INFINITY ? 0.0f : ck_expf(xr[i] - m); xr[i] = e; s += e; }
+        for (int k = 0; k < 16; k++) s += sv[k];
+        for (; i < cols; i++) { float e = xr[i] == -INFINITY ? 0.0f : ck_expf(xr[i] - m); xr[i] = e; s += e; }
         float inv = 1.0f / s;
-        for (int64_t i = 0; i < cols; i++) xr[i] *= inv;
+        for (int64_t j = 0; j < cols; j++) xr[j] *= inv;
     }
 }
 

@@ -40,12 +40,14 @@ public struct AttentionProblem {
 }
 
 public enum Attention {
-    /// Queries per block.
-    public static let blockRows = 64
+    /// Queries per block: small blocks for short prompts, larger ones for long bidirectional problems
+    /// (the vision tower) where per-call overhead and K=head_dim products dominate.
+    public static func blockRows(queries: Int) -> Int { queries >= 1024 ? 256 : 64 }
 
     public static func run(_ p: AttentionProblem) throws {
         precondition(p.keyLo.count == p.queries && p.keyHi.count == p.queries, "one key range per query")
         precondition(p.heads % p.kvHeads == 0, "heads must be a multiple of kv heads")
+        let blockRows = Self.blockRows(queries: p.queries)
         let blocks = (p.queries + blockRows - 1) / blockRows
         let tasks = blocks * p.heads
         let group = p.heads / p.kvHeads
