@@ -30,9 +30,10 @@ public struct RGBImage: Sendable, Equatable {
     }
 
     /// A gray image as RGB with R = G = B (Pillow's "L" to "RGB"). `gray.count` must be `width * height`.
-    public init(gray: [UInt8], width: Int, height: Int) {
-        precondition(width > 0 && height > 0 && gray.count == width * height,
-                     "RGBImage(gray:): \(gray.count) values for \(width)x\(height)")
+    public init(gray: [UInt8], width: Int, height: Int) throws {
+        guard width > 0 && height > 0 && gray.count == width * height else {
+            throw ImagingError.invalidArgument("RGBImage(gray:): \(gray.count) values for \(width)x\(height)")
+        }
         self.width = width
         self.height = height
         var out = [UInt8](repeating: 0, count: gray.count * 3)

@@ -35,8 +35,10 @@ public final class KVCache: @unchecked Sendable {
     func advance(by rows: Int) { length += rows }
 
     /// Forgets everything after `position` (used to reuse a shared prompt prefix).
-    public func truncate(to position: Int) {
-        precondition(position <= length)
+    public func truncate(to position: Int) throws {
+        guard position >= 0 && position <= length else {
+            throw ModelError.invalidInput("cannot truncate a cache of \(length) positions to \(position)")
+        }
         length = position
     }
 }

@@ -103,11 +103,11 @@ indirect enum TokenDecoder: Sendable {
         case "Fuse":
             return .fuse
         case "Strip":
-            guard let content = json["content"]?.string, content.unicodeScalars.count == 1,
+            guard let content = json["content"]?.string, content.unicodeScalars.count == 1, let scalar = content.unicodeScalars.first,
                   let start = json["start"]?.int, let stop = json["stop"]?.int, start >= 0, stop >= 0 else {
                 throw TokenizerError.invalidField(source: source, field: field, reason: "Strip needs one-character content and non-negative start/stop")
             }
-            return .strip(content: content.unicodeScalars.first!.value, start: start, stop: stop)
+            return .strip(content: scalar.value, start: start, stop: stop)
         case "Metaspace":
             return .metaspace(replacement: try PreTokenizer.metaspaceReplacement(json, source: source, field: field),
                               prependScheme: try TokenizerJSONFields.prependScheme(json, source: source, field: field))

@@ -90,10 +90,11 @@ final class DecodeTests: XCTestCase {
     }
 
     func testGrayInitialiserReplicatesTheChannel() throws {
-        let rgb = RGBImage(gray: [0, 7, 255, 128], width: 2, height: 2)
+        let rgb = try RGBImage(gray: [0, 7, 255, 128], width: 2, height: 2)
         XCTAssertEqual(rgb.pixels, [0, 0, 0, 7, 7, 7, 255, 255, 255, 128, 128, 128])
         let decoded = try DecodedImage(width: 2, height: 2, colorModel: .gray, samples: .uint8([0, 7, 255, 128]))
         XCTAssertEqual(try RGBImage(decoded), rgb)
+        XCTAssertThrowsError(try RGBImage(gray: [1, 2, 3], width: 2, height: 2))
         XCTAssertThrowsError(try DecodedImage(width: 2, height: 2, colorModel: .rgb, samples: .uint8([1, 2, 3])))
         XCTAssertThrowsError(try RGBImage(width: 2, height: 1, pixels: [1, 2, 3]))
     }
