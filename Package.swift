@@ -40,13 +40,15 @@ let package = Package(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles"]),
-        .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma"]),
-        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelFiles"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

