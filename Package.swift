@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "DICOM", targets: ["DICOM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,7 @@ let package = Package(
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "DICOM"),
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
         .executableTarget(
             name: "dsa-triage",
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelFiles"]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "ModelFiles"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

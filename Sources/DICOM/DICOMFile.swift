@@ -1,0 +1,145 @@
+import Foundation
+
+/// Transfer syntax UIDs this reader knows how to parse.
+public enum DICOMTransferSyntax {
+    public static let implicitVRLittleEndian = "1.2.840.10008.1.2"
+    public static let explicitVRLittleEndian = "1.2.840.10008.1.2.1"
+    public static let deflatedExplicitVRLittleEndian = "1.2.840.10008.1.2.1.99"
+    public static let explicitVRBigEndian = "1.2.840.10008.1.2.2"
+
+    /// Whether pixel data of this transfer syntax is encapsulated (compressed fragments).
+    public static func isEncapsulated(_ uid: String) -> Bool {
+        ![implicitVRLittleEndian, explicitVRLittleEndian, deflatedExplicitVRLittleEndian, explicitVRBigEndian].contains(uid)
+    }
+}
+
+/// A DICOM Part 10 file (or a raw dataset without preamble): file meta information plus the dataset.
+public struct DICOMFile: Sendable {
+    /// File meta information (group 0002); empty for a raw dataset.
+    public let meta: DICOMDataset
+    /// The main dataset.
+    public let dataset: DICOMDataset
+    /// The transfer syntax the dataset was read with.
+    public let transferSyntaxUID: String
+    /// Whether the file had the 128-byte preamble and "DICM" prefix.
+    public let hasPreamble: Bool
+    /// Non-fatal problems met while reading (unsupported character sets, stray delimiters).
+    public let warnings: [String]
+    /// Where the bytes came from, for messages.
+    public let source: String
+
+    /// Reads a file from disk.
+    public init(url: URL, limits: DICOMLimits = DICOMLimits()) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .mappedIfSafe)
+        } catch {
+            throw DICOMError.notDICOM(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        try self.init(data: data, source: url.path, limits: limits)
+    }
+
+    /// Reads a file from bytes; `source` names it in errors.
+    public init(data: Data, source: String = "<memory>", limits: DICOMLimits = DICOMLimits()) throws {
+        self = try Self.parse([UInt8](data), source: source, limits: limits)
+    }
+
+    private init(meta: DICOMDataset, dataset: DICOMDataset, transferSyntaxUID: String, hasPreamble: Bool,
+                 warnings: [String], source: String) {
+        self.meta = meta
+        self.dataset = dataset
+        self.transferSyntaxUID = transferSyntaxUID
+        self.hasPreamble = hasPreamble
+        self.warnings = warnings
+        self.source = source
+    }
+
+    private static func parse(_ bytes: [UInt8], source: String, limits: DICOMLimits) throws -> DICOMFile {
+        let dicm: [UInt8] = Array("DICM".utf8)
+        var start: Int?
+        if bytes.count >= 132 && Array(bytes[128..<132]) == dicm {
+            start = 132
+        } else if bytes.count >= 4 && Array(bytes[0..<4]) == dicm {
+            start = 4
+        }
+        guard let metaStart = start else {
+            return try parseRaw(bytes, source: source, limits: limits)
+        }
+        // File meta is explicit VR little endian (PS3.10 §7.1); some writers used implicit, so peek at the VR.
+        let metaExplicit = bytes.count >= metaStart + 6 && DICOMVR(bytes: bytes[metaStart + 4], bytes[metaStart + 5]) != nil
+        var metaParser = DICOMParser(bytes: bytes, source: source, explicitVR: metaExplicit, bigEndian: false,
+                                     limits: limits, position: metaStart)
+        let meta = try metaParser.parseDataset(end: bytes.count, untilDelimiter: false, depth: 0, charset: [], onlyGroup: 0x0002)
+        guard !meta.elements.isEmpty else {
+            throw DICOMError.notDICOM(file: source, reason: "no file meta information after DICM")
+        }
+        var warnings = metaParser.warnings
+        var ts = meta.string(.transferSyntaxUID) ?? ""
+        if ts.isEmpty {
+            warnings.append("\(source): no Transfer Syntax UID in file meta; assuming implicit VR little endian")
+            ts = DICOMTransferSyntax.implicitVRLittleEndian
+        }
+        let bodyStart = metaParser.position
+
+        var body = bytes
+        var position = bodyStart
+        var explicit = true
+        var big = false
+        switch ts {
+        case DICOMTransferSyntax.implicitVRLittleEndian: explicit = false
+        case DICOMTransferSyntax.explicitVRBigEndian: big = true
+        case DICOMTransferSyntax.deflatedExplicitVRLittleEndian:
+            do {
+                body = try Inflate.inflate(Array(bytes[bodyStart...]), maxOutput: limits.maxInflatedBytes)
+            } catch {
+                throw DICOMError.inflate(file: source, reason: error.description)
+            }
+            position = 0
+        default: break  // explicit VR little endian, and all encapsulated syntaxes
+        }
+        // Tolerate files whose dataset encoding disagrees with the declared VR mode.
+        if body.count - position >= 6 {
+            let looksExplicit = DICOMVR(bytes: body[position + 4], body[position + 5]) != nil
+            if explicit && !looksExplicit && !big {
+                explicit = false
+                warnings.append("\(source): dataset is implicit VR although \(ts) declares explicit VR")
+            } else if !explicit && looksExplicit && Self.implicitLengthLooksWrong(body, position) {
+                explicit = true
+                warnings.append("\(source): dataset is explicit VR although \(ts) declares implicit VR")
+            }
+        }
+        var parser = DICOMParser(bytes: body, source: source, explicitVR: explicit, bigEndian: big, limits: limits,
+                                 position: position)
+        let dataset = try parser.parseDataset(end: body.count, untilDelimiter: false, depth: 0, charset: [])
+        return DICOMFile(meta: meta, dataset: dataset, transferSyntaxUID: ts, hasPreamble: true,
+                         warnings: warnings + parser.warnings, source: source)
+    }
+
+    private static func parseRaw(_ bytes: [UInt8], source: String, limits: DICOMLimits) throws -> DICOMFile {
+        guard bytes.count >= 8 else {
+            throw DICOMError.notDICOM(file: source, reason: "only \(bytes.count) bytes and no DICM prefix")
+        }
+        let group = UInt16(bytes[1]) << 8 | UInt16(bytes[0])
+        // A raw dataset starts with a low even group (command, meta, identifying or patient groups).
+        guard group <= 0x0028 && group % 2 == 0 else {
+            throw DICOMError.notDICOM(file: source, reason: "no DICM prefix and first group \(DICOMTag.hex4(group)) is not a dataset start")
+        }
+        let explicit = DICOMVR(bytes: bytes[4], bytes[5]) != nil
+        var parser = DICOMParser(bytes: bytes, source: source, explicitVR: explicit, bigEndian: false, limits: limits)
+        let ds: DICOMDataset
+        do {
+            ds = try parser.parseDataset(end: bytes.count, untilDelimiter: false, depth: 0, charset: [])
+        } catch let error as DICOMError {
+            throw DICOMError.notDICOM(file: source, reason: "no DICM prefix and not a parseable raw dataset: \(error)")
+        }
+        let ts = explicit ? DICOMTransferSyntax.explicitVRLittleEndian : DICOMTransferSyntax.implicitVRLittleEndian
+        return DICOMFile(meta: DICOMDataset(), dataset: ds, transferSyntaxUID: ts, hasPreamble: false,
+                         warnings: parser.warnings, source: source)
+    }
+
+    /// True when reading bytes 4..<8 as an implicit VR 32-bit length would run past the end.
+    private static func implicitLengthLooksWrong(_ b: [UInt8], _ p: Int) -> Bool {
+        let len = UInt32(b[p + 4]) | UInt32(b[p + 5]) << 8 | UInt32(b[p + 6]) << 16 | UInt32(b[p + 7]) << 24
+        return len != 0xFFFF_FFFF && Int(len) > b.count - p - 8
+    }
+}
