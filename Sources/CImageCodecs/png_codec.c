@@ -110,22 +110,33 @@ static int cic_png_check_signature(const uint8_t *data, size_t size, char *messa
     return CIC_OK;
 }
 
+// Checks the signature and creates the reader and its info struct (errors reported through `sink`).
+// The caller sets its own setjmp point afterwards, since libpng jumps back to the frame that set it.
+static int cic_png_open(const uint8_t *data, size_t size, cic_message_sink *sink, png_structp *png, png_infop *pinfo) {
+    if (cic_png_check_signature(data, size, sink->message, sink->capacity) != CIC_OK) {
+        return CIC_ERROR;
+    }
+    *png = png_create_read_struct(PNG_LIBPNG_VER_STRING, sink, cic_png_on_error, cic_png_on_warning);
+    if (*png == NULL) {
+        cic_set_message(sink->message, sink->capacity, "out of memory creating the PNG reader");
+        return CIC_ERROR;
+    }
+    *pinfo = png_create_info_struct(*png);
+    if (*pinfo == NULL) {
+        png_destroy_read_struct(png, NULL, NULL);
+        cic_set_message(sink->message, sink->capacity, "out of memory creating the PNG reader");
+        return CIC_ERROR;
+    }
+    return CIC_OK;
+}
+
 int cic_png_read_info(const uint8_t *data, size_t size, cic_png_info *info, char *message, size_t message_capacity) {
     cic_set_message(message, message_capacity, "");
-    if (cic_png_check_signature(data, size, message, message_capacity) != CIC_OK) {
-        return CIC_ERROR;
-    }
     cic_message_sink sink = {message, message_capacity};
     cic_png_source source = {data, size, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &sink, cic_png_on_error, cic_png_on_warning);
-    if (png == NULL) {
-        cic_set_message(message, message_capacity, "out of memory creating the PNG reader");
-        return CIC_ERROR;
-    }
-    png_infop pinfo = png_create_info_struct(png);
-    if (pinfo == NULL) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        cic_set_message(message, message_capacity, "out of memory creating the PNG reader");
+    png_structp png = NULL;
+    png_infop pinfo = NULL;
+    if (cic_png_open(data, size, &sink, &png, &pinfo) != CIC_OK) {
         return CIC_ERROR;
     }
     if (setjmp(png_jmpbuf(png))) {
@@ -143,20 +154,11 @@ int cic_png_read_info(const uint8_t *data, size_t size, cic_png_info *info, char
 int cic_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_capacity, cic_png_info *info,
                    char *message, size_t message_capacity) {
     cic_set_message(message, message_capacity, "");
-    if (cic_png_check_signature(data, size, message, message_capacity) != CIC_OK) {
-        return CIC_ERROR;
-    }
     cic_message_sink sink = {message, message_capacity};
     cic_png_source source = {data, size, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &sink, cic_png_on_error, cic_png_on_warning);
-    if (png == NULL) {
-        cic_set_message(message, message_capacity, "out of memory creating the PNG reader");
-        return CIC_ERROR;
-    }
-    png_infop pinfo = png_create_info_struct(png);
-    if (pinfo == NULL) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        cic_set_message(message, message_capacity, "out of memory creating the PNG reader");
+    png_structp png = NULL;
+    png_infop pinfo = NULL;
+    if (cic_png_open(data, size, &sink, &png, &pinfo) != CIC_OK) {
         return CIC_ERROR;
     }
     // Written after setjmp, read after a longjmp: volatile so that the cleanup sees the current values.

@@ -34,10 +34,8 @@ public final class Gemma3TextModel: @unchecked Sendable {
         self.computeMode = computeMode
         let d = config.hiddenSize, hd = config.headDim
         let qOut = config.numHeads * hd, kvOut = config.numKVHeads * hd
-        // bf16 arithmetic wants bf16 weights: other dtypes are converted once at load (half the memory of f32).
         func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
-            let t = try source.tensor(name, shape: shape)
-            return computeMode == .bf16 && t.dtype != .bf16 ? t.converted(to: .bf16) : t
+            try source.weight(name, shape: shape, for: computeMode)
         }
         func linear(_ layer: Int, _ name: String, _ shape: [Int]) throws -> LinearLayer {
             let source = "\(prefix)layers.\(layer).\(name).weight"

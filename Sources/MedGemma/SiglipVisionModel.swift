@@ -28,8 +28,7 @@ public final class SiglipVisionModel: @unchecked Sendable {
         self.computeMode = computeMode
         let d = config.hiddenSize, ff = config.intermediateSize, p = config.patchSize
         func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
-            let t = try source.tensor(prefix + name, shape: shape)
-            return computeMode == .bf16 && t.dtype != .bf16 ? t.converted(to: .bf16) : t
+            try source.weight(prefix + name, shape: shape, for: computeMode)
         }
         func vec(_ name: String, _ n: Int) throws -> [Float] { try source.vector(prefix + name, count: n) }
         func linear(_ layer: Int, _ name: String, _ shape: [Int]) throws -> LinearLayer {

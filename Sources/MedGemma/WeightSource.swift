@@ -21,6 +21,13 @@ extension WeightSource {
         return t
     }
 
+    /// A matrix weight as the compute mode wants it stored: bf16 arithmetic converts other dtypes to bf16
+    /// once at load (half the memory of f32); float32 arithmetic keeps the stored dtype (mmapped).
+    func weight(_ name: String, shape: [Int], for mode: ComputeMode) throws -> Tensor {
+        let t = try tensor(name, shape: shape)
+        return mode == .bf16 && t.dtype != .bf16 ? t.converted(to: .bf16) : t
+    }
+
     /// A small vector (norm weights) widened to float32.
     func vector(_ name: String, count: Int) throws -> [Float] {
         try tensor(name, shape: [count]).floats()
