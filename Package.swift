@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "DICOM", targets: ["DICOM"]),
+        .library(name: "Angiography", targets: ["Angiography"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,11 +37,18 @@ let package = Package(
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
-        .target(name: "DICOM"),
+        // C shim over CharLS (JPEG-LS), OpenJPEG (JPEG 2000) and libjpeg(-turbo) for DICOM pixel data;
+        // library errors come back as codes and messages, never exit or escape.
+        .target(name: "CDICOMCodecs", cSettings: [.unsafeFlags(["-O2", "-I/usr/include/openjpeg-2.5"])],
+                linkerSettings: [.linkedLibrary("charls"), .linkedLibrary("openjp2"), .linkedLibrary("jpeg")]),
+        .target(name: "DICOM", dependencies: ["CDICOMCodecs"]),
+        // Angiography knowledge: XA/DSA routing, display pipeline, subtraction, frame strategies,
+        // series grouping, synthetic angiograms.
+        .target(name: "Angiography", dependencies: ["DICOM", "Imaging"]),
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -51,6 +59,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelFiles"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "ModelFiles"]),
+        .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

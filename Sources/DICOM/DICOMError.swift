@@ -10,6 +10,8 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable, Sendable {
     case malformed(file: String, offset: Int, tag: DICOMTag?, reason: String)
     case unsupportedTransferSyntax(file: String, uid: String)
     case inflate(file: String, reason: String)
+    /// The pixel data or the Image Pixel attributes describing it are unusable (wrong length, corrupt stream).
+    case pixelData(file: String, reason: String)
 
     public var description: String {
         func at(_ tag: DICOMTag?) -> String { tag.map { " in \($0)" } ?? "" }
@@ -30,6 +32,7 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .malformed(f, o, t, r): return "\(f): malformed data at offset \(o)\(at(t)): \(r)"
         case let .unsupportedTransferSyntax(f, u): return "\(f): unsupported transfer syntax \(u)"
         case let .inflate(f, r): return "\(f): deflated dataset could not be inflated: \(r)"
+        case let .pixelData(f, r): return "\(f): pixel data: \(r)"
         }
     }
 }
