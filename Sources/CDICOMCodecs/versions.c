@@ -1,4 +1,4 @@
-#include "CDICOMCodecs.h"
+#include "cdc_common.h"
 
 #include <stdio.h>
 #include <charls/charls.h>

@@ -4,8 +4,8 @@
 // Every entry point returns CDC_OK or CDC_ERROR and never exits, aborts or longjmps out of the shim;
 // on error a message is written into the caller's buffer. Decoding is two-step where the library allows:
 // read the header, let the caller check sizes and allocate, then decode into the caller's buffer.
-#ifndef CDICOMCODECS_H
-#define CDICOMCODECS_H
+#ifndef CDC_COMMON_H
+#define CDC_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
