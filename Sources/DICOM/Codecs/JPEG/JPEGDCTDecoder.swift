@@ -16,6 +16,9 @@ enum JPEGDCTDecoder {
             throw JPEGError(description: "DCT precision \(frame.precision) (8 or 12 expected)")
         }
         let hMax = frame.hMax, vMax = frame.vMax, nc = frame.components.count
+        guard frame.components.allSatisfy({ hMax % $0.h == 0 && vMax % $0.v == 0 }) else {
+            throw JPEGError(description: "sampling factors \(frame.components.map { "\($0.h)×\($0.v)" }) are not integer ratios")
+        }
         let mcusX = (frame.width + 8 * hMax - 1) / (8 * hMax), mcusY = (frame.height + 8 * vMax - 1) / (8 * vMax)
         var planes: [Plane] = frame.components.map { c in
             let w = mcusX * c.h * 8, h = mcusY * c.v * 8
@@ -265,7 +268,7 @@ enum JPEGDCTDecoder {
             // The component's real size; rows/columns past it are encoder padding and are not used as context.
             let cw = (width * c.h + frame.hMax - 1) / frame.hMax, ch = (height * c.v + frame.vMax - 1) / frame.vMax
             func s(_ x: Int, _ y: Int) -> Int { Int(p.samples[y * p.width + x]) }
-            let fancy = frame.hMax % c.h == 0 && frame.vMax % c.v == 0 && hs == 2 && (vs == 1 || vs == 2) && cw > 1
+            let fancy = hs == 2 && (vs == 1 || vs == 2) && cw > 2
             for y in 0..<height {
                 for x in 0..<width {
                     var v: Int

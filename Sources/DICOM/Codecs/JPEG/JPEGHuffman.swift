@@ -128,9 +128,11 @@ struct JPEGBitReader {
         for l in (JPEGHuffmanLookup.lookBits + 1)...16 {
             let code = Int32(truncatingIfNeeded: acc &>> UInt64(64 - l))
             if code <= t[JPEGHuffmanLookup.maxcodeBase + l] {
+                let index = Int(code + t[JPEGHuffmanLookup.offsetBase + l])
+                guard index >= 0 && index < 256 else { break }
                 acc = acc &<< UInt64(l)
                 n -= l
-                return Int(t[JPEGHuffmanLookup.valuesBase + Int(code + t[JPEGHuffmanLookup.offsetBase + l])])
+                return Int(t[JPEGHuffmanLookup.valuesBase + index])
             }
         }
         throw JPEGError(description: "invalid Huffman code")
