@@ -164,4 +164,26 @@ final class JPEGFixtureTests: XCTestCase {
         }
         XCTAssertEqual(checked, 7)
     }
+
+    /// Fill bytes (extra 0xFF) before markers and restart markers, and APPn / COM segments, change nothing.
+    func testFillBytesAndApplicationSegmentsAreSkipped() throws {
+        let e = try XCTUnwrap(Self.manifest().first { $0.name == "own_restart_sv1_gray12" })
+        let file = try DICOMFile(url: Self.fixtures.appendingPathComponent(e.name + ".dcm"))
+        let original = try Self.frames(file, count: 1)[0]
+        var s: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE1, 0, 6] + Array("Exif".utf8) + [0xFF, 0xFF, 0xFF, 0xFE, 0, 3, 0x41]
+        var i = 2
+        var restarts = 0
+        while i < original.count {
+            if original[i] == 0xFF, i + 1 < original.count, (0xD0...0xD9).contains(original[i + 1]) || original[i + 1] == 0xC4 {
+                s += [0xFF, 0xFF, 0xFF]  // fill bytes
+                if (0xD0...0xD7).contains(original[i + 1]) { restarts += 1 }
+            }
+            s.append(original[i])
+            i += 1
+        }
+        XCTAssertEqual(restarts, 9)
+        let image = try JPEGCodec.decode(s, photometricInterpretation: "MONOCHROME2", source: e.name)
+        let (_, source) = try Self.npy("src_gray12.npy", bits: 16)
+        assertSame(image.samples, source, "with fill bytes and extra segments")
+    }
 }

@@ -124,8 +124,13 @@ enum JPEGDCTDecoder {
                         let py = (ns == 1 ? my : my * frame.components[ci].v + b.by) * 8
                         let pw = planes[ci].width
                         guard px + 8 <= pw, py + 8 <= planes[ci].height else { continue }
-                        planes[ci].samples.withUnsafeMutableBufferPointer { out in
-                            inverseDCT(coef, quant[b.k], precision: precision, out: out.baseAddress! + py * pw + px, stride: pw)
+                        coef.withUnsafeBufferPointer { c in
+                            quant[b.k].withUnsafeBufferPointer { q in
+                                planes[ci].samples.withUnsafeMutableBufferPointer { out in
+                                    inverseDCT(c.baseAddress!, q.baseAddress!, precision: precision,
+                                               out: out.baseAddress! + py * pw + px, stride: pw)
+                                }
+                            }
                         }
                     }
                     if restartInterval > 0 { mcusLeft -= 1 }
@@ -146,7 +151,15 @@ enum JPEGDCTDecoder {
     static let fix1_961570560 = 16069, fix2_053119869 = 16819, fix2_562915447 = 20995, fix3_072711026 = 25172
 
     /// IJG's islow IDCT of one block (coefficients in natural order, dequantised here) into `out`.
-    static func inverseDCT(_ coef: [Int32], _ q: [Int32], precision: Int, out: UnsafeMutablePointer<Int32>, stride: Int) {
+    static func inverseDCT(_ coef: UnsafePointer<Int32>, _ q: UnsafePointer<Int32>, precision: Int,
+                           out: UnsafeMutablePointer<Int32>, stride: Int) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { ws in
+            inverseDCT(coef, q, precision: precision, out: out, stride: stride, ws: ws.baseAddress!)
+        }
+    }
+
+    static func inverseDCT(_ coef: UnsafePointer<Int32>, _ q: UnsafePointer<Int32>, precision: Int,
+                           out: UnsafeMutablePointer<Int32>, stride: Int, ws: UnsafeMutablePointer<Int>) {
         let constBits = 13, pass1Bits = precision == 8 ? 2 : 1
         let maxSample = (1 << precision) - 1, center = 1 << (precision - 1), mask = 4 * (maxSample + 1) - 1
         @inline(__always) func descale(_ x: Int, _ n: Int) -> Int { (x + (1 << (n - 1))) >> n }
@@ -156,7 +169,6 @@ enum JPEGDCTDecoder {
             if i >= 2 * (maxSample + 1) { i -= 4 * (maxSample + 1) }
             return Int32(min(max(i + center, 0), maxSample))
         }
-        var ws = [Int](repeating: 0, count: 64)
         for col in 0..<8 {
             func dq(_ r: Int) -> Int { Int(coef[r * 8 + col]) * Int(q[r * 8 + col]) }
             if coef[8 + col] == 0 && coef[16 + col] == 0 && coef[24 + col] == 0 && coef[32 + col] == 0
