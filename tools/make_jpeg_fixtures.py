@@ -240,6 +240,7 @@ def main():
     dcmcjpeg("lossless_sv1_gray8", "gray8", "lossless", "+e1")
     dcmcjpeg("lossless_sv1_gray16", "gray16", "lossless", "+e1")
     dcmcjpeg("lossless_sv7_gray16", "gray16", "lossless", "+el", "+sv", "7")
+    dcmcjpeg("lossless_sv1_gray16_fragments", "gray16", "lossless", "+e1", "+fs", "1")  # 1 KiB fragments
     dcmcjpeg("lossless_sv1_signed16", "signed16", "lossless", "+e1")
     dcmcjpeg("lossless_sv1_rgb8", "rgb8", "lossless", "+e1")
     dcmcjpeg("lossless_sv1_frames12", "frames12", "lossless", "+e1")

@@ -58,7 +58,7 @@ public enum JPEGCodec {
 
     static func decodeStream(_ buffer: UnsafeBufferPointer<UInt8>, photometricInterpretation: String,
                              maxSamples: Int?) throws -> JPEGImage {
-        var stream = JPEGStream(bytes: buffer, source: "")
+        var stream = JPEGStream(bytes: buffer)
         try stream.start()
         guard let scan = try stream.nextScan() else {
             throw JPEGError(description: "no scan (SOS) before the end of the data")

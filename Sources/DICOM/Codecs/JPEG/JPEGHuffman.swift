@@ -5,7 +5,7 @@ struct JPEGHuffmanTable: Sendable {
     /// Symbols in code order.
     let values: [UInt8]
 
-    init(counts: [UInt8], values: [UInt8], source: String) throws {
+    init(counts: [UInt8], values: [UInt8]) throws {
         var code = 0
         for length in 1...16 {
             code += Int(counts[length - 1])

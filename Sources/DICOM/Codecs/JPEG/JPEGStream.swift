@@ -45,7 +45,6 @@ struct JPEGMarkerInfo: Sendable {
 /// Reads marker segments; the decoders call `nextScan` and then decode the entropy-coded data that follows.
 struct JPEGStream {
     let bytes: UnsafeBufferPointer<UInt8>
-    let source: String
     var position = 0
     var frame: JPEGFrameHeader?
     var dcTables: [JPEGHuffmanTable?] = [nil, nil, nil, nil]
@@ -55,9 +54,8 @@ struct JPEGStream {
     var restartInterval = 0
     var info = JPEGMarkerInfo()
 
-    init(bytes: UnsafeBufferPointer<UInt8>, source: String) {
+    init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
-        self.source = source
     }
 
     func error(_ what: String) -> JPEGError {
@@ -163,7 +161,7 @@ struct JPEGStream {
             let total = counts.reduce(0) { $0 + Int($1) }
             guard total <= 256, i + 17 + total <= s.count else { throw error("DHT declares \(total) codes, segment too short") }
             let values = Array(s[(i + 17)..<(i + 17 + total)])
-            let table = try JPEGHuffmanTable(counts: counts, values: values, source: source)
+            let table = try JPEGHuffmanTable(counts: counts, values: values)
             if tc == 0 { dcTables[th] = table } else { acTables[th] = table }
             i += 17 + total
         }
