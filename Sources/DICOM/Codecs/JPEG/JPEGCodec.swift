@@ -11,6 +11,15 @@ public struct JPEGImage: Sendable {
     public let samples: [UInt16]
     /// True when colour samples were converted from YCbCr to RGB (or are RGB).
     public let isRGB: Bool
+
+    public init(width: Int, height: Int, components: Int, precision: Int, samples: [UInt16], isRGB: Bool) {
+        self.width = width
+        self.height = height
+        self.components = components
+        self.precision = precision
+        self.samples = samples
+        self.isRGB = isRGB
+    }
 }
 
 /// A JPEG stream could not be decoded; names the source and what was wrong.
