@@ -106,6 +106,29 @@ public struct AngiogramAttributes: Sendable {
         modalityLUTs.count == 1 ? modalityLUTs[0] : modalityLUTs[min(max(i, 0), modalityLUTs.count - 1)]
     }
 
+    /// Attributes given directly (synthetic runs, tests); `init(file:)` reads them from a file.
+    public init(source: String, numberOfFrames: Int, bitsStored: Int = 12, isSigned: Bool = false,
+                photometricInterpretation: String = "MONOCHROME2", imageType: [String] = ["ORIGINAL", "PRIMARY", "SINGLE A"],
+                frameType: [String]? = nil, pixelIntensityRelationship: PixelIntensityRelationship? = .linear,
+                pixelIntensitySign: Int = 1, modalityLUTs: [ModalityLUT] = [.identity], window: FileWindow? = nil,
+                maskSubtraction: [MaskSubtractionItem] = [], recommendedViewingMode: String? = nil) {
+        self.source = source
+        self.numberOfFrames = numberOfFrames
+        self.bitsStored = bitsStored
+        self.isSigned = isSigned
+        self.photometricInterpretation = photometricInterpretation
+        self.imageType = imageType
+        self.frameType = frameType
+        self.pixelIntensityRelationship = pixelIntensityRelationship
+        self.pixelIntensityRelationshipText = pixelIntensityRelationship?.rawValue
+        self.pixelIntensitySign = pixelIntensitySign
+        self.modalityLUTs = modalityLUTs.isEmpty ? [.identity] : modalityLUTs
+        self.window = window
+        self.maskSubtraction = maskSubtraction
+        self.recommendedViewingMode = recommendedViewingMode
+        self.notes = []
+    }
+
     public init(file: DICOMFile) throws {
         let ds = file.dataset
         let src = file.source
