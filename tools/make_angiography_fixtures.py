@@ -154,7 +154,11 @@ def save(ds, name, pixels, ts=ExplicitVRLittleEndian):
 # ---------------------------------------------------------------- reference pipeline (numpy, float64)
 
 def modality_values(ds, stored, frame):
-    """Rescale of frame `frame` (0-based): per-frame Pixel Value Transformation, shared, or top level."""
+    """Rescale of frame `frame` (0-based): per-frame Pixel Value Transformation, shared, or top level;
+    a Modality LUT Sequence through pydicom's own apply_modality_lut."""
+    if "ModalityLUTSequence" in ds:
+        from pydicom.pixels import apply_modality_lut
+        return apply_modality_lut(stored, ds).astype(np.float64)
     slope, intercept = 1.0, 0.0
     src = ds
     pf = ds.get("PerFrameFunctionalGroupsSequence")
@@ -418,6 +422,15 @@ def main():
     ds.WindowWidth = ["800", "2000"]
     file_values_fixture("xa_mono1", ds, lin_run(32, 32, [1.0], 19), file_window=("LINEAR", 1000.0, 800.0), invert=True,
                         subtraction="not-subtracted")
+    # Already subtracted 2-frame run with a Modality LUT Sequence (a table, not a rescale); pydicom's
+    # apply_modality_lut gives the expected modality values.
+    ds = xa(16, 16, 2, ["DERIVED", "SECONDARY", "SINGLE A", "SUBTRACTION"], pir="LIN")
+    lut_item = Dataset()
+    lut_item.add_new(0x00283002, "US", [4096, 0, 16])  # LUT Descriptor
+    lut_item.ModalityLUTType = "US"
+    lut_item.add_new(0x00283006, "US", [int(round(4095 * (i / 4095) ** 0.5)) for i in range(4096)])  # LUT Data
+    ds.ModalityLUTSequence = Sequence([lut_item])
+    file_values_fixture("xa_modality_table", ds, subtracted_run(16, 16, [0.6, 1.0], 25))
     # Enhanced XA: 4 frames, per-frame rescale intercepts, PIR and Frame Type in the per-frame groups.
     stored = lin_run(32, 32, [0.0, 0.5, 1.0, 0.3], 20)
     ds = base(EXA, "XA", 32, 32, frames=4)

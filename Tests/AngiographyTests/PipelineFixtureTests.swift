@@ -12,6 +12,7 @@ final class PipelineFixtureTests: XCTestCase {
         ("xa_tid", "xa_tid", 1), ("xa_nomask", "xa_nomask", 1), ("xa_nomask_mask2", "xa_nomask", 2),
         ("xa_subtracted", "xa_subtracted", 1), ("xa_subtracted_exact", "xa_subtracted_exact", 1),
         ("xa_sigmoid", "xa_sigmoid", 1), ("xa_mono1", "xa_mono1", 1), ("exa_enhanced", "exa_enhanced", 1),
+        ("xa_modality_table", "xa_modality_table", 1),
     ]
 
     func testStoredValuesMatchPydicom() throws {
@@ -114,6 +115,16 @@ final class PipelineFixtureTests: XCTestCase {
         XCTAssertEqual(a.window, FileWindow(center: 2000, width: 4000))
         XCTAssertFalse(a.isSubtracted)
         XCTAssertEqual(a.maskSubtraction, [MaskSubtractionItem(operation: .averageSubtraction, maskFrameNumbers: [1])])
+    }
+
+    func testModalityLUTSequenceIsRead() throws {
+        let a = try AngiogramAttributes(file: AngioFixtures.file("xa_modality_table"))
+        guard case let .table(first, values) = a.modalityLUT(frame: 0).kind else { return XCTFail("expected a table") }
+        XCTAssertEqual(first, 0)
+        XCTAssertEqual(values.count, 4096)
+        // The generator's curve: round(4095 · sqrt(i / 4095)); i = 1024 → 2047.75 → 2048.
+        XCTAssertEqual(values[1024], 2048)
+        XCTAssertEqual(values[4095], 4095)
     }
 
     func testMaskItemsAreRead() throws {
