@@ -175,7 +175,17 @@ public struct MaskSubtraction: Sendable {
             let k = Double(numbers.count)
             return acc.map { Float($0 / k) }
         }
-        func transformed(_ frame: Int) -> [Float] { attr.modalityLUT(frame: frame - 1).map(frames[frame - 1], transform) }
+        // One table per distinct modality LUT (usually one for the run), built before the parallel part.
+        var tables: [ModalityLUT: StoredValueTable] = [:]
+        for f in 0..<n {
+            let lut = attr.modalityLUT(frame: f)
+            if tables[lut] == nil, let t = StoredValueTable(lut, sampleType: frames[f].sampleType, transform) { tables[lut] = t }
+        }
+        func transformed(_ frame: Int) -> [Float] {
+            let lut = attr.modalityLUT(frame: frame - 1)
+            if let t = tables[lut], t.sampleType == frames[frame - 1].sampleType { return t.map(frames[frame - 1]) }
+            return lut.map(frames[frame - 1], transform)
+        }
 
         // Masks after averaging, shift and transform, one per distinct (item, mask frames).
         struct MaskKey: Hashable { var item: Int; var masks: [Int] }
@@ -199,13 +209,18 @@ public struct MaskSubtraction: Sendable {
             ParallelChunks.forEach(plans.count) { k in
                 let p = plans[k]
                 let item = items[p.item]
+                let mask = masks[MaskKey(item: p.item, masks: p.masks)] ?? []
+                let lut = attr.modalityLUT(frame: p.frame - 1)
+                if item.contrastFrameAveraging == 1, let t = tables[lut], t.sampleType == frames[p.frame - 1].sampleType {
+                    o[k] = t.subtracting(frames[p.frame - 1], mask, sign: sign)
+                    return
+                }
                 var contrast: [Float]
                 if item.contrastFrameAveraging > 1 {
                     contrast = mean(Array(p.frame...min(p.frame + item.contrastFrameAveraging - 1, n))).map { Float(transform(Double($0))) }
                 } else {
                     contrast = transformed(p.frame)
                 }
-                let mask = masks[MaskKey(item: p.item, masks: p.masks)] ?? []
                 contrast.withUnsafeMutableBufferPointer { c in
                     mask.withUnsafeBufferPointer { m in
                         for i in 0..<min(c.count, m.count) { c[i] = sign * (c[i] - m[i]) }

@@ -2,8 +2,8 @@ import DICOM
 
 /// The modality transformation from stored values to modality values (PS3.3 §C.11.1): Rescale Slope and
 /// Intercept, or a Modality LUT Sequence (0028,3000) table, which takes precedence when both are present.
-public struct ModalityLUT: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+public struct ModalityLUT: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
         case rescale(slope: Double, intercept: Double)
         /// Stored values below `firstMapped` take the first entry, values past the end the last.
         case table(firstMapped: Int, values: [Double])
@@ -65,32 +65,87 @@ public struct ModalityLUT: Sendable, Equatable {
     }
 
     /// `f(modality value)` for every stored value of `frame` (first sample of each pixel), as Float.
-    /// Samples of 16 bits or fewer go through a lookup table over the whole stored range, so `f` (a
-    /// logarithm, say) runs 65 536 times, not once per pixel.
     public func map(_ frame: PixelFrame, _ f: (Double) -> Double = { $0 }) -> [Float] {
+        if let table = StoredValueTable(self, sampleType: frame.sampleType, f) { return table.map(frame) }
         let n = frame.rows * frame.columns
         let step = frame.samplesPerPixel
-        func viaTable<T: BinaryInteger>(_ a: [T], offset: Int, size: Int) -> [Float] {
-            let table = (0..<size).map { Float(f(apply(Double($0 - offset)))) }
-            return [Float](unsafeUninitializedCapacity: n) { out, done in
-                table.withUnsafeBufferPointer { t in
-                    a.withUnsafeBufferPointer { src in
-                        for i in 0..<n { out[i] = t[Int(src[i * step]) + offset] }
-                    }
-                }
+        func direct<T: BinaryInteger>(_ a: [T]) -> [Float] { (0..<n).map { Float(f(apply(Double(a[$0 * step])))) } }
+        switch frame.samples {
+        case let .uint8(a): return direct(a)
+        case let .int8(a): return direct(a)
+        case let .uint16(a): return direct(a)
+        case let .int16(a): return direct(a)
+        case let .uint32(a): return direct(a)
+        case let .int32(a): return direct(a)
+        }
+    }
+}
+
+/// `f(modality value)` tabulated over every stored value of a ≤ 16-bit sample type, so that `f` (a
+/// logarithm, say) runs 65 536 times per run rather than once per pixel and frame.
+public struct StoredValueTable: Sendable {
+    public let sampleType: PixelSampleType
+    let offset: Int
+    let values: [Float]
+
+    /// Nil for 32-bit sample types, which are mapped directly.
+    public init?(_ lut: ModalityLUT, sampleType: PixelSampleType, _ f: (Double) -> Double) {
+        let size: Int
+        switch sampleType {
+        case .uint8: (offset, size) = (0, 256)
+        case .int8: (offset, size) = (128, 256)
+        case .uint16: (offset, size) = (0, 65536)
+        case .int16: (offset, size) = (32768, 65536)
+        case .uint32, .int32: return nil
+        }
+        self.sampleType = sampleType
+        let off = offset
+        values = (0..<size).map { Float(f(lut.apply(Double($0 - off)))) }
+    }
+
+    /// Table values of the first sample of each pixel of `frame`.
+    public func map(_ frame: PixelFrame) -> [Float] {
+        let n = frame.rows * frame.columns
+        return [Float](unsafeUninitializedCapacity: n) { out, done in
+            visit(frame) { i, v in out[i] = v }
+            done = n
+        }
+    }
+
+    /// sign · (table(frame) − mask), the fused subtraction step.
+    public func subtracting(_ frame: PixelFrame, _ mask: [Float], sign: Float) -> [Float] {
+        let n = min(frame.rows * frame.columns, mask.count)
+        return mask.withUnsafeBufferPointer { m in
+            [Float](unsafeUninitializedCapacity: n) { out, done in
+                visit(frame, count: n) { i, v in out[i] = sign * (v - m[i]) }
                 done = n
             }
         }
-        func direct<T: BinaryInteger>(_ a: [T]) -> [Float] {
-            (0..<n).map { Float(f(apply(Double(a[$0 * step])))) }
-        }
-        switch frame.samples {
-        case let .uint8(a): return viaTable(a, offset: 0, size: 256)
-        case let .int8(a): return viaTable(a, offset: 128, size: 256)
-        case let .uint16(a): return viaTable(a, offset: 0, size: 65536)
-        case let .int16(a): return viaTable(a, offset: 32768, size: 65536)
-        case let .uint32(a): return direct(a)
-        case let .int32(a): return direct(a)
+    }
+
+    @inline(__always)
+    private func visit(_ frame: PixelFrame, count: Int? = nil, _ body: (Int, Float) -> Void) {
+        let n = count ?? frame.rows * frame.columns
+        let step = frame.samplesPerPixel
+        let off = offset
+        values.withUnsafeBufferPointer { t in
+            func run<T: BinaryInteger>(_ a: [T]) {
+                a.withUnsafeBufferPointer { src in
+                    let n = min(n, src.count / max(step, 1))
+                    if step == 1 {
+                        for i in 0..<n { body(i, t[Int(truncatingIfNeeded: src[i]) &+ off]) }
+                    } else {
+                        for i in 0..<n { body(i, t[Int(truncatingIfNeeded: src[i * step]) &+ off]) }
+                    }
+                }
+            }
+            switch frame.samples {
+            case let .uint8(a) where sampleType == .uint8: run(a)
+            case let .int8(a) where sampleType == .int8: run(a)
+            case let .uint16(a) where sampleType == .uint16: run(a)
+            case let .int16(a) where sampleType == .int16: run(a)
+            default: break
+            }
         }
     }
 }
