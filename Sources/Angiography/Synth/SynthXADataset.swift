@@ -71,6 +71,7 @@ public enum SynthXADataset {
         ds.set(t(0x0020, 0x0011), .IS, int: kind == .native ? 1 : 2)
         ds.set(t(0x0008, 0x0021), .DA, date)
         ds.set(t(0x0008, 0x0031), .TM, seriesTime)
+        ds.set(t(0x0018, 0x0015), .CS, "HEAD")   // Body Part Examined (unpaired, so no Laterality)
         ds.set(t(0x0008, 0x103E), .LO, kind == .native ? "DSA run native" : "DSA run subtracted")
         // General Equipment
         ds.set(t(0x0008, 0x0070), .LO, "dsa-triage synthetic generator")
@@ -105,11 +106,15 @@ public enum SynthXADataset {
         ds.set(t(0x0008, 0x2144), .IS, int: Int((1000 / cfg.frameTimeMs).rounded()))   // Recommended Display Frame Rate
         // X-Ray Image
         if kind == .native {
-            ds.set(t(0x0008, 0x0008), .CS, strings: ["ORIGINAL", "PRIMARY", "SINGLE A"])
+            ds.set(t(0x0008, 0x0008), .CS, strings: ["ORIGINAL", "PRIMARY", "SINGLE PLANE"])
             ds.set(t(0x0028, 0x1040), .CS, "LIN")
         } else {
-            ds.set(t(0x0008, 0x0008), .CS, strings: ["DERIVED", "SECONDARY", "SINGLE A", "SUBTRACTION"])
+            ds.set(t(0x0008, 0x0008), .CS, strings: ["DERIVED", "SECONDARY", "SINGLE PLANE", "SUBTRACTION"])
             ds.set(t(0x0028, 0x1040), .CS, "LOG")
+            // Modality LUT (required for LOG data): identity.
+            ds.set(.rescaleIntercept, .DS, double: 0)
+            ds.set(.rescaleSlope, .DS, double: 1)
+            ds.set(t(0x0028, 0x1054), .LO, "US")
             ds.set(t(0x0008, 0x2111), .ST, "Log subtraction of mask frame 1: 2048 + 3000 * (ln frame - ln mask)")
         }
         ds.set(t(0x0028, 0x1041), .SS, int: 1)    // Pixel Intensity Relationship Sign
@@ -131,7 +136,7 @@ public enum SynthXADataset {
         // XA Positioner
         ds.set(t(0x0018, 0x1110), .DS, double: acq.sourceToDetectorMm)
         ds.set(t(0x0018, 0x1111), .DS, double: acq.sourceToPatientMm)
-        ds.set(t(0x0018, 0x1114), .DS, double: ((acq.sourceToDetectorMm / acq.sourceToPatientMm) * 1000).rounded() / 1000)
+        ds.set(t(0x0018, 0x1114), .DS, double: acq.sourceToDetectorMm / acq.sourceToPatientMm)
         ds.set(t(0x0018, 0x1500), .CS, "STATIC")
         ds.set(t(0x0018, 0x1510), .DS, double: acq.primaryAngle)
         ds.set(t(0x0018, 0x1511), .DS, double: acq.secondaryAngle)
@@ -142,7 +147,7 @@ public enum SynthXADataset {
             item.set(t(0x0028, 0x6110), .US, ints: run.maskFrames)
             item.set(t(0x0028, 0x6102), .US, ints: [run.maskFrames.max().map { $0 + 1 } ?? 2, cfg.frames])
             ds.set(.maskSubtractionSequence, sequence: [item])
-            ds.set(t(0x0028, 0x7FE0), .CS, "SUB")
+            ds.set(t(0x0028, 0x1090), .CS, "SUB")     // Recommended Viewing Mode
         } else {
             var source = DICOMDatasetBuilder()
             source.set(t(0x0008, 0x1150), .UI, AngiographySOPClass.xRayAngiographicImageStorage)
