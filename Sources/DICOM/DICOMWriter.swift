@@ -183,8 +183,8 @@ public enum DICOMWriter {
         }
     }
 
-    /// A Decimal String value of at most 16 characters.
-    static func decimalString(_ v: Double, tag: DICOMTag) throws -> String {
+    /// A Decimal String value of at most 16 characters (integers without a decimal point).
+    public static func decimalString(_ v: Double, tag: DICOMTag) throws -> String {
         guard v.isFinite else { throw DICOMWriterError.invalidValue(tag: tag, vr: .DS, reason: "\(v) is not finite") }
         if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
         for digits in stride(from: 12, through: 1, by: -1) {

@@ -234,6 +234,7 @@ struct VesselFootprint: Sendable {
         let maxY = min(Int((v.points.map(\.y).max() ?? 0) + pad), rows - 1)
         guard minX <= maxX, minY <= maxY else { return }
         let bw = maxX - minX + 1, bh = maxY - minY + 1
+        let join = v.points[0], joinR2 = v.joinRadius * v.joinRadius
         var chord = [Float](repeating: 0, count: bw * bh)
         var arrival = [Float](repeating: 0, count: bw * bh)
         for s in 0..<(v.points.count - 1) {
@@ -256,6 +257,8 @@ struct VesselFootprint: Sendable {
                     // Thin vessels: widen to 0.7 px and scale down, keeping the cross-section area.
                     let reff = max(r, 0.7)
                     guard d2 < reff * reff else { continue }
+                    let jx = px - join.x, jy = py - join.y
+                    if jx * jx + jy * jy < joinR2 { continue }
                     var c = 2 * (reff * reff - d2).squareRoot()
                     if r < 0.7 { c *= (r / 0.7) * (r / 0.7) }
                     let l = (y - minY) * bw + (x - minX)
@@ -305,7 +308,7 @@ enum Background {
     static func attenuation(rows: Int, columns: Int, seed: UInt64) -> [Float] {
         var rng = SynthRandom(seed: seed)
         let scale = Double(min(rows, columns)) / 512
-        let base = rng.uniform(0.8, 1.2)
+        let base = rng.uniform(0.15, 0.45)
         let gx = rng.uniform(-0.25, 0.25) / Double(columns), gy = rng.uniform(-0.25, 0.25) / Double(rows)
         struct Blob { var x, y, s, a: Double }
         struct Bone { var x, y, c, s, a, b, inner, rim, width: Double }

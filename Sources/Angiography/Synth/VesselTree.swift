@@ -27,6 +27,9 @@ public struct SynthVessel: Sendable {
     /// Peak iodine concentration relative to the trunk (below 1 for collaterals).
     public var contrastScale: Double
     public var isCollateral: Bool
+    /// Radius of the parent where this vessel leaves it: pixels that close to the first point belong to
+    /// the parent's lumen and are not counted twice.
+    public var joinRadius: Double = 0
 }
 
 /// Where a blocked case is occluded, and what is missing distal to it.
@@ -101,6 +104,7 @@ struct VesselTreeGrower {
                                arrival: job.arrival, velocity: velocity, tortuosity: tortuosity, &rng)
             v.parent = job.parent
             v.branchPoint = job.branchPoint
+            if let p = job.parent { v.joinRadius = vessels[p].radii[job.branchPoint] }
             v.generation = job.generation
             v.peakTime = peakTime * (1 + 0.12 * Double(job.generation))
             let index = vessels.count
