@@ -91,9 +91,9 @@ public enum SynthAngiogram {
         let rows = configuration.rows, columns = configuration.columns, n = rows * columns
         let scale = Double(min(rows, columns)) / 512
         let tree = SynthVesselTree.make(rows: rows, columns: columns,
-                                        treeSeed: SplitMix64.derive(seed, stream: Stream.tree.rawValue),
-                                        occlusionSeed: blocked ? SplitMix64.derive(seed, stream: Stream.occlusion.rawValue) : nil)
-        var arng = SynthRandom(seed: SplitMix64.derive(seed, stream: Stream.acquisition.rawValue))
+                                        treeSeed: SynthSeedMixer.derive(seed, stream: Stream.tree.rawValue),
+                                        occlusionSeed: blocked ? SynthSeedMixer.derive(seed, stream: Stream.occlusion.rawValue) : nil)
+        var arng = SynthRandom(seed: SynthSeedMixer.derive(seed, stream: Stream.acquisition.rawValue))
         let acquisition = SynthAcquisition(
             kvp: (arng.uniform(70, 95)).rounded(), tubeCurrentMA: arng.int(150...800),
             pulseWidthMs: (arng.uniform(4, 12) * 10).rounded() / 10,
@@ -102,15 +102,15 @@ public enum SynthAngiogram {
             imagerPixelSpacingMm: (0.308 / scale * 1000).rounded() / 1000, quantaPerPixel: arng.uniform(4000, 9000))
 
         let background = Background.attenuation(rows: rows, columns: columns,
-                                                seed: SplitMix64.derive(seed, stream: Stream.background.rawValue))
+                                                seed: SynthSeedMixer.derive(seed, stream: Stream.background.rawValue))
         let vignetting = Background.vignetting(rows: rows, columns: columns)
         let footprints = tree.rendered.map { VesselFootprint(vessel: $0, rows: rows, columns: columns) }
         let motion = Self.motion(frames: configuration.frames, scale: scale,
-                                 seed: SplitMix64.derive(seed, stream: Stream.motion.rawValue))
+                                 seed: SynthSeedMixer.derive(seed, stream: Stream.motion.rawValue))
         let mu = Float(0.03 / scale)            // iodine attenuation per pixel of chord at full concentration
         let q = Float(acquisition.quantaPerPixel)
         let gain = Float(3600) / q
-        var noise = SynthRandom(seed: SplitMix64.derive(seed, stream: Stream.noise.rawValue))
+        var noise = SynthRandom(seed: SynthSeedMixer.derive(seed, stream: Stream.noise.rawValue))
         var native: [[UInt16]] = []
         var total = [Float](repeating: 0, count: n)
         let frameTime = configuration.frameTimeMs / 1000

@@ -57,14 +57,14 @@ public enum SynthBatch {
         let blocked = Int((Double(count) * prevalence).rounded(.toNearestOrAwayFromZero))
         var labels = [Bool](repeating: false, count: count)
         for i in 0..<blocked { labels[i] = true }
-        var rng = SynthRandom(seed: SplitMix64.derive(seed, stream: 999))
+        var rng = SynthRandom(seed: SynthSeedMixer.derive(seed, stream: 999))
         if count > 1 {
             for i in stride(from: count - 1, to: 0, by: -1) {
                 let j = rng.int(0...i)
                 labels.swapAt(i, j)
             }
         }
-        return (0..<count).map { (SplitMix64.derive(seed, stream: 1000 + UInt64($0)), labels[$0]) }
+        return (0..<count).map { (SynthSeedMixer.derive(seed, stream: 1000 + UInt64($0)), labels[$0]) }
     }
 
     /// Generates and writes every case (several at a time), then labels.csv; returns the records in case order.

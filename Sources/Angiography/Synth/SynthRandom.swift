@@ -1,10 +1,10 @@
-/// SplitMix64: expands one 64-bit seed into well-mixed words (seeds the main generator, derives sub-seeds).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
+/// SplitMix64 (Steele, Lea, Flood): expands one 64-bit seed into well-mixed words (seeds the main generator, derives sub-seeds).
+struct SynthSeedMixer: RandomNumberGenerator, Sendable {
+    var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { state = seed }
 
-    public mutating func next() -> UInt64 {
+    mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -14,8 +14,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// A sub-seed for stream `stream` of `seed`: independent streams keep, e.g., the vessel tree of a
     /// blocked case identical to its patent twin while the occlusion draws come from elsewhere.
-    public static func derive(_ seed: UInt64, stream: UInt64) -> UInt64 {
-        var s = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+    static func derive(_ seed: UInt64, stream: UInt64) -> UInt64 {
+        var s = SynthSeedMixer(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
         _ = s.next()
         return s.next()
     }
@@ -27,7 +27,7 @@ public struct SynthRandom: RandomNumberGenerator, Sendable {
     private var spareNormal: Double?
 
     public init(seed: UInt64) {
-        var sm = SplitMix64(seed: seed)
+        var sm = SynthSeedMixer(seed: seed)
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 

@@ -20,7 +20,7 @@ public enum SynthXADataset {
         public var subtractedInstance: String
 
         public init(seed: UInt64) {
-            var rng = SynthRandom(seed: SplitMix64.derive(seed, stream: 7))
+            var rng = SynthRandom(seed: SynthSeedMixer.derive(seed, stream: 7))
             study = "2.25." + rng.uidSuffix()
             nativeSeries = "2.25." + rng.uidSuffix()
             subtractedSeries = "2.25." + rng.uidSuffix()

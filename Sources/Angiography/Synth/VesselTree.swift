@@ -222,9 +222,16 @@ struct Occluder {
             let cut = max(Int(Double(vessels[0].points.count) * 0.5), 1)
             candidates = [(0, cut, distal(of: 0, after: cut), 1)]
         }
-        let pick = candidates[rng.int(0...(candidates.count - 1))]
+        // Larger distal territories are likelier: an occlusion that matters clinically removes a visible tree.
+        let totalWeight = candidates.reduce(0) { $0 + $1.weight }
+        var draw = rng.uniform() * totalWeight
+        var pick = candidates[candidates.count - 1]
+        for c in candidates {
+            if draw < c.weight { pick = c; break }
+            draw -= c.weight
+        }
         let v = vessels[pick.vessel]
-        let cut = min(max(Int(Double(v.points.count) * rng.uniform(0.2, 0.5)), 2), v.points.count - 1)
+        let cut = min(max(Int(Double(v.points.count) * rng.uniform(0.15, 0.45)), 2), v.points.count - 1)
         let removed = distal(of: pick.vessel, after: cut)
         var out = vessels
         // Abrupt cut-off with a short, rounded stump.
