@@ -257,10 +257,14 @@ struct VesselFootprint: Sendable {
                     // Thin vessels: widen to 0.7 px and scale down, keeping the cross-section area.
                     let reff = max(r, 0.7)
                     guard d2 < reff * reff else { continue }
-                    let jx = px - join.x, jy = py - join.y
-                    if jx * jx + jy * jy < joinR2 { continue }
                     var c = 2 * (reff * reff - d2).squareRoot()
                     if r < 0.7 { c *= (r / 0.7) * (r / 0.7) }
+                    // Inside the parent's lumen at the joint count only what exceeds the parent's own chord,
+                    // so the joint is neither doubled (dark blot) nor hollow (light ring).
+                    let jx = px - join.x, jy = py - join.y
+                    let dj2 = jx * jx + jy * jy
+                    if dj2 < joinR2 { c -= 2 * (joinR2 - dj2).squareRoot() }
+                    guard c > 0 else { continue }
                     let l = (y - minY) * bw + (x - minX)
                     if Float(c) > chord[l] {
                         chord[l] = Float(c)
