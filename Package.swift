@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Angiography", targets: ["Angiography"]),
+        .library(name: "Triage", targets: ["Triage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,9 +47,11 @@ let package = Package(
         // series grouping, synthetic angiograms.
         .target(name: "Angiography", dependencies: ["DICOM", "Imaging"]),
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
+        // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
+        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -60,6 +63,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelFiles"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "ModelFiles"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles"]),
+        .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,7 +15,7 @@ struct InspectCommand: AsyncParsableCommand {
     @Argument(help: "DICOM file.")
     var file: String
 
-    @Option(name: .long, help: "Folder to write frame_NNNN.npy (stored values of frame NNNN, 1-based), model_input.png and model_input.npy.")
+    @Option(name: .long, help: "Folder to write frame_NNNN.npy (stored values; NNNN is the 0-based frame index, so frame_0000.npy is DICOM frame 1), model_input.png and model_input.npy.")
     var export: String?
 
     @Option(name: .long, help: "Frame strategy for multi-frame runs: minip, peak or every.")
@@ -84,7 +84,7 @@ struct Inspection {
             throw ExportError(path: dir.path, reason: "cannot create folder: \(error.localizedDescription)")
         }
         for (i, f) in frames.enumerated() {
-            let url = dir.appendingPathComponent(String(format: "frame_%04d.npy", i + 1))
+            let url = dir.appendingPathComponent(String(format: "frame_%04d.npy", i))
             let shape = f.samplesPerPixel == 1 ? [f.rows, f.columns] : [f.rows, f.columns, f.samplesPerPixel]
             switch f.samples {
             case let .uint8(a): try NPYFile.write(url, uint8: a, shape: shape)
@@ -102,7 +102,7 @@ struct Inspection {
             }
             if images.count > 1, let n = image.frameNumbers.first {
                 try PNGEncoder.write(gray: image.gray, width: image.width, height: image.height,
-                                     to: dir.appendingPathComponent(String(format: "model_input_frame_%04d.png", n)))
+                                     to: dir.appendingPathComponent(String(format: "model_input_frame_%04d.png", n - 1)))
             }
         }
     }

@@ -86,12 +86,13 @@ final class InspectCommandTests: XCTestCase {
         guard case let .uint16(all) = stored.data else { return XCTFail("fixture dtype \(stored.dtype)") }
         let perFrame = 64 * 64
         for k in 1...6 {
-            let a = try NPYFile.read(out.appendingPathComponent(String(format: "frame_%04d.npy", k)))
+            // File names carry the 0-based index (the index into pydicom's pixel_array).
+            let a = try NPYFile.read(out.appendingPathComponent(String(format: "frame_%04d.npy", k - 1)))
             XCTAssertEqual(a.dtype, "<u2")
             XCTAssertEqual(a.shape, [64, 64])
             XCTAssertEqual(a.data, .uint16(Array(all[(k - 1) * perFrame..<k * perFrame])), "frame \(k)")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("frame_0007.npy").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("frame_0006.npy").path))
         let model = try NPYFile.read(out.appendingPathComponent("model_input.npy"))
         let want = try NPYFile.read(fixtures.appendingPathComponent("xa_lin_avgsub.model_minip.npy"))
         XCTAssertEqual(model.shape, [64, 64])
@@ -110,7 +111,7 @@ final class InspectCommandTests: XCTestCase {
         for (name, dtype, shape) in [("us_rgb", "|u1", [16, 16, 3]), ("ct", "<i2", [16, 16]), ("xa_mono1", "<u2", [32, 32])] {
             let out = dir.appendingPathComponent(name)
             _ = try inspect([path(name + ".dcm"), "--export", out.path])
-            let a = try NPYFile.read(out.appendingPathComponent("frame_0001.npy"))
+            let a = try NPYFile.read(out.appendingPathComponent("frame_0000.npy"))
             XCTAssertEqual(a.dtype, dtype, name)
             XCTAssertEqual(a.shape, shape, name)
             let stored = try NPYFile.read(fixtures.appendingPathComponent(name + ".stored.npy"))
