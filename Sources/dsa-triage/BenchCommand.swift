@@ -1,4 +1,6 @@
+import Angiography
 import ArgumentParser
+import DICOM
 import Foundation
 import LoRA
 import MedGemma
@@ -7,10 +9,13 @@ import Tensor
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the engine: language-model prefill and decode (prints one JSON object).")
+        abstract: "Time the engine (language-model prefill and decode, vision tower) or DICOM ingestion (prints one JSON object).")
 
     @Option(name: .long, help: "Model directory or .gguf file.")
-    var model: String
+    var model: String?
+
+    @Option(name: .long, help: "Time DICOM ingestion of this file instead: read, decode every frame, build the model input.")
+    var dicom: String?
 
     @Option(name: .long, help: "Prompt length for the prefill timing.")
     var promptTokens = 256
@@ -34,11 +39,17 @@ struct BenchCommand: AsyncParsableCommand {
     var adapter: String?
 
     func validate() throws {
+        if (model == nil) == (dicom == nil) { throw ValidationError("give either --model or --dicom") }
         if promptTokens < 1 || decodeTokens < 1 || runs < 1 { throw ValidationError("--prompt-tokens, --decode-tokens and --runs must be positive") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
     }
 
     func run() async throws {
+        if let dicom {
+            try CommandErrors.reporting { print(try DICOMIngestBenchmark.run(path: dicom, runs: runs)) }
+            return
+        }
+        guard let model else { return }
         try CommandErrors.reporting {
             let start = Date()
             let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
@@ -85,5 +96,51 @@ struct BenchCommand: AsyncParsableCommand {
             fields.append(("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)))
             print(JSONOutput.object(fields))
         }
+    }
+}
+
+/// Times the ingestion of one DICOM file in-process: parse, decode every frame, build the model input
+/// (default options: minimum-intensity projection of the subtracted frames, percentile window).
+enum DICOMIngestBenchmark {
+    static func run(path: String, runs: Int) throws -> String {
+        let url = URL(fileURLWithPath: path)
+        var read: [Double] = [], decode: [Double] = [], build: [Double] = [], total: [Double] = []
+        var description: PixelDescription?
+        var chosen: [[Int]] = []
+        for i in 0...runs {
+            let t0 = Date()
+            let file = try DICOMFile(url: url)
+            let t1 = Date()
+            let reader = try PixelDataReader(file: file)
+            let frames = try reader.frames()
+            let t2 = Date()
+            let run = try ModelInputBuilder().build(file, frames: frames)
+            let t3 = Date()
+            description = reader.description
+            chosen = run.record?.chosenFrames ?? []
+            if i == 0 { continue }  // warm-up
+            read.append(t1.timeIntervalSince(t0))
+            decode.append(t2.timeIntervalSince(t1))
+            build.append(t3.timeIntervalSince(t2))
+            total.append(t3.timeIntervalSince(t0))
+        }
+        func ms(_ xs: [Double]) -> String { String(format: "%.1f", TextBenchmarkResult.median(xs) * 1000) }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let d = description
+        return JSONOutput.object([
+            ("reader", JSONOutput.string("dsa-triage")),
+            ("transfer_syntax_uid", JSONOutput.string(try DICOMFile(url: url).transferSyntaxUID)),
+            ("frames", String(d?.numberOfFrames ?? 0)),
+            ("rows", String(d?.rows ?? 0)),
+            ("columns", String(d?.columns ?? 0)),
+            ("chosen_frames", "[" + chosen.map { JSONOutput.ints($0) }.joined(separator: ",") + "]"),
+            ("read_ms", ms(read)),
+            ("decode_ms", ms(decode)),
+            ("model_input_ms", ms(build)),
+            ("total_ms", ms(total)),
+            ("total_runs_ms", "[" + total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
+            ("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)),
+        ])
     }
 }
