@@ -2,8 +2,7 @@
 ///
 /// The sources of truth, in order: the Extended Offset Table (7FE0,0001) with its lengths (7FE0,0002); the
 /// Basic Offset Table; one fragment per frame when the counts match; every fragment for a lone frame; and
-/// finally JPEG marker boundaries (a fragment that opens with SOI starts a new frame), as pydicom does when
-/// it has no table. Offsets count from the first fragment's item tag, and each fragment item adds an
+/// finally end-of-image marker boundaries, as pydicom does when it has no table. Offsets count from the first fragment's item tag, and each fragment item adds an
 /// 8-byte header to the byte stream the offsets index.
 public struct EncapsulatedFrames: Sendable {
     /// One frame: a run of fragments, and how many of their concatenated bytes belong to it (nil: all).
@@ -52,6 +51,9 @@ public struct EncapsulatedFrames: Sendable {
             guard offsets.count == frameCount else {
                 throw fail("\(table) has \(offsets.count) entries but the file has \(frameCount) frames")
             }
+            guard offsets.first == 0 else {
+                throw fail("\(table) starts at offset \(offsets.first ?? 0), not 0 (the first fragment)")
+            }
             let firsts = try offsets.enumerated().map { try fragmentIndex(at: $0.element, table: table, frame: $0.offset) }
             var result: [Frame] = []
             for i in 0..<frameCount {
@@ -89,19 +91,31 @@ public struct EncapsulatedFrames: Sendable {
         } else if fragments.count < frameCount {
             throw fail("\(fragments.count) fragments cannot hold \(frameCount) frames and there is no offset table")
         } else {
-            // JPEG family streams open with SOI (FF D8); a fragment that does so begins the next frame.
-            var firsts: [Int] = []
-            for (i, f) in fragments.enumerated() where f.count >= 2 && f[0] == 0xFF && f[1] == 0xD8 {
-                firsts.append(i)
+            // JPEG, JPEG-LS and JPEG 2000 streams end with FF D9 (EOI / EOC); like pydicom, a fragment with that
+            // marker in its last 10 bytes ends a frame, and fragments left over after the last marker make one.
+            var found: [Frame] = []
+            var first = 0
+            for (i, f) in fragments.enumerated() where Self.endsWithEOI(f) {
+                found.append(Frame(fragments: first..<i + 1, length: nil))
+                first = i + 1
             }
-            guard firsts.first == 0, firsts.count == frameCount else {
-                throw fail("\(fragments.count) fragments for \(frameCount) frames, no offset table, and the JPEG " +
-                           "start-of-image markers give \(firsts.count) frames")
+            if first < fragments.count { found.append(Frame(fragments: first..<fragments.count, length: nil)) }
+            guard found.count >= frameCount else {
+                throw fail("\(fragments.count) fragments for \(frameCount) frames, no offset table, and the " +
+                           "end-of-image markers delimit only \(found.count) frames")
             }
-            frames = (0..<frameCount).map { i in
-                Frame(fragments: firsts[i]..<(i + 1 < frameCount ? firsts[i + 1] : fragments.count), length: nil)
-            }
+            frames = Array(found.prefix(frameCount))
         }
+    }
+
+    /// Whether FF D9 occurs in the last 10 bytes of a fragment (allowing for padding after the marker).
+    static func endsWithEOI(_ f: [UInt8]) -> Bool {
+        var i = max(f.count - 10, 0)
+        while i + 1 < f.count {
+            if f[i] == 0xFF && f[i + 1] == 0xD9 { return true }
+            i += 1
+        }
+        return false
     }
 
     public var count: Int { frames.count }

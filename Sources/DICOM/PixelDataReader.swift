@@ -40,7 +40,13 @@ public struct PixelDataReader: Sendable {
             }
             codec = .native
             encapsulatedFrames = nil
-            let needed = description.nativeBytesTotal
+            var needed = description.nativeBytesTotal
+            if Self.isNativeYBR422(description) {
+                guard description.pixelsPerFrame % 2 == 0 else {
+                    throw DICOMError.pixelData(file: source, reason: "YBR_FULL_422 with an odd number of pixels per frame")
+                }
+                needed = needed / 3 * 2
+            }
             if bytes.count < needed {
                 throw DICOMError.pixelData(file: source, reason:
                     "Pixel Data holds \(bytes.count) bytes but \(description.rows)×\(description.columns)×" +
@@ -68,6 +74,10 @@ public struct PixelDataReader: Sendable {
 
     public var frameCount: Int { description.numberOfFrames }
 
+    static func isNativeYBR422(_ d: PixelDescription) -> Bool {
+        d.photometricInterpretation == "YBR_FULL_422" && d.samplesPerPixel == 3 && d.bitsAllocated >= 8
+    }
+
     /// Decodes frame `index` (0-based).
     public func frame(_ index: Int) throws -> PixelFrame {
         guard index >= 0, index < frameCount else {
@@ -76,6 +86,18 @@ public struct PixelDataReader: Sendable {
         let d = description
         switch pixelData {
         case let .native(bytes, vr, bigEndian):
+            if Self.isNativeYBR422(d) {
+                // Two luma samples share one Cb/Cr pair (Y1 Y2 Cb Cr): unpack as one row of 2 samples per
+                // pixel, then give each pixel its pair (PS3.3 C.7.6.3.1.2), as pydicom does.
+                var flat = d
+                flat.samplesPerPixel = 1
+                flat.columns = d.columns * 2
+                flat.planarConfiguration = 0
+                let packed = NativePixelUnpacker(description: flat, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
+                let full = PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: 3,
+                                      photometricInterpretation: "YBR_FULL", samples: packed.samples.expandingYBR422())
+                return ColorConversion.toRGBIfYBR(full)
+            }
             let frame = NativePixelUnpacker(description: d, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
             return ColorConversion.toRGBIfYBR(frame)
         case .encapsulated:
@@ -261,6 +283,10 @@ struct CodecImage {
         return bytes.isEmpty ? "unknown error" : String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The most samples one compressed frame may decode to (256 Mi: 16k × 16k × 1), so that a hostile header
+    /// cannot make a codec allocate without bound.
+    static let maxDecodedSamplesPerFrame = 1 << 28
+
     /// Checks a codec header against the Image Pixel attributes before anything is allocated.
     static func check(width: Int, height: Int, components: Int, precision: Int, against d: PixelDescription,
                       codec: String, source: String) throws {
@@ -273,6 +299,9 @@ struct CodecImage {
         }
         guard precision >= 1, precision <= d.bitsAllocated else {
             throw fail("stream precision \(precision) bits does not fit Bits Allocated \(d.bitsAllocated)")
+        }
+        guard d.samplesPerFrame <= maxDecodedSamplesPerFrame else {
+            throw fail("a frame of \(d.samplesPerFrame) samples exceeds the decoding limit of \(maxDecodedSamplesPerFrame)")
         }
     }
 
@@ -358,6 +387,30 @@ enum SampleNarrowing {
     }
 }
 
+extension PixelFrame.Samples {
+    /// Y1 Y2 Cb Cr per pixel pair → Y1 Cb Cr Y2 Cb Cr.
+    func expandingYBR422() -> PixelFrame.Samples {
+        func expand<T>(_ a: [T]) -> [T] {
+            var out: [T] = []
+            out.reserveCapacity(a.count / 2 * 3)
+            var i = 0
+            while i + 3 < a.count {
+                out.append(contentsOf: [a[i], a[i + 2], a[i + 3], a[i + 1], a[i + 2], a[i + 3]])
+                i += 4
+            }
+            return out
+        }
+        switch self {
+        case let .uint8(a): return .uint8(expand(a))
+        case let .int8(a): return .int8(expand(a))
+        case let .uint16(a): return .uint16(expand(a))
+        case let .int16(a): return .int16(expand(a))
+        case let .uint32(a): return .uint32(expand(a))
+        case let .int32(a): return .int32(expand(a))
+        }
+    }
+}
+
 /// YBR_FULL / YBR_FULL_422 → RGB as pydicom 3 converts by default: subtract 128 from Cb and Cr, multiply by
 /// its float32 matrix, round half up, clip to 0…255.
 enum ColorConversion {
@@ -429,7 +482,11 @@ struct NativePixelUnpacker {
                 let start = index * n
                 // Big endian OW pixel data of 8-bit samples is byte-swapped within each 16-bit word.
                 if bigEndian && vr == .OW {
-                    return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) { UInt32(src[(start + $0) ^ 1]) }
+                    let end = src.count
+                    return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) {
+                        let j = (start + $0) ^ 1
+                        return j < end ? UInt32(src[j]) : 0
+                    }
                 }
                 return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) { UInt32(src[start + $0]) }
             case 16:

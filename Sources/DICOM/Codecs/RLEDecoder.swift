@@ -27,6 +27,11 @@ enum RLEDecoder {
             throw fail("segment \(i) offset \(offsets[i]) is past the next segment's \(offsets[i + 1]) or the frame end")
         }
 
+        // PackBits expands two input bytes to at most 128 output bytes: refuse segments that cannot fill a plane
+        // before allocating anything the size of the frame.
+        for s in 0..<segmentCount where (offsets[s + 1] - offsets[s]) * 64 < pixels {
+            throw fail("segment \(s) of \(offsets[s + 1] - offsets[s]) bytes cannot decode to \(pixels) bytes")
+        }
         var raw = [UInt32](repeating: 0, count: pixels * samplesPerPixel)
         var plane = [UInt8](repeating: 0, count: pixels)
         for s in 0..<segmentCount {
