@@ -7,8 +7,9 @@ import Foundation
 /// on demand, so a caller that wants one frame of a long run pays for one frame.
 ///
 /// What pydicom 3.0 does, and so this reader does too:
-/// - Bits above Bits Stored are cleared (and the sign taken from bit Bits Stored - 1 for Pixel
-///   Representation 1) by keeping the low Bits Stored bits; High Bit is not used to shift the values.
+/// - For native, RLE and JPEG data, bits above Bits Stored are cleared (and the sign taken from bit
+///   Bits Stored - 1 for Pixel Representation 1) by keeping the low Bits Stored bits; High Bit is not used to
+///   shift the values. JPEG-LS and JPEG 2000 output is not masked to Bits Stored (only the sign rules below).
 /// - YBR_FULL and YBR_FULL_422 samples are converted to RGB (pydicom's default `as_rgb=True`) with its
 ///   float32 matrix, rounding half up and clipping to 0…255; the frame then says "RGB".
 /// - JPEG-LS streams carry no sign, so for Pixel Representation 1 the low (stream precision) bits are
@@ -119,13 +120,13 @@ public struct PixelDataReader: Sendable {
                 correction = .bitsStored
             case .jpegLS:
                 image = try JPEGLSDecoder.decode(bytes, description: d, source: "\(source) frame \(index)")
-                correction = d.isSigned ? .codecPrecision : .bitsStored
+                correction = d.isSigned ? .codecPrecision : .none
             case .jpeg2000:
                 image = try JPEG2000Decoder.decode(bytes, description: d, source: "\(source) frame \(index)")
                 if d.photometricInterpretation == "MONOCHROME1" || d.photometricInterpretation == "MONOCHROME2" {
                     correction = image.isSigned != d.isSigned ? .codecPrecision : .none
                 } else {
-                    correction = .bitsStored
+                    correction = .none
                 }
             case .jpeg:
                 return try decodeJPEGFrame(bytes, index: index)
