@@ -252,6 +252,7 @@ extension DICOMTransferSyntax {
         case "1.2.840.10008.1.2.7.1": return "SMPTE ST 2110-20 Uncompressed Progressive Active Video"
         case "1.2.840.10008.1.2.7.2": return "SMPTE ST 2110-20 Uncompressed Interlaced Active Video"
         case "1.2.840.10008.1.2.7.3": return "SMPTE ST 2110-30 PCM Digital Audio"
+        case "1.2.840.10008.1.2.8.1": return "Deflated Image Frame Compression"
         case "1.2.840.10008.1.20": return "Papyrus 3 Implicit VR Little Endian"
         default: return nil
         }

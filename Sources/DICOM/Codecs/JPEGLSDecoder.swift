@@ -5,6 +5,13 @@ enum JPEGLSDecoder {
     /// Decodes one frame to interleaved sample values after checking the header against the dataset.
     static func decode(_ bytes: [UInt8], description d: PixelDescription, source: String) throws -> CodecImage {
         func fail(_ reason: String) -> DICOMError { .pixelData(file: source, reason: "JPEG-LS: " + reason) }
+        // CharLS 2.4 spends seconds on a stream that ends without a marker (it decodes past the end of the
+        // data before failing), so a stream must end with EOI (FF D9), allowing for trailing padding bytes.
+        var end = bytes.count
+        while end > 0 && bytes[end - 1] == 0 && bytes.count - end < 8 { end -= 1 }
+        guard end >= 2, bytes[end - 2] == 0xFF, bytes[end - 1] == 0xD9 else {
+            throw fail("stream of \(bytes.count) bytes does not end with an end-of-image marker (FF D9): truncated or corrupt")
+        }
         var error = [CChar](repeating: 0, count: 512)
         var info = cdc_jls_info()
         let status = bytes.withUnsafeBufferPointer { src in
