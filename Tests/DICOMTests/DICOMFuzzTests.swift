@@ -105,6 +105,17 @@ final class DICOMFuzzTests: XCTestCase {
         }
     }
 
+    /// Found by this test: a dataset of 6 or 7 bytes after the file meta made the VR sniffing read past the end.
+    func testDatasetShorterThanOneElementHeader() {
+        for tail in [[0x08, 0x00, 0x05, 0x00, 0x43, 0x53], [0x08, 0x00, 0x05, 0x00, 0x43, 0x53, 0x00]] as [[UInt8]] {
+            var b = Part10Builder()
+            b.transferSyntax = "1.2.840.10008.1.2"
+            let r = Self.exercise([UInt8](b.data()) + tail, name: "short")
+            XCTAssertNil(r.error)
+            XCTAssertFalse(r.ok)
+        }
+    }
+
     func testMutatedFilesReturnOrThrowDICOMError() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter { $0.hasSuffix(".dcm") }.sorted()
         XCTAssertGreaterThanOrEqual(names.count, 20, "fuzz corpus")
