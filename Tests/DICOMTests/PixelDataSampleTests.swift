@@ -54,22 +54,9 @@ final class PixelDataSampleTests: XCTestCase {
 
     /// pydicom's test_files directory, found through the installed package.
     static func pydicomTestFiles() throws -> URL {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import pydicom.data, os; print(os.path.dirname(pydicom.data.__file__))"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = Pipe()
-        var dir = ""
-        if (try? p.run()) != nil {
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            if p.terminationStatus == 0 {
-                dir = String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-        }
-        let url = URL(fileURLWithPath: dir).appendingPathComponent("test_files")
-        guard !dir.isEmpty, FileManager.default.fileExists(atPath: url.path) else {
+        do {
+            return try DICOMFixtureTests.pydicomTestFiles()
+        } catch {
             struct MissingPydicom: Error, CustomStringConvertible {
                 var description: String {
                     "pydicom's sample files are needed and python3 cannot import pydicom: run scripts/bootstrap"
@@ -77,7 +64,6 @@ final class PixelDataSampleTests: XCTestCase {
             }
             throw MissingPydicom()
         }
-        return url
     }
 }
 

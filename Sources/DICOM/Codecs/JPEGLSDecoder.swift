@@ -24,26 +24,17 @@ enum JPEGLSDecoder {
                              against: d, codec: "JPEG-LS", source: source)
         let bytesPerSample = precision <= 8 ? 1 : 2
         let count = width * height * components
-        var values = [Int32](repeating: 0, count: count)
-        if bytesPerSample == 1 {
-            var out = [UInt8](repeating: 0, count: count)
+        func decode<T: FixedWidthInteger & UnsignedInteger>(_: T.Type) throws -> [Int32] {
+            var out = [T](repeating: 0, count: count)
             let s = bytes.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBytes { dst in
                     cdc_jls_decode(src.baseAddress, src.count, dst.baseAddress, dst.count, &error, error.count)
                 }
             }
             guard s == CDC_OK else { throw fail(CodecImage.message(error)) }
-            for i in 0..<count { values[i] = Int32(out[i]) }
-        } else {
-            var out = [UInt16](repeating: 0, count: count)
-            let s = bytes.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBytes { dst in
-                    cdc_jls_decode(src.baseAddress, src.count, dst.baseAddress, dst.count, &error, error.count)
-                }
-            }
-            guard s == CDC_OK else { throw fail(CodecImage.message(error)) }
-            for i in 0..<count { values[i] = Int32(out[i]) }
+            return out.map { Int32(truncatingIfNeeded: $0) }
         }
+        var values = bytesPerSample == 1 ? try decode(UInt8.self) : try decode(UInt16.self)
         // Interleave mode 0 decodes one plane per component.
         if info.interleave_mode == 0 && components > 1 {
             values = CodecImage.interleave(planes: values, components: components)
