@@ -157,7 +157,13 @@ public struct PixelDataReader: Sendable {
     // MARK: JPEG (wired to the JPEG codec at merge time)
 
     /// JPEG Baseline, Extended, Lossless and Lossless SV1 (.4.50, .4.51, .4.57, .4.70): the one place that calls
-    /// the JPEG codec. Until it is linked in, these transfer syntaxes are reported as unsupported.
+    /// the JPEG codec. Until it is linked in, these transfer syntaxes are reported as unsupported. Wiring:
+    ///
+    ///     let image = try JPEGCodec.decode(bytes, photometricInterpretation: description.photometricInterpretation,
+    ///                                      source: "\(source) frame \(index)")
+    ///     return try frameFromJPEG(samples: image.samples, width: image.width, height: image.height,
+    ///                              components: image.components, precision: image.precision,
+    ///                              isRGB: image.isRGB, index: index)
     private func decodeJPEGFrame(_ bytes: [UInt8], index: Int) throws -> PixelFrame {
         throw DICOMError.unsupportedTransferSyntax(file: source, uid: transferSyntaxUID)
     }
