@@ -343,7 +343,7 @@ struct CodecImage {
         }
         keep = min(max(keep, 1), width)
         let samples = values.withUnsafeBufferPointer { src in
-            SampleNarrowing.samples(d.sampleType, count: src.count, keepBits: keep) { UInt32(bitPattern: src[$0]) }
+            SampleNarrowing.samples(d.sampleType, count: src.count, keepBits: keep, Int32Samples(src: src))
         }
         return PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: d.samplesPerPixel,
                           photometricInterpretation: d.photometricInterpretation, samples: samples)
@@ -360,35 +360,91 @@ extension PixelSampleType {
     }
 }
 
+/// Where raw sample bit patterns come from; concrete types let the compiler specialise and inline the
+/// per-sample read in the narrowing loop (a closure there costs a call per sample).
+protocol RawSamples {
+    func raw(_ i: Int) -> UInt32
+}
+
+/// Bytes of the file, read by the native layouts.
+struct NativeSamples {
+    struct Bits: RawSamples {
+        let src: UnsafeRawBufferPointer, firstBit: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 { let b = firstBit + i; return UInt32(src[b >> 3] >> UInt8(b & 7)) & 1 }
+    }
+    struct Bytes: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 { UInt32(src[start + i]) }
+    }
+    /// 8-bit samples in big endian OW: byte-swapped within each 16-bit word.
+    struct SwappedBytes: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 { let j = (start + i) ^ 1; return j < src.count ? UInt32(src[j]) : 0 }
+    }
+    struct LE16: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 {
+            UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self)))
+        }
+    }
+    struct BE16: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 {
+            UInt32(UInt16(bigEndian: src.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self)))
+        }
+    }
+    struct LE32: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 { UInt32(littleEndian: src.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)) }
+    }
+    struct BE32: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int
+        @inline(__always) func raw(_ i: Int) -> UInt32 { UInt32(bigEndian: src.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)) }
+    }
+    /// Any other whole number of bytes per sample (24 bits).
+    struct Wide: RawSamples {
+        let src: UnsafeRawBufferPointer, start: Int, width: Int, bigEndian: Bool
+        func raw(_ i: Int) -> UInt32 {
+            var v: UInt32 = 0
+            let p = start + i * width
+            for k in 0..<width { v = v << 8 | UInt32(src[bigEndian ? p + k : p + width - 1 - k]) }
+            return v
+        }
+    }
+}
+
+/// Codec output: Int32 values taken as bit patterns.
+struct Int32Samples: RawSamples {
+    let src: UnsafeBufferPointer<Int32>
+    @inline(__always) func raw(_ i: Int) -> UInt32 { UInt32(bitPattern: src[i]) }
+}
+
 /// Turns raw bit patterns into typed samples: keep the low `keepBits` bits and, for signed types,
 /// sign-extend from the top kept bit.
 enum SampleNarrowing {
-    @inline(__always)
-    static func samples(_ type: PixelSampleType, count: Int, keepBits: Int,
-                        _ raw: (Int) -> UInt32) -> PixelFrame.Samples {
+    static func samples<S: RawSamples>(_ type: PixelSampleType, count: Int, keepBits: Int, _ source: S) -> PixelFrame.Samples {
         switch type {
-        case .uint8: return .uint8(typed(count, keepBits, false, raw))
-        case .int8: return .int8(typed(count, keepBits, true, raw))
-        case .uint16: return .uint16(typed(count, keepBits, false, raw))
-        case .int16: return .int16(typed(count, keepBits, true, raw))
-        case .uint32: return .uint32(typed(count, keepBits, false, raw))
-        case .int32: return .int32(typed(count, keepBits, true, raw))
+        case .uint8: return .uint8(typed(count, keepBits, false, source))
+        case .int8: return .int8(typed(count, keepBits, true, source))
+        case .uint16: return .uint16(typed(count, keepBits, false, source))
+        case .int16: return .int16(typed(count, keepBits, true, source))
+        case .uint32: return .uint32(typed(count, keepBits, false, source))
+        case .int32: return .int32(typed(count, keepBits, true, source))
         }
     }
 
-    @inline(__always)
-    static func typed<T: FixedWidthInteger>(_ count: Int, _ keepBits: Int, _ signed: Bool,
-                                            _ raw: (Int) -> UInt32) -> [T] {
+    static func typed<T: FixedWidthInteger, S: RawSamples>(_ count: Int, _ keepBits: Int, _ signed: Bool, _ source: S) -> [T] {
         let mask: UInt32 = keepBits >= 32 ? .max : (1 << UInt32(keepBits)) - 1
         let signBit: UInt32 = 1 << UInt32(max(keepBits, 1) - 1)
         return [T](unsafeUninitializedCapacity: count) { out, initialized in
+            guard let base = out.baseAddress else { initialized = 0; return }
             if signed {
                 for i in 0..<count {
-                    let v = raw(i) & mask
-                    out[i] = T(truncatingIfNeeded: Int32(bitPattern: (v ^ signBit) &- signBit))
+                    let v = source.raw(i) & mask
+                    base[i] = T(truncatingIfNeeded: Int32(bitPattern: (v ^ signBit) &- signBit))
                 }
             } else {
-                for i in 0..<count { out[i] = T(truncatingIfNeeded: raw(i) & mask) }
+                for i in 0..<count { base[i] = T(truncatingIfNeeded: source.raw(i) & mask) }
             }
             initialized = count
         }
@@ -478,57 +534,30 @@ struct NativePixelUnpacker {
         let n = d.samplesPerFrame
         // pydicom keeps the low Bits Stored bits (High Bit does not shift them).
         let keep = d.bitsAllocated == 1 ? 8 : d.bitsStored
+        let type = d.sampleType
         let samples: PixelFrame.Samples = bytes.withUnsafeBytes { src in
             switch d.bitsAllocated {
             case 1:
-                let firstBit = index * n
-                return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) { i in
-                    let bit = firstBit + i
-                    return UInt32(src[bit >> 3] >> UInt8(bit & 7)) & 1
-                }
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.Bits(src: src, firstBit: index * n))
             case 8:
-                let start = index * n
-                // Big endian OW pixel data of 8-bit samples is byte-swapped within each 16-bit word.
                 if bigEndian && vr == .OW {
-                    let end = src.count
-                    return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) {
-                        let j = (start + $0) ^ 1
-                        return j < end ? UInt32(src[j]) : 0
-                    }
+                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.SwappedBytes(src: src, start: index * n))
                 }
-                return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) { UInt32(src[start + $0]) }
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.Bytes(src: src, start: index * n))
             case 16:
-                let start = index * n * 2
                 if bigEndian {
-                    return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) {
-                        UInt32(UInt16(bigEndian: src.loadUnaligned(fromByteOffset: start + 2 * $0, as: UInt16.self)))
-                    }
+                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.BE16(src: src, start: index * n * 2))
                 }
-                return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) {
-                    UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: start + 2 * $0, as: UInt16.self)))
-                }
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.LE16(src: src, start: index * n * 2))
             case 32:
-                let start = index * n * 4
                 if bigEndian {
-                    return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) {
-                        UInt32(bigEndian: src.loadUnaligned(fromByteOffset: start + 4 * $0, as: UInt32.self))
-                    }
+                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.BE32(src: src, start: index * n * 4))
                 }
-                return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) {
-                    UInt32(littleEndian: src.loadUnaligned(fromByteOffset: start + 4 * $0, as: UInt32.self))
-                }
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.LE32(src: src, start: index * n * 4))
             default:
-                // 24 bits: three bytes per sample.
                 let width = d.bitsAllocated / 8
-                let start = index * n * width
-                return SampleNarrowing.samples(d.sampleType, count: n, keepBits: keep) { i in
-                    var v: UInt32 = 0
-                    let p = start + i * width
-                    for k in 0..<width {
-                        v = v << 8 | UInt32(src[bigEndian ? p + k : p + width - 1 - k])
-                    }
-                    return v
-                }
+                return SampleNarrowing.samples(type, count: n, keepBits: keep,
+                                               NativeSamples.Wide(src: src, start: index * n * width, width: width, bigEndian: bigEndian))
             }
         }
         var frame = PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: d.samplesPerPixel,
