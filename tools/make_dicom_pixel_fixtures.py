@@ -124,7 +124,7 @@ def run(*args):
 def dcmtk(tool, src_name, name, manifest, note, *options, fuzz=False):
     src = os.path.join(OUT, src_name + ".dcm")
     dst = os.path.join(OUT, name + ".dcm")
-    run(tool, *options, src, dst)
+    run(tool, "+un", *options, src, dst)
     record(dst, name, manifest, note)
     if fuzz:
         shutil.copy(dst, os.path.join(FUZZ, name + ".dcm"))
@@ -133,7 +133,7 @@ def dcmtk(tool, src_name, name, manifest, note, *options, fuzz=False):
 def encoded_frames(ds, ts, **kwargs):
     """Encodes `ds`'s native frames with pydicom's encoder and returns the frame codestreams."""
     c = copy.deepcopy(ds)
-    c.compress(ts, **kwargs)
+    c.compress(ts, generate_instance_uid=False, **kwargs)
     n = int(c.get("NumberOfFrames", 1) or 1)
     return [bytes(f) for f in generate_frames(c.PixelData, number_of_frames=n)], c
 
@@ -292,7 +292,7 @@ def encapsulated(manifest):
     ds = base_dataset(40, 36, ba=16, bs=12, pr=1)
     ds.PixelData = arr.astype("<i2").tobytes()
     ds.file_meta.TransferSyntaxUID = U.ExplicitVRLittleEndian
-    ds.compress(U.JPEGLSLossless, encoding_plugin="pyjpegls")
+    ds.compress(U.JPEGLSLossless, encoding_plugin="pyjpegls", generate_instance_uid=False)
     save(ds, "jls_s12_pydicom", U.JPEGLSLossless, manifest, "JPEG-LS signed 12 of 16 bits (pyjpegls)")
 
     # JPEG 2000 by pydicom's encoder.
@@ -304,15 +304,21 @@ def encapsulated(manifest):
         ("src_u16_3frames", "j2k_u16_3frames", U.JPEG2000Lossless, {}, "J2K lossless 3 frames", False),
     ]:
         ds = pydicom.dcmread(os.path.join(OUT, src_name + ".dcm"))
-        ds.compress(ts, encoding_plugin="pylibjpeg", **kw)
+        ds.compress(ts, encoding_plugin="pylibjpeg", generate_instance_uid=False, **kw)
         save(ds, name, ts, manifest, note, fuzz=fz)
 
     # J2K codestream unsigned while Pixel Representation says signed (pydicom reinterprets from the
     # codestream precision): encode 12-bit unsigned values, then relabel the dataset signed.
     ds = pydicom.dcmread(os.path.join(OUT, "src_u12.dcm"))
-    ds.compress(U.JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    ds.compress(U.JPEG2000Lossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)
     ds.PixelRepresentation = 1
     save(ds, "j2k_pixelrep_mismatch", U.JPEG2000Lossless, manifest, "J2K unsigned stream, PR 1")
+
+    # The HTJ2K transfer syntax with a Part 1 codestream (a conforming HTJ2K decoder reads both): checks the
+    # dispatch only, as no High-Throughput encoder is available here.
+    ds = pydicom.dcmread(os.path.join(OUT, "j2k_u12.dcm"))
+    save(ds, "htj2k_uid_part1_stream", "1.2.840.10008.1.2.4.201", manifest,
+         "HTJ2K lossless UID over a Part 1 codestream (dispatch only)")
 
     # Encapsulation variants around J2K, JPEG-LS and RLE frames.
     src = pydicom.dcmread(os.path.join(OUT, "src_u16_3frames.dcm"))
