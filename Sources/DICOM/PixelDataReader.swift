@@ -36,6 +36,9 @@ public struct PixelDataReader: Sendable {
         switch pd {
         case let .native(bytes, _, _):
             guard !DICOMTransferSyntax.isEncapsulated(transferSyntaxUID) else {
+                if PixelCodec(transferSyntax: transferSyntaxUID) == nil {
+                    throw DICOMError.unsupportedTransferSyntax(file: source, uid: transferSyntaxUID)
+                }
                 throw DICOMError.pixelData(file: source, reason:
                     "native (not encapsulated) Pixel Data in compressed transfer syntax \(transferSyntaxUID)")
             }

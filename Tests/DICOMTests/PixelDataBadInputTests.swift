@@ -242,6 +242,9 @@ final class PixelDataBadInputTests: XCTestCase {
             b.transferSyntax = uid
             b.fragments = [[0, 0, 1, 0xB3]]
             assertError(try reader(b), ["built.dcm", "unsupported transfer syntax", uid] + (name.isEmpty ? [] : [name]))
+            b.fragments = nil
+            b.native = [1, 2, 3, 4]
+            assertError(try reader(b), ["built.dcm", "unsupported transfer syntax", uid] + (name.isEmpty ? [] : [name]))
         }
     }
 }
