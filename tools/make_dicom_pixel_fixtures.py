@@ -208,7 +208,7 @@ def native(manifest):
     ybr[..., 0] = np.arange(64 * 64).reshape(64, 64) % 256
     ds = base_dataset(64, 64, spp=3, pi="YBR_FULL", pc=0)
     ds.PixelData = ybr.tobytes()
-    save(ds, "native_ybr_full", U.ExplicitVRLittleEndian, manifest, "YBR_FULL converted to RGB")
+    save(ds, "native_ybr_full", U.ExplicitVRLittleEndian, manifest, "YBR_FULL converted to RGB", fuzz=True)
 
     # Explicit VR big endian: 16-bit (OW) and 8-bit in OW (byte-swapped within words).
     m = RNG.integers(0, 65536, (2, 7, 9), dtype=np.uint16)
@@ -271,7 +271,7 @@ def encapsulated(manifest):
     dcmtk("dcmcrle", "src_s16", "rle_s16", manifest, "RLE signed 16-bit (dcmcrle)")
     dcmtk("dcmcrle", "src_rgb8", "rle_rgb8", manifest, "RLE 8-bit RGB (dcmcrle)", fuzz=True)
     dcmtk("dcmcrle", "src_rgb8_2frames", "rle_rgb8_2frames_nobot", manifest, "RLE RGB 2 frames, empty BOT", "-ot")
-    dcmtk("dcmcrle", "src_ybr8", "rle_ybr8", manifest, "RLE 8-bit YBR_FULL (to RGB)")
+    dcmtk("dcmcrle", "src_ybr8", "rle_ybr8", manifest, "RLE 8-bit YBR_FULL (to RGB)", fuzz=True)
     dcmtk("dcmcrle", "src_u32", "rle_u32", manifest, "RLE 32-bit (dcmcrle)")
     dcmtk("dcmcrle", "native_s6_in8_multiframe", "rle_s6_in8", manifest, "RLE signed 6 of 8 bits, 2 frames")
 

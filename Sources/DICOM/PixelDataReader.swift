@@ -100,10 +100,10 @@ public struct PixelDataReader: Sendable {
                 let packed = NativePixelUnpacker(description: flat, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
                 let full = PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: 3,
                                       photometricInterpretation: "YBR_FULL", samples: packed.samples.expandingYBR422())
-                return ColorConversion.toRGBIfYBR(full)
+                return try ColorConversion.toRGBIfYBR(full, source: source)
             }
             let frame = NativePixelUnpacker(description: d, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
-            return ColorConversion.toRGBIfYBR(frame)
+            return try ColorConversion.toRGBIfYBR(frame, source: source)
         case .encapsulated:
             guard let frames = encapsulatedFrames else {
                 throw DICOMError.pixelData(file: source, reason: "encapsulated Pixel Data without a frame map")
@@ -134,7 +134,7 @@ public struct PixelDataReader: Sendable {
             case .jpeg:
                 return try decodeJPEGFrame(bytes, index: index)
             }
-            return ColorConversion.toRGBIfYBR(image.frame(description: d, correction: correction))
+            return try ColorConversion.toRGBIfYBR(image.frame(description: d, correction: correction), source: "\(source) frame \(index)")
         }
     }
 
@@ -191,7 +191,7 @@ public struct PixelDataReader: Sendable {
             return PixelFrame(rows: frame.rows, columns: frame.columns, samplesPerPixel: frame.samplesPerPixel,
                               photometricInterpretation: "RGB", samples: frame.samples)
         }
-        return ColorConversion.toRGBIfYBR(frame)
+        return try ColorConversion.toRGBIfYBR(frame, source: "\(source) frame \(index)")
     }
 }
 
@@ -486,41 +486,34 @@ enum ColorConversion {
     static let cbToB = Float(1.772)
     static let crToR = Float(1.402)
 
-    static func toRGBIfYBR(_ frame: PixelFrame) -> PixelFrame {
+    /// pydicom converts only 8-bit unsigned samples and refuses others; so does this, with a DICOMError.
+    static func toRGBIfYBR(_ frame: PixelFrame, source: String) throws -> PixelFrame {
         let pi = frame.photometricInterpretation
         guard frame.samplesPerPixel == 3, pi == "YBR_FULL" || pi == "YBR_FULL_422" else { return frame }
-        func convert<T: FixedWidthInteger>(_ a: [T]) -> [T] {
-            var out = a
-            out.withUnsafeMutableBufferPointer { p in
-                var i = 0
-                while i + 2 < p.count {
-                    let y = Float(p[i]), cb = Float(p[i + 1]) - 128, cr = Float(p[i + 2]) - 128
-                    let r = y + cb * 0 + cr * crToR
-                    let g = y + cb * cbToG + cr * crToG
-                    let b = y + cb * cbToB + cr * 0
-                    p[i] = T(clamp(r)); p[i + 1] = T(clamp(g)); p[i + 2] = T(clamp(b))
-                    i += 3
-                }
-            }
-            return out
+        guard case let .uint8(a) = frame.samples else {
+            throw DICOMError.pixelData(file: source, reason:
+                "\(pi) to RGB conversion needs 8-bit unsigned samples, not \(frame.sampleType.rawValue)")
         }
-        let samples: PixelFrame.Samples
-        switch frame.samples {
-        case let .uint8(a): samples = .uint8(convert(a))
-        case let .int8(a): samples = .int8(convert(a))
-        case let .uint16(a): samples = .uint16(convert(a))
-        case let .int16(a): samples = .int16(convert(a))
-        case let .uint32(a): samples = .uint32(convert(a))
-        case let .int32(a): samples = .int32(convert(a))
+        var out = a
+        out.withUnsafeMutableBufferPointer { p in
+            var i = 0
+            while i + 2 < p.count {
+                let y = Float(p[i]), cb = Float(p[i + 1]) - 128, cr = Float(p[i + 2]) - 128
+                let r = y + cb * 0 + cr * crToR
+                let g = y + cb * cbToG + cr * crToG
+                let b = y + cb * cbToB + cr * 0
+                p[i] = clamp(r); p[i + 1] = clamp(g); p[i + 2] = clamp(b)
+                i += 3
+            }
         }
         return PixelFrame(rows: frame.rows, columns: frame.columns, samplesPerPixel: 3,
-                          photometricInterpretation: "RGB", samples: samples)
+                          photometricInterpretation: "RGB", samples: .uint8(out))
     }
 
     @inline(__always)
-    private static func clamp(_ v: Float) -> Int {
+    private static func clamp(_ v: Float) -> UInt8 {
         let f = (v + 0.5).rounded(.down)
-        return f <= 0 ? 0 : f >= 255 ? 255 : Int(f)
+        return f <= 0 ? 0 : f >= 255 ? 255 : UInt8(f)
     }
 }
 

@@ -75,13 +75,20 @@ final class PixelDataFixtureTests: XCTestCase {
         }
     }
 
-    func testYBRToRGBByHand() {
+    func testYBRToRGBByHand() throws {
         // Y 100 with neutral chroma stays grey; (200, 100, 150) → (231, 194, 150) in pydicom 3.0.
         let f = PixelFrame(rows: 1, columns: 2, samplesPerPixel: 3, photometricInterpretation: "YBR_FULL",
                            samples: .uint8([100, 128, 128, 200, 100, 150]))
-        let rgb = ColorConversion.toRGBIfYBR(f)
+        let rgb = try ColorConversion.toRGBIfYBR(f, source: "x")
         XCTAssertEqual(rgb.samples, .uint8([100, 100, 100, 231, 194, 150]))
         XCTAssertEqual(rgb.photometricInterpretation, "RGB")
+        // pydicom 3.0 refuses the conversion for anything but uint8 ("Invalid ndarray.dtype ... must be 'uint8'").
+        for samples in [PixelFrame.Samples.int8([100, -128, -128]), .uint16([100, 128, 128])] {
+            let g = PixelFrame(rows: 1, columns: 1, samplesPerPixel: 3, photometricInterpretation: "YBR_FULL", samples: samples)
+            XCTAssertThrowsError(try ColorConversion.toRGBIfYBR(g, source: "y.dcm")) { error in
+                XCTAssertTrue("\(error)".contains("y.dcm: pixel data: YBR_FULL to RGB conversion needs 8-bit unsigned"), "\(error)")
+            }
+        }
     }
 
     /// The JPEG codec's output (interleaved 16-bit samples) becomes a frame of the file's type.
