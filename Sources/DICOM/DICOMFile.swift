@@ -139,6 +139,7 @@ public struct DICOMFile: Sendable {
 
     /// True when reading bytes 4..<8 as an implicit VR 32-bit length would run past the end.
     private static func implicitLengthLooksWrong(_ b: [UInt8], _ p: Int) -> Bool {
+        guard p + 8 <= b.count else { return true }
         let len = UInt32(b[p + 4]) | UInt32(b[p + 5]) << 8 | UInt32(b[p + 6]) << 16 | UInt32(b[p + 7]) << 24
         return len != 0xFFFF_FFFF && Int(len) > b.count - p - 8
     }
