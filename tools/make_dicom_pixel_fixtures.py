@@ -367,6 +367,27 @@ def encapsulated(manifest):
                                      "unsupported": True}
 
 
+LOSSY_JPEG = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
+
+
+def lossy_jpeg_reference(ds, path):
+    """(name, array) of the libjpeg-family decode of a lossy JPEG sample: pydicom with its Pillow plugin
+    (libjpeg-turbo) for 8-bit samples, dcmtk's dcmdjpeg (IJG, 12-bit build) otherwise."""
+    import subprocess, tempfile
+    if int(ds.BitsAllocated) == 8:
+        try:
+            ds = pydicom.dcmread(path)
+            ds.pixel_array_options(decoding_plugin="pillow")
+            return "pydicom+pillow", ds.pixel_array
+        except Exception:
+            return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "d.dcm")
+        if subprocess.run(["dcmdjpeg", path, out], capture_output=True).returncode != 0:
+            return None
+        return "dcmdjpeg", pydicom.dcmread(out).pixel_array
+
+
 def pydicom_samples():
     root = os.path.join(os.path.dirname(pydicom.data.__file__), "test_files")
     files = {}
@@ -394,6 +415,12 @@ def pydicom_samples():
                 "hash": array_hash(arr),
                 "jpeg": ts in JPEG,
             }
+            if ts in LOSSY_JPEG:
+                # Lossy JPEG decoders legitimately differ by a level or a few; the reader follows libjpeg
+                # (Pillow for 8-bit, IJG 12-bit as dcmdjpeg), so record those references too.
+                ref = lossy_jpeg_reference(ds, path)
+                if ref is not None:
+                    files[rel]["hash_reference"], files[rel]["reference"] = array_hash(ref[1]), ref[0]
     return {"pydicom": pydicom.__version__, "hash": "see array_hash in tools/make_dicom_pixel_fixtures.py",
             "files": files}
 

@@ -157,18 +157,21 @@ public struct PixelDataReader: Sendable {
         }
     }
 
-    // MARK: JPEG (wired to the JPEG codec at merge time)
+    // MARK: JPEG
 
     /// JPEG Baseline, Extended, Lossless and Lossless SV1 (.4.50, .4.51, .4.57, .4.70): the one place that calls
-    /// the JPEG codec. Until it is linked in, these transfer syntaxes are reported as unsupported. Wiring:
-    ///
-    ///     let image = try JPEGCodec.decode(bytes, photometricInterpretation: description.photometricInterpretation,
-    ///                                      source: "\(source) frame \(index)")
-    ///     return try frameFromJPEG(samples: image.samples, width: image.width, height: image.height,
-    ///                              components: image.components, precision: image.precision,
-    ///                              isRGB: image.isRGB, index: index)
+    /// the JPEG codec. The codec refuses a stream larger than the header's frame before allocating.
     private func decodeJPEGFrame(_ bytes: [UInt8], index: Int) throws -> PixelFrame {
-        throw DICOMError.unsupportedTransferSyntax(file: source, uid: transferSyntaxUID)
+        let image: JPEGImage
+        do {
+            image = try JPEGCodec.decode(bytes, photometricInterpretation: description.photometricInterpretation,
+                                         source: "\(source) frame \(index)", maxSamples: description.samplesPerFrame)
+        } catch let error as JPEGError {
+            throw DICOMError.pixelData(file: source, reason: "frame \(index): \(error.description)")
+        }
+        return try frameFromJPEG(samples: image.samples, width: image.width, height: image.height,
+                                 components: image.components, precision: image.precision,
+                                 isRGB: image.isRGB, index: index)
     }
 
     /// Converts a JPEG decoder's interleaved 16-bit samples into a frame of the file's sample type: values
