@@ -484,10 +484,11 @@ extension PixelFrame.Samples {
 /// YBR_FULL / YBR_FULL_422 → RGB as pydicom 3 converts by default: subtract 128 from Cb and Cr, multiply by
 /// its float32 matrix, round half up, clip to 0…255.
 enum ColorConversion {
-    static let cbToG = Float(-0.114 * 1.772 / 0.587)
-    static let crToG = Float(-0.299 * 1.402 / 0.587)
-    static let cbToB = Float(1.772)
-    static let crToR = Float(1.402)
+    // pydicom's matrix entries are Python double products rounded to float32.
+    static let cbToG = Float(Double(-0.114) * 1.772 / 0.587)
+    static let crToG = Float(Double(-0.299) * 1.402 / 0.587)
+    static let cbToB = Float(Double(1.772))
+    static let crToR = Float(Double(1.402))
 
     /// pydicom converts only 8-bit unsigned samples and refuses others; so does this, with a DICOMError.
     static func toRGBIfYBR(_ frame: PixelFrame, source: String) throws -> PixelFrame {
@@ -498,7 +499,14 @@ enum ColorConversion {
                 "\(pi) to RGB conversion needs 8-bit unsigned samples, not \(frame.sampleType.rawValue)")
         }
         var out = a
-        out.withUnsafeMutableBufferPointer { p in
+        ybrFullToRGB(&out)
+        return PixelFrame(rows: frame.rows, columns: frame.columns, samplesPerPixel: 3,
+                          photometricInterpretation: "RGB", samples: .uint8(out))
+    }
+
+    /// Converts interleaved 8-bit Y Cb Cr triplets to R G B in place.
+    static func ybrFullToRGB(_ samples: inout [UInt8]) {
+        samples.withUnsafeMutableBufferPointer { p in
             var i = 0
             while i + 2 < p.count {
                 let y = Float(p[i]), cb = Float(p[i + 1]) - 128, cr = Float(p[i + 2]) - 128
@@ -509,8 +517,6 @@ enum ColorConversion {
                 i += 3
             }
         }
-        return PixelFrame(rows: frame.rows, columns: frame.columns, samplesPerPixel: 3,
-                          photometricInterpretation: "RGB", samples: .uint8(out))
     }
 
     @inline(__always)

@@ -2,33 +2,16 @@ import Angiography
 import DICOM
 import Foundation
 import Imaging
+import TestSupport
 import XCTest
 
-/// External tools the synth tests run; a missing one fails the test naming its package.
+/// External tools the synth tests run (see TestSupport's ExternalTool).
 enum SynthToolRunner {
-    struct MissingTool: Error, CustomStringConvertible { let description: String }
-
     static func run(_ name: String, _ arguments: [String], package: String) throws -> (status: Int32, output: String) {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard let exe = (path.split(separator: ":").map { "\($0)/\(name)" } + ["/usr/bin/\(name)"])
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw MissingTool(description: "\(name) not found: install the package `\(package)` (scripts/bootstrap installs it)")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ExternalTool.run(name, arguments, package: package)
     }
 
-    static func temporaryDirectory(_ label: String) -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
-    }
+    static func temporaryDirectory(_ label: String) -> URL { ExternalTool.temporaryPath(label) }
 }
 
 final class SynthGeneratorTests: XCTestCase {

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import TestSupport
 import XCTest
 
 /// Mutates the files of Tests/Fixtures/dicom-fuzz (byte flips, truncations, length-field corruption,
@@ -10,25 +11,12 @@ final class DICOMFuzzTests: XCTestCase {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../Fixtures/dicom-fuzz").standardized
 
-    /// SplitMix64: small, seeded, the same sequence everywhere.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     static let interesting16: [UInt16] = [0, 1, 2, 3, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF]
     static let interesting32: [UInt32] = [0, 1, 2, 3, 4, 7, 8, 0x40, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFF0, 0xFFFF_FFFE, 0xFFFF_FFFF]
     /// Image Pixel attributes whose values steer decoding: (0028,xxxx) element numbers.
     static let pixelElements: [UInt16] = [0x0002, 0x0006, 0x0008, 0x0010, 0x0011, 0x0100, 0x0101, 0x0102, 0x0103]
 
-    static func mutate(_ input: [UInt8], _ rng: inout Random) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var b = input
         let rounds = 1 + rng.below(3)
         for _ in 0..<rounds {
@@ -127,7 +115,7 @@ final class DICOMFuzzTests: XCTestCase {
         }
         // DICOM_FUZZ_SEED / DICOM_FUZZ_SECONDS allow longer local runs; the defaults keep CI deterministic.
         let env = ProcessInfo.processInfo.environment
-        var rng = Random(state: env["DICOM_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_D1C0_2026)
+        var rng = SplitMix64(seed: env["DICOM_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_D1C0_2026)
         let budget: TimeInterval = env["DICOM_FUZZ_SECONDS"].flatMap { TimeInterval($0) } ?? 15
         let start = Date()
         var runs = 0, decoded = 0

@@ -1,46 +1,19 @@
 import DICOM
 import Foundation
+import TestSupport
 import XCTest
 
-/// External DICOM tools run by the writer tests; a missing tool fails with the package to install.
+/// External DICOM tools run by the writer tests (see TestSupport's ExternalTool).
 enum DICOMWriterToolRunner {
-    static func locate(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    /// Runs `name` with `arguments`; returns exit status and stdout + stderr.
     static func run(_ name: String, _ arguments: [String], package: String) throws -> (status: Int32, output: String) {
-        guard let exe = locate(name) else {
-            throw MissingToolError("\(name) not found: install the package `\(package)` (scripts/bootstrap installs it)")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ExternalTool.run(name, arguments, package: package)
     }
 
     static func temporaryDirectory(_ label: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        let dir = ExternalTool.temporaryPath(label)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
-}
-
-/// A test failure (not a skip) raised when a required external tool is missing.
-struct MissingToolError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
 }
 
 /// Writer output checked against hand-computed bytes, our reader, and dcmtk's dcmdump.

@@ -155,7 +155,7 @@ final class JPEGFixtureTests: XCTestCase {
             }
             if e.photometric.hasPrefix("YBR") {
                 var b = got.map { UInt8($0) }
-                JPEGColour.ybrFullToRGB(&b)
+                ColorConversion.ybrFullToRGB(&b)
                 got = b.map { UInt16($0) }
             }
             let (_, dcmdjpeg) = try Self.npy(e.name + ".dcmdjpeg.npy", bits: 8)

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import TestSupport
 import XCTest
 
 /// pixel_values against transformers 5.24's Gemma 3 image processor, both backends.

@@ -138,7 +138,7 @@ public enum JPEGCodec {
             if adobe {
                 isRGB = true
             } else if effective == "YBR_FULL" || effective == "YBR_FULL_422" {
-                JPEGColour.ybrFullToRGB(&raw)
+                ColorConversion.ybrFullToRGB(&raw)
                 isRGB = true
             } else {
                 isRGB = effective == "RGB"
@@ -149,27 +149,3 @@ public enum JPEGCodec {
     }
 }
 
-enum JPEGColour {
-    /// pydicom's YBR_FULL → RGB (pixels/processing.py, float32 matrix, round half up, clip).
-    static func ybrFullToRGB(_ px: inout [UInt8]) {
-        // The matrix entries are Python's double products rounded to float32.
-        let cbG = Float(Double(-0.114) * 1.772 / 0.587), crG = Float(Double(-0.299) * 1.402 / 0.587)
-        let crR = Float(Double(1.402)), cbB = Float(Double(1.772))
-        var i = 0
-        while i + 2 < px.count {
-            let y = Float(px[i]), cb = Float(px[i + 1]) - 128, cr = Float(px[i + 2]) - 128
-            let r = y + cb * 0 + cr * crR
-            let g = y + cb * cbG + cr * crG
-            let b = y + cb * cbB + cr * 0
-            px[i] = clip(r)
-            px[i + 1] = clip(g)
-            px[i + 2] = clip(b)
-            i += 3
-        }
-    }
-
-    @inline(__always) static func clip(_ v: Float) -> UInt8 {
-        let f = (v + 0.5).rounded(.down)
-        return UInt8(min(max(f, 0), 255))
-    }
-}

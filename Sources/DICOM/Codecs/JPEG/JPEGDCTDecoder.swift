@@ -177,48 +177,9 @@ enum JPEGDCTDecoder {
                 for r in 0..<8 { ws[r * 8 + col] = dc }
                 continue
             }
-            var z2 = dq(2), z3 = dq(6)
-            var z1 = (z2 + z3) * fix0_541196100
-            var tmp2 = z1 + z3 * -fix1_847759065
-            var tmp3 = z1 + z2 * fix0_765366865
-            z2 = dq(0)
-            z3 = dq(4)
-            var tmp0 = (z2 + z3) << constBits
-            var tmp1 = (z2 - z3) << constBits
-            let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
-            tmp0 = dq(7)
-            tmp1 = dq(5)
-            tmp2 = dq(3)
-            tmp3 = dq(1)
-            z1 = tmp0 + tmp3
-            z2 = tmp1 + tmp2
-            z3 = tmp0 + tmp2
-            var z4 = tmp1 + tmp3
-            let z5 = (z3 + z4) * fix1_175875602
-            tmp0 *= fix0_298631336
-            tmp1 *= fix2_053119869
-            tmp2 *= fix3_072711026
-            tmp3 *= fix1_501321110
-            z1 *= -fix0_899976223
-            z2 *= -fix2_562915447
-            z3 *= -fix1_961570560
-            z4 *= -fix0_390180644
-            z3 += z5
-            z4 += z5
-            tmp0 += z1 + z3
-            tmp1 += z2 + z4
-            tmp2 += z2 + z3
-            tmp3 += z1 + z4
+            let v = butterfly(dq(0), dq(1), dq(2), dq(3), dq(4), dq(5), dq(6), dq(7), constBits: constBits)
             let n = constBits - pass1Bits
-            func w(_ v: Int) -> Int { Int(Int32(truncatingIfNeeded: descale(v, n))) }
-            ws[col] = w(tmp10 + tmp3)
-            ws[56 + col] = w(tmp10 - tmp3)
-            ws[8 + col] = w(tmp11 + tmp2)
-            ws[48 + col] = w(tmp11 - tmp2)
-            ws[16 + col] = w(tmp12 + tmp1)
-            ws[40 + col] = w(tmp12 - tmp1)
-            ws[24 + col] = w(tmp13 + tmp0)
-            ws[32 + col] = w(tmp13 - tmp0)
+            for r in 0..<8 { ws[r * 8 + col] = Int(Int32(truncatingIfNeeded: descale(v[r], n))) }
         }
         let n = constBits + pass1Bits + 3
         for row in 0..<8 {
@@ -229,45 +190,41 @@ enum JPEGDCTDecoder {
                 for i in 0..<8 { o[i] = v }
                 continue
             }
-            var z2 = ws[b + 2], z3 = ws[b + 6]
-            var z1 = (z2 + z3) * fix0_541196100
-            var tmp2 = z1 + z3 * -fix1_847759065
-            var tmp3 = z1 + z2 * fix0_765366865
-            var tmp0 = (ws[b] + ws[b + 4]) << constBits
-            var tmp1 = (ws[b] - ws[b + 4]) << constBits
-            let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
-            tmp0 = ws[b + 7]
-            tmp1 = ws[b + 5]
-            tmp2 = ws[b + 3]
-            tmp3 = ws[b + 1]
-            z1 = tmp0 + tmp3
-            z2 = tmp1 + tmp2
-            z3 = tmp0 + tmp2
-            var z4 = tmp1 + tmp3
-            let z5 = (z3 + z4) * fix1_175875602
-            tmp0 *= fix0_298631336
-            tmp1 *= fix2_053119869
-            tmp2 *= fix3_072711026
-            tmp3 *= fix1_501321110
-            z1 *= -fix0_899976223
-            z2 *= -fix2_562915447
-            z3 *= -fix1_961570560
-            z4 *= -fix0_390180644
-            z3 += z5
-            z4 += z5
-            tmp0 += z1 + z3
-            tmp1 += z2 + z4
-            tmp2 += z2 + z3
-            tmp3 += z1 + z4
-            o[0] = limit(descale(tmp10 + tmp3, n))
-            o[7] = limit(descale(tmp10 - tmp3, n))
-            o[1] = limit(descale(tmp11 + tmp2, n))
-            o[6] = limit(descale(tmp11 - tmp2, n))
-            o[2] = limit(descale(tmp12 + tmp1, n))
-            o[5] = limit(descale(tmp12 - tmp1, n))
-            o[3] = limit(descale(tmp13 + tmp0, n))
-            o[4] = limit(descale(tmp13 - tmp0, n))
+            let v = butterfly(ws[b], ws[b + 1], ws[b + 2], ws[b + 3], ws[b + 4], ws[b + 5], ws[b + 6], ws[b + 7],
+                              constBits: constBits)
+            for i in 0..<8 { o[i] = limit(descale(v[i], n)) }
         }
+    }
+
+    /// One 8-point pass of IJG's islow IDCT (LL&M butterfly with 13-bit fixed-point constants): inputs
+    /// x0…x7, outputs scaled by 2^constBits, in output order 0…7.
+    @inline(__always)
+    static func butterfly(_ x0: Int, _ x1: Int, _ x2: Int, _ x3: Int, _ x4: Int, _ x5: Int, _ x6: Int, _ x7: Int,
+                          constBits: Int) -> SIMD8<Int> {
+        // Even part.
+        let z1 = (x2 + x6) * fix0_541196100
+        let e2 = z1 + x6 * -fix1_847759065
+        let e3 = z1 + x2 * fix0_765366865
+        let e0 = (x0 + x4) << constBits
+        let e1 = (x0 - x4) << constBits
+        let t10 = e0 + e3, t13 = e0 - e3, t11 = e1 + e2, t12 = e1 - e2
+        // Odd part.
+        var o0 = x7, o1 = x5, o2 = x3, o3 = x1
+        var y1 = o0 + o3, y2 = o1 + o2, y3 = o0 + o2, y4 = o1 + o3
+        let y5 = (y3 + y4) * fix1_175875602
+        o0 *= fix0_298631336
+        o1 *= fix2_053119869
+        o2 *= fix3_072711026
+        o3 *= fix1_501321110
+        y1 *= -fix0_899976223
+        y2 *= -fix2_562915447
+        y3 = y3 * -fix1_961570560 + y5
+        y4 = y4 * -fix0_390180644 + y5
+        o0 += y1 + y3
+        o1 += y2 + y4
+        o2 += y2 + y3
+        o3 += y1 + y4
+        return SIMD8(t10 + o3, t11 + o2, t12 + o1, t13 + o0, t13 - o0, t12 - o1, t11 - o2, t10 - o3)
     }
 
     /// Upsamples each component to the frame size (libjpeg 6b rules) and interleaves.
