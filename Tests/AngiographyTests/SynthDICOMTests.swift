@@ -40,6 +40,9 @@ final class SynthDICOMTests: XCTestCase {
                 let expected = (kind == .native ? run.native : run.subtracted).map { $0.map(Int32.init) }
                 XCTAssertEqual(frames.count, cfg.frames, path)
                 XCTAssertTrue(frames == expected, "\(path): pixel values differ from the generator's")
+                // Our own RLE / JPEG Lossless decoders read the compressed files to the same values.
+                let direct = try PixelDataReader(file: file).frames().map { $0.int32Values() }
+                XCTAssertTrue(direct == expected, "\(path): our decoder differs from the generator's pixels")
                 let (_, report) = try SynthToolRunner.run("dciodvfy", [url.path], package: "dicom3tools")
                 let errors = report.split(separator: "\n").filter { $0.hasPrefix("Error") }
                 XCTAssertTrue(errors.isEmpty, "\(path): dciodvfy errors:\n\(errors.joined(separator: "\n"))")
