@@ -11,12 +11,18 @@ public struct ParsedAnswer: Sendable, Codable, Equatable {
     public var verdict: Verdict
     /// Why (the phrases found, or what made it unclear).
     public var reason: String
+
+    public init(verdict: Verdict, reason: String) {
+        self.verdict = verdict
+        self.reason = reason
+    }
 }
 
 /// Strict reading of a free-text answer. A label counts when one of its accepted phrases occurs and is not
 /// negated; a negated positive phrase ("no occlusion", "not blocked", "no evidence of stenosis") counts as
-/// the other label, a negated negative phrase ("not patent") as the positive one. Any hedge, evidence for
-/// both labels, or for neither, gives `unclear`.
+/// the other label, a negated negative phrase ("not patent") as the positive one. An affirmed finding
+/// outweighs a negated one of the other kind ("no stenosis; occlusion of the ICA" → blocked). Any hedge,
+/// affirmed phrases of both labels, or no label at all, gives `unclear`.
 public struct AnswerParser: Sendable {
     public let positive: [String]
     public let negative: [String]
@@ -147,27 +153,31 @@ public struct AnswerParser: Sendable {
         func covered(_ h: (Int, Int, Bool), by others: [(Int, Int, Bool)]) -> Bool {
             others.contains { o in o.0 <= h.0 && h.1 <= o.1 && (o.1 - o.0) > (h.1 - h.0) }
         }
-        var blockedEvidence: [String] = [], patentEvidence: [String] = []
+        // Four kinds of evidence: affirmed and negated phrases of each label.
+        var affirmedBlocked: [String] = [], negatedBlocked: [String] = [], affirmedPatent: [String] = [], negatedPatent: [String] = []
         for h in posHits where !covered(h, by: negHits) {
             let s = w[h.0..<h.1].joined(separator: " ")
-            if h.2 { patentEvidence.append("negated \"\(s)\"") } else { blockedEvidence.append("\"\(s)\"") }
+            if h.2 { negatedBlocked.append("negated \"\(s)\"") } else { affirmedBlocked.append("\"\(s)\"") }
         }
         for h in negHits where !covered(h, by: posHits) {
             let s = w[h.0..<h.1].joined(separator: " ")
-            // A patent phrase that itself carries its negation ("no occlusion") is not negated again by it.
-            if h.2 && !Self.phrase(s).isEmpty && !Self.startsNegated(Self.phrase(s)) {
-                blockedEvidence.append("negated \"\(s)\"")
-            } else {
-                patentEvidence.append("\"\(s)\"")
-            }
+            // A patent phrase that carries its own negation ("no occlusion") is the absence of a finding,
+            // like a negated blocked phrase; its "no" does not negate it again.
+            if Self.startsNegated(Self.phrase(s)) { negatedBlocked.append("\"\(s)\"") }
+            else if h.2 { negatedPatent.append("negated \"\(s)\"") } else { affirmedPatent.append("\"\(s)\"") }
         }
-        switch (blockedEvidence.isEmpty, patentEvidence.isEmpty) {
-        case (false, true): return ParsedAnswer(verdict: positiveLabel, reason: "says " + blockedEvidence.joined(separator: ", "))
-        case (true, false): return ParsedAnswer(verdict: negativeLabel, reason: "says " + patentEvidence.joined(separator: ", "))
-        case (false, false):
-            return ParsedAnswer(verdict: .unclear, reason: "answer supports both labels (" + (blockedEvidence + patentEvidence).joined(separator: ", ") + ")")
-        case (true, true): return ParsedAnswer(verdict: .unclear, reason: "answer names neither label")
+        let blocked = affirmedBlocked + negatedPatent, patent = affirmedPatent + negatedBlocked
+        // An affirmed finding next to a negated one is ordinary report language ("no stenosis; occlusion of the
+        // ICA"): the affirmed finding wins. Affirmed phrases of both labels contradict each other.
+        if !affirmedBlocked.isEmpty && !affirmedPatent.isEmpty || !negatedPatent.isEmpty && !affirmedPatent.isEmpty {
+            return ParsedAnswer(verdict: .unclear, reason: "answer supports both labels (" + (blocked + patent).joined(separator: ", ") + ")")
         }
+        if !blocked.isEmpty {
+            return ParsedAnswer(verdict: positiveLabel, reason: "says " + blocked.joined(separator: ", ")
+                                + (negatedBlocked.isEmpty ? "" : " (also " + negatedBlocked.joined(separator: ", ") + ")"))
+        }
+        if !patent.isEmpty { return ParsedAnswer(verdict: negativeLabel, reason: "says " + patent.joined(separator: ", ")) }
+        return ParsedAnswer(verdict: .unclear, reason: "answer names neither label")
     }
 
     static func startsNegated(_ p: [String]) -> Bool {

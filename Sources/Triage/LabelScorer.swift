@@ -24,6 +24,13 @@ public struct ScoredLabel: Sendable, Codable, Equatable {
     /// Sum of `tokenLogprobs`: log P(whole answer | prompt).
     public var logprob: Double
 
+    public init(label: String, ids: [Int], tokenLogprobs: [Double], logprob: Double) {
+        self.label = label
+        self.ids = ids
+        self.tokenLogprobs = tokenLogprobs
+        self.logprob = logprob
+    }
+
     enum CodingKeys: String, CodingKey { case label, ids, tokenLogprobs = "token_logprobs", logprob }
 }
 

@@ -305,7 +305,8 @@ public final class TriagePipeline: @unchecked Sendable {
                     record.timings.add(timings)
                 }
             } catch {
-                failures.append("\(path): \(error)")
+                let message = "\(error)"
+                failures.append(message.contains(path) ? message : "\(path): \(message)")
             }
         }
         if images.isEmpty {
