@@ -38,9 +38,12 @@ public final class TriagePipeline: @unchecked Sendable {
     public let builder: ModelInputBuilder
     /// The chat prompt with one image block.
     public let promptIDs: [Int]
+    /// Which reference image processor the pixel values follow (transformers' default: torchvision).
+    public let imageBackend: ImagePreprocessor.Backend
 
     /// Wraps a loaded model; attaches the adapter in `adapter` (unmerged) when given.
-    public init(loaded: LoadedModel, profile: TaskProfile, mode: TriageMode, adapter: URL? = nil) throws {
+    public init(loaded: LoadedModel, profile: TaskProfile, mode: TriageMode, adapter: URL? = nil,
+                imageBackend: ImagePreprocessor.Backend = .torchvision) throws {
         try profile.validate(source: "profile \(profile.name)")
         guard let vision = loaded.vision else {
             throw TriageError.invalidArgument("\(loaded.path) has no vision tower; triage needs an image model")
@@ -48,6 +51,7 @@ public final class TriagePipeline: @unchecked Sendable {
         self.loaded = loaded
         self.profile = profile
         self.mode = mode
+        self.imageBackend = imageBackend
         if let adapter {
             let a = try loaded.attachAdapter(directory: adapter, name: "triage")
             adapterName = "triage"
@@ -358,7 +362,7 @@ public final class TriagePipeline: @unchecked Sendable {
         guard let vision = loaded.vision else { throw TriageError.invalidArgument("\(loaded.path) has no vision tower") }
         let clock = ContinuousClock()
         let t0 = clock.now
-        let pixels = try loaded.pixelValues(image: rgb)
+        let pixels = try loaded.pixelValues(image: rgb, backend: imageBackend)
         let tokens = try vision.imageTokens(pixelValues: pixels, adapter: adapterName)
         let prompt = try loaded.model.promptInput(ids: promptIDs, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
         timings.vision += (clock.now - t0).seconds
