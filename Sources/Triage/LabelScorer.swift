@@ -68,15 +68,17 @@ public struct LabelScores: Sendable {
 public final class PrefilledPrompt: @unchecked Sendable {
     public let promptLength: Int
     let cache: KVCache
-    /// Full-vocabulary logits at the last prompt position: the distribution of the first answer token.
-    let firstLogits: [Float]
+    /// Final hidden state at the last prompt position [1, hidden]: it predicts the first answer token.
+    let lastHidden: Tensor
     let adapter: String?
     public let prefillSeconds: Double
+    /// Full-vocabulary logits at the last prompt position, once computed (by scoring or generation).
+    var firstLogits: [Float]?
 
-    init(promptLength: Int, cache: KVCache, firstLogits: [Float], adapter: String?, prefillSeconds: Double) {
+    init(promptLength: Int, cache: KVCache, lastHidden: Tensor, adapter: String?, prefillSeconds: Double) {
         self.promptLength = promptLength
         self.cache = cache
-        self.firstLogits = firstLogits
+        self.lastHidden = lastHidden
         self.adapter = adapter
         self.prefillSeconds = prefillSeconds
     }
@@ -87,8 +89,10 @@ public final class PrefilledPrompt: @unchecked Sendable {
 /// The prompt (with its image block) is prefilled once. For each label the cache is truncated back to the
 /// prompt, the answer tokens but the last are run through the decoder, and the output layer is evaluated
 /// only at the positions that predict an answer token: never at the prompt positions, and the last prompt
-/// position (which predicts every label's first token) once for all labels. A full-vocabulary row is
-/// needed at those positions because log P(token) = logit(token) − logsumexp(all logits).
+/// position (which predicts every label's first token) once for all labels, as is any answer prefix that
+/// several labels share. A full-vocabulary row is needed at those positions because
+/// log P(token) = logit(token) − logsumexp(all logits); all of them go through the output layer in one
+/// product, so its weights (1.3 GB for MedGemma in bf16) are read once per image, not once per label.
 public struct LabelScorer: Sendable {
     public let model: Gemma3TextModel
     public let answers: [LabelAnswer]
@@ -125,8 +129,7 @@ public struct LabelScorer: Sendable {
         let t0 = clock.now
         let cache = try model.makeCache(tokens: n + max(longestAnswer, extraTokens))
         let hidden = try model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible, adapter: adapter)
-        let first = try model.logits(try hidden.rows((n - 1)..<n)).floats()
-        return PrefilledPrompt(promptLength: n, cache: cache, firstLogits: first, adapter: adapter,
+        return PrefilledPrompt(promptLength: n, cache: cache, lastHidden: try hidden.rows((n - 1)..<n), adapter: adapter,
                                prefillSeconds: (clock.now - t0).seconds)
     }
 
@@ -139,37 +142,56 @@ public struct LabelScorer: Sendable {
     public func score(_ p: PrefilledPrompt) throws -> LabelScores {
         let clock = ContinuousClock()
         let t0 = clock.now
-        // log-softmax normaliser and the row itself per distinct answer prefix; [] is the last prompt position.
-        var rows: [[Int]: [Float]] = [[]: p.firstLogits]
-        var fullRows = 1
-        var scored: [ScoredLabel] = []
+        let d = model.config.hiddenSize, v = model.config.vocabSize
+        // Hidden states of every distinct answer prefix ([] = the last prompt position), gathered first so
+        // that one output-layer product serves them all.
+        var rowOfPrefix: [[Int]: Int] = [:]
+        var gathered: [Float] = []
+        var cached: [[Int]: [Float]] = [:]
+        if let first = p.firstLogits { cached[[]] = first } else {
+            rowOfPrefix[[]] = 0
+            gathered += p.lastHidden.floats()
+        }
         for a in answers {
-            let prefixes = (0..<a.ids.count).map { Array(a.ids[..<$0]) }
-            let missing = prefixes.indices.filter { rows[prefixes[$0]] == nil }
-            if !missing.isEmpty {
-                try p.cache.truncate(to: p.promptLength)
-                // Inputs are the answer tokens but the last; output row j−1 predicts token j.
-                let hidden = try model.forward(embeddings: try model.embed(Array(a.ids.dropLast())), cache: p.cache, adapter: p.adapter)
-                let d = model.config.hiddenSize
-                let picked = Tensor(zeros: [missing.count, d])
-                for (r, j) in missing.enumerated() { (picked.f32 + r * d).update(from: hidden.f32 + (j - 1) * d, count: d) }
-                let logits = try model.logits(picked)
-                let v = model.config.vocabSize
-                for (r, j) in missing.enumerated() {
-                    rows[prefixes[j]] = Array(UnsafeBufferPointer(start: logits.f32 + r * v, count: v))
-                }
-                fullRows += missing.count
+            let prefixes = (1..<max(a.ids.count, 1)).map { Array(a.ids[..<$0]) }
+            let missing = prefixes.filter { rowOfPrefix[$0] == nil && cached[$0] == nil }
+            guard !missing.isEmpty else { continue }
+            try p.cache.truncate(to: p.promptLength)
+            // Inputs are the answer tokens but the last; output row j−1 predicts token j.
+            let hidden = try model.forward(embeddings: try model.embed(Array(a.ids.dropLast())), cache: p.cache, adapter: p.adapter)
+            for prefix in missing {
+                rowOfPrefix[prefix] = gathered.count / d
+                gathered += Array(UnsafeBufferPointer(start: hidden.f32 + (prefix.count - 1) * d, count: d))
             }
-            var lps: [Double] = []
-            for (j, id) in a.ids.enumerated() {
-                guard let row = rows[prefixes[j]] else { throw TriageError.scoring("internal: missing logits row") }
-                lps.append(Self.logSoftmax(row, at: id))
-            }
-            scored.append(ScoredLabel(label: a.label, ids: a.ids, tokenLogprobs: lps, logprob: lps.reduce(0, +)))
         }
         try p.cache.truncate(to: p.promptLength)
+        let rows = gathered.count / d
+        var logits: Tensor?
+        if rows > 0 { logits = try model.logits(try Tensor(gathered, shape: [rows, d])) }
+        if let l = logits, let r = rowOfPrefix[[]] { p.firstLogits = Array(UnsafeBufferPointer(start: l.f32 + r * v, count: v)) }
+
+        // One logsumexp per row, shared by the labels that read it.
+        var logZ: [[Int]: Double] = [:]
+        func logProb(_ prefix: [Int], _ id: Int) throws -> Double {
+            let row: UnsafeBufferPointer<Float>
+            if let c = cached[prefix] {
+                return Self.logSoftmax(c, at: id)
+            } else if let l = logits, let r = rowOfPrefix[prefix] {
+                row = UnsafeBufferPointer(start: l.f32 + r * v, count: v)
+            } else {
+                throw TriageError.scoring("internal: no output row for an answer prefix")
+            }
+            guard id >= 0 && id < v else { return -.infinity }
+            if logZ[prefix] == nil { logZ[prefix] = Self.logSumExp(row) }
+            return Double(row[id]) - logZ[prefix]!
+        }
+        var scored: [ScoredLabel] = []
+        for a in answers {
+            let lps = try a.ids.indices.map { try logProb(Array(a.ids[..<$0]), a.ids[$0]) }
+            scored.append(ScoredLabel(label: a.label, ids: a.ids, tokenLogprobs: lps, logprob: lps.reduce(0, +)))
+        }
         let stats = ScoringStats(promptTokens: p.promptLength, answerTokens: answers.reduce(0) { $0 + $1.ids.count },
-                                 fullVocabularyRows: fullRows, prefillSeconds: p.prefillSeconds,
+                                 fullVocabularyRows: rows + cached.count, prefillSeconds: p.prefillSeconds,
                                  scoringSeconds: (clock.now - t0).seconds)
         return LabelScores(labels: scored, probabilities: Self.normalise(scored), stats: stats)
     }
@@ -181,7 +203,8 @@ public struct LabelScorer: Sendable {
             throw TriageError.scoring("the prompt cache has room for \(p.cache.capacity - p.promptLength) new tokens, \(maxNewTokens) asked")
         }
         try p.cache.truncate(to: p.promptLength)
-        var row = p.firstLogits
+        if p.firstLogits == nil { p.firstLogits = try model.logits(p.lastHidden).floats() }
+        var row = p.firstLogits ?? []
         var out: [Int] = []
         while true {
             let next = Self.argmax(row)
@@ -196,16 +219,25 @@ public struct LabelScorer: Sendable {
 
     /// log softmax(row)[index] in double precision; −inf or NaN propagate (the caller guards).
     public static func logSoftmax(_ row: [Float], at index: Int) -> Double {
-        guard index >= 0 && index < row.count else { return -.infinity }
-        return row.withUnsafeBufferPointer { r in
-            var m = -Float.infinity
-            for x in r where x > m { m = x }
-            if m.isNaN || !m.isFinite { return m.isNaN ? .nan : (m > 0 ? .nan : -.infinity) }
-            var s = 0.0
-            let md = Double(m)
-            for x in r { s += Foundation.exp(Double(x) - md) }
-            return Double(r[index]) - md - Foundation.log(s)
+        row.withUnsafeBufferPointer { r in
+            guard index >= 0 && index < r.count else { return -.infinity }
+            return Double(r[index]) - logSumExp(r)
         }
+    }
+
+    /// log Σ exp(row) in double precision: NaN when the row holds a NaN or +inf, −inf when all are −inf.
+    static func logSumExp(_ r: UnsafeBufferPointer<Float>) -> Double {
+        var m = -Float.infinity
+        var nan = false
+        for x in r {
+            if x > m { m = x } else if x.isNaN { nan = true }
+        }
+        if nan || m == .infinity { return .nan }
+        if m == -.infinity { return -.infinity }
+        var s = 0.0
+        let md = Double(m)
+        for x in r { s += Foundation.exp(Double(x) - md) }
+        return md + Foundation.log(s)
     }
 
     /// softmax over summed log-likelihoods, nil when any is not finite (the policy then routes to review).
