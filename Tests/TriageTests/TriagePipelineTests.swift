@@ -44,6 +44,29 @@ final class TriagePipelineTests: XCTestCase {
         XCTAssertTrue(units.contains { if case .unreadable(let p, let r) = $0 { return p == "/nonexistent/input.dcm" && r == "no such file or folder" } else { return false } })
     }
 
+    func testFilesOfOneSeriesNamedDirectlyFormOneUnit() throws {
+        let dir = try tempDir()
+        let a = dir.appendingPathComponent("a.dcm"), b = dir.appendingPathComponent("b.dcm")
+        try FileManager.default.copyItem(at: TestPaths.fixture("angiography/xa_log.dcm"), to: a)
+        try FileManager.default.copyItem(at: TestPaths.fixture("angiography/xa_log.dcm"), to: b)
+        let units = TriagePipeline.plan([a.path, TestPaths.fixture("triage/images/dsa-64.png").path, b.path])
+        XCTAssertEqual(units.count, 2, "\(units)")
+        guard case .dicomSeries(let input, _, _, let modality, let files) = units[0] else { return XCTFail("\(units)") }
+        XCTAssertEqual(input, dir.path)
+        XCTAssertEqual(modality, "XA")
+        XCTAssertEqual(Set(files), Set([a.path, b.path]))
+    }
+
+    func testSingleFrameRunFailsTheFrameCheck() throws {
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score)
+        let r = pipeline.run(.dicomSeries(input: "x", study: nil, series: nil, modality: nil,
+                                          files: [TestPaths.fixture("angiography/xa_implicit.dcm").path]))
+        XCTAssertEqual(r.status, .processed, r.error ?? "")
+        XCTAssertEqual(r.decision, .manualReview)
+        XCTAssertTrue(r.reasons.contains("quality: too few frames (1 < 2)"), "\(r.reasons)")
+        XCTAssertEqual(r.images.first?.quality.frames, 1)
+    }
+
     func testBatchGivesOneRecordPerUnitWithoutIdentifiers() throws {
         let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score)
         XCTAssertTrue(pipeline.isTestModel)
