@@ -153,10 +153,10 @@ public struct TaskProfile: Codable, Sendable, Equatable {
     }
 
     /// The compiled-in default profile.
-    public static var standard: TaskProfile {
+    public static let standard: TaskProfile = {
         // The literal is checked by the tests (it decodes, validates and equals the shipped file).
         (try? decode(Data(defaultJSON.utf8), source: "compiled-in default profile"))!
-    }
+    }()
 
     /// JSON encoding with sorted keys, for writing a profile out.
     public func jsonData() throws -> Data {

@@ -17,7 +17,7 @@ struct TriageCommand: AsyncParsableCommand {
             needs a clinician.
 
             Exit status: 0 every input processed (skipped inputs count as processed); 3 some inputs failed (their \
-            records say why); 4 no input could be processed; 1 bad arguments, profile or model.
+            records say why); 4 no input could be processed (or the inputs held no file at all); 1 bad arguments, profile or model.
             """)
 
     @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json).")
@@ -56,7 +56,7 @@ struct TriageCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var records: [TriageRecord] = []
+        var total = 0, failed = 0
         try CommandErrors.reporting {
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
             if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
@@ -71,17 +71,21 @@ struct TriageCommand: AsyncParsableCommand {
             if format == "table" { Self.stdout(TableFormat.header + "\n") }
             for unit in units {
                 let r = pipeline.run(unit)
-                records.append(r)
+                total += 1
+                if r.status == .error { failed += 1 }
                 // Written straight to the file descriptor, one line per unit, so a reader sees each as it lands.
                 Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
                 bar.advance()
             }
             bar.finish()
         }
-        let failed = records.filter { $0.status == .error }.count
+        if total == 0 {
+            Self.stderr("no DICOM, PNG or JPEG file found in the inputs\n")
+            throw ExitCode(4)
+        }
         if failed == 0 { return }
-        Self.stderr("\(failed) of \(records.count) input(s) failed; see their records\n")
-        throw ExitCode(failed == records.count ? 4 : 3)
+        Self.stderr("\(failed) of \(total) input(s) failed; see their records\n")
+        throw ExitCode(failed == total ? 4 : 3)
     }
 
     static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }

@@ -66,6 +66,9 @@ final class TriageCommandTests: XCTestCase {
         let none = try CLI.run(["triage", "--model", try Self.model(), junk.path, "/nonexistent/file.png"])
         XCTAssertEqual(none.status, 4, none.stderr)
         XCTAssertEqual(try records(none.stdout).count, 2)
+        let empty = try CLI.run(["triage", "--model", try Self.model(), try CLI.tempDir().path])
+        XCTAssertEqual(empty.status, 4, empty.stderr)
+        XCTAssertTrue(empty.stdout.isEmpty)
     }
 
     func testBadArgumentsAndProfileExitWith1() throws {
