@@ -41,9 +41,11 @@ public final class TriagePipeline: @unchecked Sendable {
     /// Which reference image processor the pixel values follow (transformers' default: torchvision).
     public let imageBackend: ImagePreprocessor.Backend
 
-    /// Wraps a loaded model; attaches the adapter in `adapter` (unmerged) when given.
+    /// Wraps a loaded model; attaches the adapter in `adapter` (unmerged) when given. The model's
+    /// fingerprint is remembered in `fingerprintCache` (nil: computed every time).
     public init(loaded: LoadedModel, profile: TaskProfile, mode: TriageMode, adapter: URL? = nil,
-                imageBackend: ImagePreprocessor.Backend = .torchvision) throws {
+                imageBackend: ImagePreprocessor.Backend = .torchvision,
+                fingerprintCache: URL? = ModelFingerprint.defaultCacheDirectory) throws {
         try profile.validate(source: "profile \(profile.name)")
         guard let vision = loaded.vision else {
             throw TriageError.invalidArgument("\(loaded.path) has no vision tower; triage needs an image model")
@@ -60,7 +62,7 @@ public final class TriagePipeline: @unchecked Sendable {
             adapterName = nil
             adapterFingerprint = nil
         }
-        modelFingerprint = try Self.fingerprint(path: loaded.path)
+        modelFingerprint = try ModelFingerprint.of(path: loaded.path, cacheDirectory: fingerprintCache)
         isTestModel = Self.isTestModel(loaded)
         scorer = try LabelScorer(model: loaded.model, answers: try LabelScorer.answers(profile: profile, loaded: loaded))
         parser = AnswerParser(profile: profile)
@@ -79,15 +81,6 @@ public final class TriagePipeline: @unchecked Sendable {
                             computeMode: ComputeMode? = nil) throws -> TriagePipeline {
         let loaded = try ModelLoader.load(path: model, computeMode: computeMode)
         return try TriagePipeline(loaded: loaded, profile: profile, mode: mode, adapter: adapter.map { URL(fileURLWithPath: $0) })
-    }
-
-    /// sha256 over a model directory's weight files (or of a single model file).
-    public static func fingerprint(path: String) throws -> String {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            return try AdapterMerger.fingerprint(modelDirectory: URL(fileURLWithPath: path))
-        }
-        return try SHA256Hasher.hex(ofFile: path)
     }
 
     /// Tiny test models: a hidden size under 256 (no real Gemma 3 is that small) or a `TEST_MODEL` file.

@@ -20,6 +20,9 @@ final class TriageCommandTests: XCTestCase {
         return dir
     }
 
+    /// Fingerprints are remembered in a scratch cache, not the user's.
+    static let env = ["DSA_TRIAGE_CACHE": FileManager.default.temporaryDirectory.appendingPathComponent("dsa-triage-cli-cache").path]
+
     func records(_ stdout: String) throws -> [[String: Any]] {
         try stdout.split(separator: "\n").map { line in
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
@@ -33,7 +36,7 @@ final class TriageCommandTests: XCTestCase {
         let png = TestPaths.fixture("triage/images/dsa-64.png").path
         let xa = syn.appendingPathComponent("dicom/case_0001_subtracted.dcm").path
         let ct = TestPaths.fixture("angiography/ct.dcm").path
-        let r = try CLI.run(["triage", "--model", try Self.model(), png, xa, ct, junk.path])
+        let r = try CLI.run(["triage", "--model", try Self.model(), png, xa, ct, junk.path], environment: Self.env)
         XCTAssertEqual(r.status, 3, r.stderr)
         let recs = try records(r.stdout)
         XCTAssertEqual(recs.count, 4, r.stdout)
@@ -58,15 +61,15 @@ final class TriageCommandTests: XCTestCase {
 
     func testExitCodesZeroAndFour() throws {
         let ok = try CLI.run(["triage", "--model", try Self.model(), TestPaths.fixture("triage/images/dsa-64.png").path,
-                              TestPaths.fixture("angiography/ct.dcm").path])
+                              TestPaths.fixture("angiography/ct.dcm").path], environment: Self.env)
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertEqual(try records(ok.stdout).count, 2)
         let junk = try CLI.tempDir().appendingPathComponent("junk.dcm")
         try Data("x".utf8).write(to: junk)
-        let none = try CLI.run(["triage", "--model", try Self.model(), junk.path, "/nonexistent/file.png"])
+        let none = try CLI.run(["triage", "--model", try Self.model(), junk.path, "/nonexistent/file.png"], environment: Self.env)
         XCTAssertEqual(none.status, 4, none.stderr)
         XCTAssertEqual(try records(none.stdout).count, 2)
-        let empty = try CLI.run(["triage", "--model", try Self.model(), try CLI.tempDir().path])
+        let empty = try CLI.run(["triage", "--model", try Self.model(), try CLI.tempDir().path], environment: Self.env)
         XCTAssertEqual(empty.status, 4, empty.stderr)
         XCTAssertTrue(empty.stdout.isEmpty)
     }
@@ -74,21 +77,21 @@ final class TriageCommandTests: XCTestCase {
     func testBadArgumentsAndProfileExitWith1() throws {
         let bad = try CLI.tempDir().appendingPathComponent("profile.json")
         try Data(#"{"version": 1}"#.utf8).write(to: bad)
-        let r = try CLI.run(["triage", "--model", try Self.model(), "--profile", bad.path, TestPaths.fixture("triage/images/dsa-64.png").path])
+        let r = try CLI.run(["triage", "--model", try Self.model(), "--profile", bad.path, TestPaths.fixture("triage/images/dsa-64.png").path], environment: Self.env)
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains(bad.path), r.stderr)
         XCTAssertTrue(r.stdout.isEmpty)
-        let m = try CLI.run(["triage", "--model", "/nonexistent/model", TestPaths.fixture("triage/images/dsa-64.png").path])
+        let m = try CLI.run(["triage", "--model", "/nonexistent/model", TestPaths.fixture("triage/images/dsa-64.png").path], environment: Self.env)
         XCTAssertEqual(m.status, 1)
         XCTAssertTrue(m.stderr.contains("/nonexistent/model"), m.stderr)
-        XCTAssertNotEqual(try CLI.run(["triage", "--model", try Self.model(), "--mode", "fast", "x.png"]).status, 0)
-        XCTAssertNotEqual(try CLI.run(["triage", "--model", try Self.model()]).status, 0)
+        XCTAssertNotEqual(try CLI.run(["triage", "--model", try Self.model(), "--mode", "fast", "x.png"], environment: Self.env).status, 0)
+        XCTAssertNotEqual(try CLI.run(["triage", "--model", try Self.model()], environment: Self.env).status, 0)
     }
 
     func testTableFormatAndProfileWriteOut() throws {
         let out = try CLI.tempDir().appendingPathComponent("used-profile.json")
         let r = try CLI.run(["triage", "--model", try Self.model(), "--format", "table", "--write-profile", out.path,
-                             TestPaths.fixture("triage/images/dsa-64.png").path])
+                             TestPaths.fixture("triage/images/dsa-64.png").path], environment: Self.env)
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
@@ -117,7 +120,7 @@ final class TriageCommandTests: XCTestCase {
         }
         var everything = ""
         for format in ["jsonl", "table"] {
-            let r = try CLI.run(["triage", "--model", try Self.model(), "--mode", "both", "--progress", "always", "--format", format, syn.path])
+            let r = try CLI.run(["triage", "--model", try Self.model(), "--mode", "both", "--progress", "always", "--format", format, syn.path], environment: Self.env)
             XCTAssertEqual(r.status, 0, r.stderr)
             everything += r.stdout + r.stderr
             if format == "jsonl" {

@@ -58,7 +58,7 @@ final class TriagePipelineTests: XCTestCase {
     }
 
     func testSingleFrameRunFailsTheFrameCheck() throws {
-        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score)
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score, fingerprintCache: nil)
         let r = pipeline.run(.dicomSeries(input: "x", study: nil, series: nil, modality: nil,
                                           files: [TestPaths.fixture("angiography/xa_implicit.dcm").path]))
         XCTAssertEqual(r.status, .processed, r.error ?? "")
@@ -68,7 +68,7 @@ final class TriagePipelineTests: XCTestCase {
     }
 
     func testBatchGivesOneRecordPerUnitWithoutIdentifiers() throws {
-        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score)
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score, fingerprintCache: nil)
         XCTAssertTrue(pipeline.isTestModel)
         XCTAssertNil(pipeline.adapterFingerprint)
         let dir = try batchFolder()
@@ -135,7 +135,7 @@ final class TriagePipelineTests: XCTestCase {
                 profile.labels[i].answer = try XCTUnwrap(answers.first { $0["label"] as? String == profile.labels[i].name }?["text"] as? String)
             }
             let adapter = (c["adapter"] as? String).map { TestPaths.fixture("triage").appendingPathComponent($0) }
-            let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .score, adapter: adapter, imageBackend: .pil)
+            let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .score, adapter: adapter, imageBackend: .pil, fingerprintCache: nil)
             XCTAssertEqual(pipeline.promptIDs, ints(c["prompt_ids"]), name)
             let image = TestPaths.fixture("triage").appendingPathComponent(c["image"] as! String)
             let r = pipeline.run(.image(path: image.path))
@@ -146,7 +146,7 @@ final class TriagePipelineTests: XCTestCase {
     }
 
     func testPartlyUnreadableSeriesGoesToReview() throws {
-        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score)
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score, fingerprintCache: nil)
         let dir = try tempDir()
         let junk = dir.appendingPathComponent("junk.dcm")
         try Data("junk".utf8).write(to: junk)
@@ -165,7 +165,7 @@ final class TriagePipelineTests: XCTestCase {
     func testEveryFrameStrategyKeepsTheWorstFrame() throws {
         var profile = TaskProfile.standard
         profile.frameStrategy = "every"
-        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .score)
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .score, fingerprintCache: nil)
         let r = pipeline.run(.dicomSeries(input: "x", study: nil, series: nil, modality: nil,
                                           files: [TestPaths.fixture("angiography/xa_log.dcm").path]))
         XCTAssertEqual(r.status, .processed)
@@ -180,7 +180,7 @@ final class TriagePipelineTests: XCTestCase {
     func testBothModesRunAndDisagreementOrUnclearGoesToReview() throws {
         var profile = TaskProfile.standard
         profile.generation.maxNewTokens = 6
-        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .both)
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .both, fingerprintCache: nil)
         let r = pipeline.run(.image(path: TestPaths.fixture("triage/images/dsa-120x90.png").path))
         XCTAssertEqual(r.status, .processed)
         let img = try XCTUnwrap(r.images.first)
@@ -198,7 +198,7 @@ final class TriagePipelineTests: XCTestCase {
         let dir = try tempDir()
         let png = dir.appendingPathComponent("black.png")
         try PNGTestImage.gray(width: 32, height: 32, value: 2).write(to: png)
-        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score)
+        let pipeline = try TriagePipeline(loaded: try Self.model(), profile: .standard, mode: .score, fingerprintCache: nil)
         let r = pipeline.run(.image(path: png.path))
         XCTAssertEqual(r.decision, .manualReview)
         XCTAssertTrue(r.reasons.contains { $0.hasPrefix("quality: too dark") }, "\(r.reasons)")
@@ -207,10 +207,10 @@ final class TriagePipelineTests: XCTestCase {
 
     func testPipelineRejectsTextOnlyModelsAndBadAdapters() throws {
         let m = try Self.model()
-        XCTAssertThrowsError(try TriagePipeline(loaded: m, profile: .standard, mode: .score, adapter: URL(fileURLWithPath: "/nonexistent/adapter")))
+        XCTAssertThrowsError(try TriagePipeline(loaded: m, profile: .standard, mode: .score, adapter: URL(fileURLWithPath: "/nonexistent/adapter"), fingerprintCache: nil))
         var bad = TaskProfile.standard
         bad.threshold = 2
-        XCTAssertThrowsError(try TriagePipeline(loaded: m, profile: bad, mode: .score)) { e in
+        XCTAssertThrowsError(try TriagePipeline(loaded: m, profile: bad, mode: .score, fingerprintCache: nil)) { e in
             XCTAssertTrue("\(e)".contains("threshold"), "\(e)")
         }
     }
