@@ -40,6 +40,10 @@ public final class TriagePipeline: @unchecked Sendable {
     public let promptIDs: [Int]
     /// Which reference image processor the pixel values follow (transformers' default: torchvision).
     public let imageBackend: ImagePreprocessor.Backend
+    /// Whether records keep the generated text. Off by default: a model can read text burned into the
+    /// pixels (names on a secondary capture) and repeat it; the parsed verdict and its reason quote only
+    /// the profile's own words.
+    public var keepGeneratedText = false
 
     /// Wraps a loaded model; attaches the adapter in `adapter` (unmerged) when given. The model's
     /// fingerprint is remembered in `fingerprintCache` (nil: computed every time).
@@ -384,7 +388,7 @@ public final class TriagePipeline: @unchecked Sendable {
         if let scores { logprobs = Dictionary(uniqueKeysWithValues: scores.labels.map { ($0.label, $0.logprob) }) }
         return TriageRecord.ImageResult(instance: instance, frames: frameNumbers, pBlocked: p.flatMap { $0.isFinite ? $0 : nil },
                                         labelProbabilities: scores?.probabilities, labelLogprobs: logprobs,
-                                        generatedText: text, parsedAnswer: parsed, quality: q,
+                                        generatedText: keepGeneratedText ? text : nil, parsedAnswer: parsed, quality: q,
                                         decision: decision.label, reasons: decision.reasons)
     }
 }

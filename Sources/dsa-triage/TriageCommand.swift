@@ -41,6 +41,9 @@ struct TriageCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Progress bar on stderr: auto (when stderr is a terminal and there are more than 3 units), always, never.")
     var progress = "auto"
 
+    @Flag(name: .long, help: "Keep the generated text in the records (off: a model may repeat text burned into the pixels).")
+    var keepGeneratedText = false
+
     @Option(name: .long, help: "Write the profile in use to this file and continue (for auditing a run).")
     var writeProfile: String?
 
@@ -63,6 +66,7 @@ struct TriageCommand: AsyncParsableCommand {
             let triageMode = mode.flatMap(TriageMode.init(rawValue:)) ?? TriageMode(rawValue: taskProfile.generation.mode) ?? .score
             let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: triageMode,
                                                    computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+            pipeline.keepGeneratedText = keepGeneratedText
             if pipeline.isTestModel {
                 Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless (records say test_model_decisions_meaningless: true)\n")
             }

@@ -120,7 +120,7 @@ final class TriageCommandTests: XCTestCase {
         }
         var everything = ""
         for format in ["jsonl", "table"] {
-            let r = try CLI.run(["triage", "--model", try Self.model(), "--mode", "both", "--progress", "always", "--format", format, syn.path], environment: Self.env)
+            let r = try CLI.run(["triage", "--model", try Self.model(), "--mode", "both", "--keep-generated-text", "--progress", "always", "--format", format, syn.path], environment: Self.env)
             XCTAssertEqual(r.status, 0, r.stderr)
             everything += r.stdout + r.stderr
             if format == "jsonl" {

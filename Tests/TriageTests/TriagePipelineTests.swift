@@ -181,7 +181,10 @@ final class TriagePipelineTests: XCTestCase {
         var profile = TaskProfile.standard
         profile.generation.maxNewTokens = 6
         let pipeline = try TriagePipeline(loaded: try Self.model(), profile: profile, mode: .both, fingerprintCache: nil)
-        let r = pipeline.run(.image(path: TestPaths.fixture("triage/images/dsa-120x90.png").path))
+        let image = TriageInput.image(path: TestPaths.fixture("triage/images/dsa-120x90.png").path)
+        XCTAssertNil(pipeline.run(image).images.first?.generatedText, "generated text is dropped unless asked for")
+        pipeline.keepGeneratedText = true
+        let r = pipeline.run(image)
         XCTAssertEqual(r.status, .processed)
         let img = try XCTUnwrap(r.images.first)
         XCTAssertNotNil(img.pBlocked)
