@@ -9,7 +9,7 @@ struct DSATriage: AsyncParsableCommand {
         commandName: "dsa-triage",
         abstract: "Triage digital subtraction angiography with MedGemma (decision support only).",
         subcommands: [GenerateCommand.self, MergeCommand.self, BenchCommand.self, InspectCommand.self,
-                      SynthCommand.self]
+                      SynthCommand.self, TriageCommand.self]
     )
 }
 

@@ -1,0 +1,123 @@
+import Foundation
+import ModelFiles
+
+/// One result line: one DICOM series or one PNG/JPEG image. Carries no patient identifiers: UIDs are
+/// hashed, and names, IDs, birth dates and accession numbers are never read into it.
+public struct TriageRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        /// The model saw it and a decision was made.
+        case processed
+        /// Out of scope (not angiography, not an image); counts as handled.
+        case skipped
+        /// Could not be read or run; the batch went on.
+        case error
+    }
+
+    public enum Kind: String, Sendable, Codable {
+        case dicomSeries = "dicom_series"
+        case image
+        case file
+    }
+
+    /// Timings in seconds.
+    public struct Timings: Sendable, Codable, Equatable {
+        /// Reading, routing, subtraction and frame composition.
+        public var input: Double = 0
+        /// Image preprocessing and the vision tower.
+        public var vision: Double = 0
+        /// The prompt pass through the decoder.
+        public var prefill: Double = 0
+        /// Label scoring after the prefill.
+        public var scoring: Double = 0
+        /// Greedy generation after the prefill.
+        public var generation: Double = 0
+        public var total: Double = 0
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case input = "input_s", vision = "vision_s", prefill = "prefill_s", scoring = "scoring_s"
+            case generation = "generation_s", total = "total_s"
+        }
+
+        mutating func add(_ o: Timings) {
+            input += o.input; vision += o.vision; prefill += o.prefill; scoring += o.scoring; generation += o.generation
+        }
+    }
+
+    /// One model image's outcome (a run, or one frame under the "every" strategy).
+    public struct ImageResult: Sendable, Codable, Equatable {
+        /// Hashed SOP Instance UID of the run (nil for PNG/JPEG).
+        public var instance: String?
+        /// 1-based frames the image was made from (empty for PNG/JPEG).
+        public var frames: [Int]
+        public var pBlocked: Double?
+        public var labelProbabilities: [String: Double]?
+        public var labelLogprobs: [String: Double]?
+        public var generatedText: String?
+        public var parsedAnswer: ParsedAnswer?
+        public var quality: QualityReport
+        public var decision: TriageLabel
+        public var reasons: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case instance, frames, quality, decision, reasons
+            case pBlocked = "p_blocked", labelProbabilities = "label_probabilities", labelLogprobs = "label_logprobs"
+            case generatedText = "generated_text", parsedAnswer = "parsed_answer"
+        }
+    }
+
+    /// The command-line argument (file or folder) the unit came from.
+    public var input: String
+    public var kind: Kind
+    public var status: Status
+    /// The files of the unit (a series' instances in order).
+    public var files: [String]
+    public var studyUIDHash: String?
+    public var seriesUIDHash: String?
+    public var instanceUIDHashes: [String]
+    public var modality: String?
+    /// "triage", "skip", or nil when the input could not be routed.
+    public var route: String?
+    public var routeReason: String?
+    /// Frames behind each model image, per image.
+    public var framesUsed: [[Int]]
+    /// The worst image's P(blocked) (the highest), nil when not scored.
+    public var pBlocked: Double?
+    public var labelProbabilities: [String: Double]?
+    /// nil for skipped and error records.
+    public var decision: TriageLabel?
+    public var reasons: [String]
+    public var images: [ImageResult]
+    public var mode: TriageMode
+    public var profile: String
+    public var modelFingerprint: String
+    public var adapterFingerprint: String?
+    /// True when the model is the tiny test model: its decisions mean nothing.
+    public var testModel: Bool
+    public var error: String?
+    public var timings: Timings
+
+    enum CodingKeys: String, CodingKey {
+        case input, kind, status, files, modality, route, decision, reasons, images, mode, profile, error, timings
+        case studyUIDHash = "study_uid_hash", seriesUIDHash = "series_uid_hash", instanceUIDHashes = "instance_uid_hashes"
+        case routeReason = "route_reason", framesUsed = "frames_used", pBlocked = "p_blocked"
+        case labelProbabilities = "label_probabilities", modelFingerprint = "model_fingerprint"
+        case adapterFingerprint = "adapter_fingerprint", testModel = "test_model_decisions_meaningless"
+    }
+
+    /// The record as one JSON line (sorted keys).
+    public func jsonLine() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+}
+
+/// One-way hashes of DICOM UIDs: records can be joined to each other without carrying the UID.
+public enum UIDHash {
+    /// First 32 hex digits of sha256("dsa-triage-uid:" + uid).
+    public static func hash(_ uid: String) -> String {
+        String(SHA256Hasher.hex(of: Data(("dsa-triage-uid:" + uid).utf8)).prefix(32))
+    }
+}
