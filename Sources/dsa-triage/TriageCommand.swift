@@ -106,7 +106,7 @@ enum TableFormat {
         let p = r.pBlocked.map { String(format: "%.3f", $0) } ?? "-"
         let why = r.error ?? r.reasons.joined(separator: "; ")
         return pad(r.decision?.rawValue ?? "-", 14) + pad(p, 11) + pad(r.status.rawValue, 10) + pad(r.modality ?? "-", 9)
-            + r.input + (r.files.count > 1 ? " (\(r.files.count) files)" : "") + " — " + why
+            + (r.files.count == 1 ? r.files[0] : r.input + (r.files.count > 1 ? " (\(r.files.count) files)" : "")) + " — " + why
             + (r.testModel ? " [test model: meaningless]" : "")
     }
 }
