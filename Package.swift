@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Angiography", targets: ["Angiography"]),
         .library(name: "Triage", targets: ["Triage"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,9 +50,11 @@ let package = Package(
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
         .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor"]),
+        // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
+        .target(name: "Evaluation", dependencies: ["Triage", "ModelFiles"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -64,6 +67,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "ModelFiles", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
