@@ -147,6 +147,7 @@ public enum HTMLReport {
     th, td { border: 1px solid #c9d0d8; padding: 4px 10px; text-align: right; }
     th[scope=row], caption { text-align: left; }
     thead th { background: #eef1f5; }
+    thead th:first-child { text-align: left; }
     caption { font-weight: bold; padding: 4px 0; }
     .caption-note { font-weight: normal; color: #4a5360; }
     table.confusion td { min-width: 110px; font-size: 17px; }
