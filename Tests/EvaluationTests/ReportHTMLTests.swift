@@ -285,3 +285,20 @@ final class ReportHTMLTests: XCTestCase {
         XCTAssertEqual(HTMLReport.render(back), HTMLReport.render(doc))
     }
 }
+
+final class ReportWritingTests: XCTestCase {
+    func testWritesThePageAndNamesTheFileOnFailure() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("report-write-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("report.html")
+        let doc = ReportSample.document()
+        try HTMLReport.write(doc, to: url)
+        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), HTMLReport.render(doc))
+
+        let bad = dir.appendingPathComponent("missing-dir/report.html")
+        XCTAssertThrowsError(try HTMLReport.write(doc, to: bad)) { error in
+            XCTAssertTrue(String(describing: error).contains(bad.path), String(describing: error))
+        }
+    }
+}
