@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
