@@ -12,7 +12,8 @@ import os
 import numpy as np
 from scipy import stats
 from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss, confusion_matrix,
-                             f1_score, matthews_corrcoef, roc_auc_score)
+                             f1_score, matthews_corrcoef, precision_recall_curve, roc_auc_score,
+                             roc_curve)
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
@@ -155,7 +156,12 @@ def main():
                    "chi2_p": float(ch.pvalue)})
     expected["mcnemar"] = mc
 
-    y = sets["main"][0]
+    # Curves of the main set: scikit-learn's ROC and precision-recall points at every distinct score.
+    y, pm = sets["main"][0], sets["main"][1]
+    fpr, tpr, thr = roc_curve(y, pm, drop_intermediate=False)
+    prec, rec, pthr = precision_recall_curve(y, pm)
+    expected["curves"] = {"roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "threshold": [None] + thr[1:].tolist()},
+                          "pr": {"precision": prec.tolist(), "recall": rec.tolist(), "threshold": pthr.tolist()}}
     expected["delong"] = {"labels": [int(v) for v in y], "a": [float(v) for v in sets["main"][1]],
                           "b": [float(v) for v in p2], "expected": delong(y, sets["main"][1], p2)}
     with open(os.path.join(OUT, "expectations.json"), "w") as f:

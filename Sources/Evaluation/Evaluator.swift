@@ -42,7 +42,7 @@ public enum Evaluator {
         var warnings: [String] = []
         let head = table(s, bootstrap: options.bootstrap)
         let c = head.confusion
-        if c.positives == 0 { warnings.append("no blocked case among the \(s.count) evaluated: sensitivity, NPV-free metrics and AUROC are undefined") }
+        if c.positives == 0 { warnings.append("no blocked case among the \(s.count) evaluated: sensitivity, AUROC and AUPRC are undefined") }
         if c.negatives == 0 { warnings.append("no patent case among the \(s.count) evaluated: specificity and AUROC are undefined") }
         let unscored = s.filter { $0.pBlocked == nil }.count
         if unscored > 0 { warnings.append("\(unscored) case(s) have no P(blocked): they count for the decision metrics only") }
@@ -51,7 +51,7 @@ public enum Evaluator {
         let reviews = s.filter(\.isReview)
         let review = ReviewSummary(count: reviews.count,
                                    rate: MetricValue(value: Double(reviews.count) / Double(s.count), ci: Intervals.wilson(successes: reviews.count, n: s.count)),
-                                   autoDecided: table(s.filter { !$0.isReview }, bootstrap: options.bootstrap))
+                                   autoDecided: reviews.isEmpty ? head : table(s.filter { !$0.isReview }, bootstrap: options.bootstrap))
 
         let imbalance = imbalanceCheck(head)
         if imbalance.majorityClassFailure { warnings.append(imbalance.message) }

@@ -121,7 +121,9 @@ final class MetricsTests: XCTestCase {
     }
 
     func testUndefinedMetricEncodesNulls() throws {
-        let data = try JSONEncoder().encode(MetricValue.undefined)
-        XCTAssertEqual(String(decoding: data, as: UTF8.self), #"{"value":null,"ci":null}"#)
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        XCTAssertEqual(String(decoding: try e.encode(MetricValue.undefined), as: UTF8.self), #"{"ci":null,"value":null}"#)
+        XCTAssertEqual(String(decoding: try e.encode(MetricValue(value: 0.5, ci: [0.25, 0.75])), as: UTF8.self), #"{"ci":[0.25,0.75],"value":0.5}"#)
     }
 }
