@@ -1,3 +1,5 @@
+import MedGemma
+
 /// How the bootstrap resamples.
 public struct BootstrapSettings: Sendable, Equatable, Codable {
     /// Number of resamples (0 turns the bootstrap intervals off: they become null).
@@ -10,22 +12,9 @@ public struct BootstrapSettings: Sendable, Equatable, Codable {
     }
 }
 
-/// SplitMix64: a small, fast, fully specified generator, so a seed gives the same intervals everywhere.
-public struct SplitMix64: Sendable {
-    var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<n (multiply-high; the bias is below 2⁻³² for any n here).
-    public mutating func below(_ n: Int) -> Int {
+extension SplitMix64 {
+    /// Uniform in 0..<n by multiply-high (the bias is below 2⁻³² for any n here).
+    mutating func uniform(below n: Int) -> Int {
         Int(next().multipliedFullWidth(by: UInt64(n)).high)
     }
 }
@@ -34,6 +23,7 @@ public struct SplitMix64: Sendable {
 /// cases and as many patent cases from the patent cases as the data holds, so every resample keeps the
 /// prevalence. Intervals are the 2.5th and 97.5th percentiles of the resampled values (linear interpolation);
 /// resamples where a metric is undefined are left out, and the interval is null when more than half are.
+/// The draws come from SplitMix64 seeded by `seed`, so a seed gives the same intervals everywhere.
 public enum Bootstrap {
     public static func percentileIntervals(engine: MetricEngine, metrics: [String], settings: BootstrapSettings) -> [String: [Double]?] {
         var out: [String: [Double]?] = [:]
@@ -46,8 +36,8 @@ public enum Bootstrap {
         var w = [Int](repeating: 0, count: engine.labels.count)
         for _ in 0..<settings.resamples {
             for i in w.indices { w[i] = 0 }
-            for _ in pos.indices { w[pos[rng.below(pos.count)]] += 1 }
-            for _ in neg.indices { w[neg[rng.below(neg.count)]] += 1 }
+            for _ in pos.indices { w[pos[rng.uniform(below: pos.count)]] += 1 }
+            for _ in neg.indices { w[neg[rng.uniform(below: neg.count)]] += 1 }
             let v = engine.values(weights: w)
             for m in metrics { if let x = v[m] ?? nil { collected[m, default: []].append(x) } }
         }
