@@ -250,3 +250,98 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
         try c.encode(warnings, forKey: .warnings)
     }
 }
+
+// Every key written, null where undefined (see NullEncoding.swift).
+extension ROCPoint {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(fpr, forKey: .fpr)
+        try box.encodeOrNull(tpr, forKey: .tpr)
+        try box.encodeOrNull(threshold, forKey: .threshold)
+    }
+}
+
+extension PRPoint {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(recall, forKey: .recall)
+        try box.encodeOrNull(precision, forKey: .precision)
+        try box.encodeOrNull(threshold, forKey: .threshold)
+    }
+}
+
+extension CalibrationBin {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(lower, forKey: .lower)
+        try box.encodeOrNull(upper, forKey: .upper)
+        try box.encodeOrNull(count, forKey: .count)
+        try box.encodeOrNull(meanPredicted, forKey: .meanPredicted)
+        try box.encodeOrNull(observed, forKey: .observed)
+    }
+}
+
+extension SweepRow {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(threshold, forKey: .threshold)
+        try box.encodeOrNull(sensitivity, forKey: .sensitivity)
+        try box.encodeOrNull(specificity, forKey: .specificity)
+        try box.encodeOrNull(ppv, forKey: .ppv)
+        try box.encodeOrNull(reviewRate, forKey: .reviewRate)
+    }
+}
+
+extension MajorityBaseline {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(majorityClass, forKey: .majorityClass)
+        try box.encodeOrNull(accuracy, forKey: .accuracy)
+        try box.encodeOrNull(sensitivity, forKey: .sensitivity)
+        try box.encodeOrNull(specificity, forKey: .specificity)
+    }
+}
+
+extension OperatingPoint {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(targetSensitivity, forKey: .targetSensitivity)
+        try box.encodeOrNull(chosenOn, forKey: .chosenOn)
+        try box.encodeOrNull(threshold, forKey: .threshold)
+        try box.encodeOrNull(chosen, forKey: .chosen)
+        try box.encodeOrNull(reported, forKey: .reported)
+        try box.encodeOrNull(warning, forKey: .warning)
+    }
+}
+
+extension RunComparison {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(name, forKey: .name)
+        try box.encodeOrNull(n, forKey: .n)
+        try box.encodeOrNull(sensitivity, forKey: .sensitivity)
+        try box.encodeOrNull(specificity, forKey: .specificity)
+        try box.encodeOrNull(auroc, forKey: .auroc)
+        try box.encodeOrNull(mcnemar, forKey: .mcnemar)
+        try box.encodeOrNull(delong, forKey: .delong)
+    }
+}
+
+extension Provenance {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(software, forKey: .software)
+        try box.encodeOrNull(softwareVersion, forKey: .softwareVersion)
+        try box.encodeOrNull(mode, forKey: .mode)
+        try box.encodeOrNull(model, forKey: .model)
+        try box.encodeOrNull(modelFingerprint, forKey: .modelFingerprint)
+        try box.encodeOrNull(adapters, forKey: .adapters)
+        try box.encodeOrNull(adapterFingerprints, forKey: .adapterFingerprints)
+        try box.encodeOrNull(profile, forKey: .profile)
+        try box.encodeOrNull(profileFingerprint, forKey: .profileFingerprint)
+        try box.encodeOrNull(data, forKey: .data)
+        try box.encodeOrNull(dataFingerprint, forKey: .dataFingerprint)
+        try box.encodeOrNull(predictions, forKey: .predictions)
+        try box.encodeOrNull(predictionsFingerprint, forKey: .predictionsFingerprint)
+    }
+}

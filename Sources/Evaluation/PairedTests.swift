@@ -110,3 +110,28 @@ public enum PairedTests {
                             ci: [diff - Intervals.z95 * se, diff + Intervals.z95 * se])
     }
 }
+
+// Every key written, null where undefined (see NullEncoding.swift).
+extension McNemarResult {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(b, forKey: .b)
+        try box.encodeOrNull(c, forKey: .c)
+        try box.encodeOrNull(method, forKey: .method)
+        try box.encodeOrNull(statistic, forKey: .statistic)
+        try box.encodeOrNull(pValue, forKey: .pValue)
+    }
+}
+
+extension DeLongResult {
+    public func encode(to encoder: Encoder) throws {
+        var box = encoder.container(keyedBy: CodingKeys.self)
+        try box.encodeOrNull(aucA, forKey: .aucA)
+        try box.encodeOrNull(aucB, forKey: .aucB)
+        try box.encodeOrNull(difference, forKey: .difference)
+        try box.encodeOrNull(se, forKey: .se)
+        try box.encodeOrNull(z, forKey: .z)
+        try box.encodeOrNull(pValue, forKey: .pValue)
+        try box.encodeOrNull(ci, forKey: .ci)
+    }
+}

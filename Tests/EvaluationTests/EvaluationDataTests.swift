@@ -85,6 +85,12 @@ final class EvaluationDataTests: XCTestCase {
         XCTAssertTrue(m["specificity"]?["value"] is NSNull)
         XCTAssertTrue(m["auroc"]?["ci"] is NSNull)
         XCTAssertTrue(obj["operating_point"] is NSNull)
+        // Nested undefined values are written as null too, never left out.
+        let baseline = try XCTUnwrap((obj["imbalance"] as? [String: Any])?["baseline"] as? [String: Any])
+        XCTAssertTrue(baseline["specificity"] is NSNull)
+        let pr = try XCTUnwrap((obj["curves"] as? [String: Any])?["pr"] as? [[String: Any]])
+        XCTAssertTrue(pr[0]["threshold"] is NSNull)
+        XCTAssertTrue((obj["provenance"] as? [String: Any])?["model"] is NSNull)
         XCTAssertTrue(r.warnings.contains { $0.contains("no patent case") })
         XCTAssertThrowsError(try Evaluator.evaluate(samples: [], options: EvaluationOptions(threshold: 0.35, decisionSource: "t"),
                                                     provenance: Provenance(softwareVersion: "t", mode: "p", profile: "p", profileFingerprint: "f")))
