@@ -181,4 +181,44 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains(m.path + ":8: no such file \"png/nope.png\""), missing.stderr)
     }
+
+    /// A run killed part-way keeps what it finished: the next run computes only the rest.
+    func testKilledRunContinuesWhereItStopped() throws {
+        let dir = try CLI.tempDir()
+        let syn = dir.appendingPathComponent("synth")
+        XCTAssertEqual(try CLI.run(["synth", "--out", syn.path, "--count", "6", "--size", "64", "--frames", "4"]).status, 0)
+        var manifest = "path,label\n"
+        for l in try String(contentsOf: syn.appendingPathComponent("labels.csv"), encoding: .utf8).split(separator: "\n").dropFirst() {
+            let f = l.split(separator: ",", omittingEmptySubsequences: false)
+            manifest += "\(f[3]),\(f[1])\n"   // the subtracted DICOM runs
+        }
+        let m = syn.appendingPathComponent("manifest.csv")
+        try Data(manifest.utf8).write(to: m)
+        let out = dir.appendingPathComponent("out")
+        let cache = out.appendingPathComponent("cache")
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["evaluate", "--data", m.path, "--model", try TriageCommandTests.model(), "--out", out.path, "--bootstrap", "50"]
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in Self.env { env[k] = v }
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        func cachedCount() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? []).filter { $0.hasSuffix(".json") }.count
+        }
+        while cachedCount() < 1 && p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        let before = cachedCount()
+        XCTAssertGreaterThanOrEqual(before, 1)
+        let again = try CLI.run(["evaluate", "--data", m.path, "--model", try TriageCommandTests.model(), "--out", out.path,
+                                 "--bootstrap", "50", "--progress", "always"], environment: Self.env)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("computed \(6 - before), cached \(before), remaining 0"), again.stderr)
+        if before < 6 { XCTAssertTrue(again.stderr.contains("ETA"), again.stderr) }
+        XCTAssertEqual(try evaluation(out)["n"] as? Int, 6)
+    }
 }
