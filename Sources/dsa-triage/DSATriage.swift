@@ -8,7 +8,7 @@ struct DSATriage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsa-triage",
         abstract: "Triage digital subtraction angiography with MedGemma (decision support only).",
-        subcommands: [GenerateCommand.self, MergeCommand.self, BenchCommand.self, InspectCommand.self,
+        subcommands: [GenerateCommand.self, MergeCommand.self, BenchCommand.self, InspectCommand.self, EvaluateCommand.self,
                       SynthCommand.self, TriageCommand.self]
     )
 }

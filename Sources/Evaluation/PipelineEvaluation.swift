@@ -1,0 +1,65 @@
+import Foundation
+import Triage
+
+/// Model mode: runs the triage pipeline over a manifest, one cached result per input, resumable.
+public enum PipelineEvaluation {
+    /// A manifest path resolved against the manifest's folder when relative.
+    public static func resolve(_ path: String, manifest: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: manifest).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    /// Fails, naming the manifest and line, when inputs are missing.
+    public static func checkFiles(_ entries: [ManifestEntry], manifest: String) throws {
+        let missing = entries.filter { !FileManager.default.fileExists(atPath: resolve($0.path, manifest: manifest)) }
+        guard let first = missing.first else { return }
+        let more = missing.count > 1 ? " (and \(missing.count - 1) more missing)" : ""
+        throw EvaluationError.badRow(file: manifest, line: first.line, reason: "no such file \"\(first.path)\"\(more)")
+    }
+
+    /// One input through the pipeline: the worst unit decides (any blocked → blocked; any review, failure or
+    /// skip → manual_review) and P(blocked) is the highest.
+    public static func predict(_ pipeline: TriagePipeline, path: String, key: String, displayPath: String) -> CachedPrediction {
+        let records = TriagePipeline.plan([path]).map { pipeline.run($0) }
+        let ps = records.compactMap(\.pBlocked)
+        let decisions = records.map { $0.decision?.rawValue ?? "manual_review" }
+        let decision = decisions.contains("blocked") ? "blocked" : (decisions.contains("manual_review") || decisions.isEmpty ? "manual_review" : "patent")
+        let err = records.compactMap(\.error).first.map { $0.replacingOccurrences(of: path, with: displayPath) }
+        return CachedPrediction(key: key, path: displayPath, pBlocked: ps.max(), decision: decision,
+                                statuses: records.map(\.status.rawValue), error: err ?? (records.isEmpty ? "no triage unit" : nil))
+    }
+
+    public struct Outcome: Sendable {
+        public var predictions: [String: CachedPrediction]
+        public var counts: RunCounts
+    }
+
+    /// Runs every manifest entry not yet in the cache, at most `limit` of them; `progress` after each.
+    public static func run(pipeline: TriagePipeline, entries: [ManifestEntry], manifest: String, cache: PredictionCache,
+                           profileFingerprint: String, limit: Int?, progress: (() -> Void)? = nil,
+                           onCacheCount: ((Int) -> Void)? = nil) throws -> Outcome {
+        var out: [String: CachedPrediction] = [:]
+        var todo: [(ManifestEntry, String, String)] = []
+        let adapters = pipeline.adapterFingerprint.map { [$0] } ?? []
+        for e in entries {
+            let path = resolve(e.path, manifest: manifest)
+            guard let key = PredictionCache.key(path: path, model: pipeline.modelFingerprint, adapters: adapters,
+                                                profile: profileFingerprint, mode: pipeline.mode.rawValue) else {
+                throw EvaluationError.badRow(file: manifest, line: e.line, reason: "cannot read \"\(e.path)\"")
+            }
+            if let c = cache.load(key: key) { out[e.path] = c } else { todo.append((e, path, key)) }
+        }
+        let cached = out.count
+        onCacheCount?(cached)
+        var computed = 0
+        for (e, path, key) in todo {
+            if let limit, computed >= limit { break }
+            let p = predict(pipeline, path: path, key: key, displayPath: e.path)
+            try cache.store(p)
+            out[e.path] = p
+            computed += 1
+            progress?()
+        }
+        return Outcome(predictions: out, counts: RunCounts(computed: computed, cached: cached, remaining: todo.count - computed))
+    }
+}

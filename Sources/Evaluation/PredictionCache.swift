@@ -1,0 +1,55 @@
+import Foundation
+import ModelFiles
+
+/// One model-mode result, cached as one JSON file per input in `OUT/cache/`.
+public struct CachedPrediction: Sendable, Equatable, Codable {
+    public var key: String
+    public var path: String
+    public var pBlocked: Double?
+    /// patent, blocked or manual_review (failed and skipped inputs become manual_review: a person reads them).
+    public var decision: String
+    /// Record statuses of the units the input planned into.
+    public var statuses: [String]
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey { case key, path, decision, statuses, error, pBlocked = "p_blocked" }
+}
+
+/// The cache of model-mode results: keyed by the input's path, size and modification time and by the
+/// model, adapter and profile fingerprints and the mode, so changing any of them recomputes.
+public struct PredictionCache: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// sha256 over the key parts; nil when the input cannot be stat'ed.
+    public static func key(path: String, model: String, adapters: [String], profile: String, mode: String) -> String? {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        let size = (a[.size] as? NSNumber)?.int64Value ?? -1
+        let mtime = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let parts = ["dsa-triage-eval-cache-v1", URL(fileURLWithPath: path).standardizedFileURL.path, "\(size)", String(format: "%.6f", mtime),
+                     model, adapters.joined(separator: "+"), profile, mode]
+        return SHA256Hasher.hex(of: Data(parts.joined(separator: "\u{1F}").utf8))
+    }
+
+    func file(_ key: String) -> URL { directory.appendingPathComponent(key + ".json") }
+
+    public func load(key: String) -> CachedPrediction? {
+        guard let d = FileManager.default.contents(atPath: file(key).path),
+              let p = try? JSONDecoder().decode(CachedPrediction.self, from: d), p.key == key else { return nil }
+        return p
+    }
+
+    /// Written to a temporary name and renamed, so an interrupted write never leaves a half record.
+    public func store(_ p: CachedPrediction) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let tmp = directory.appendingPathComponent(".\(p.key).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        try e.encode(p).write(to: tmp)
+        _ = try? FileManager.default.removeItem(at: file(p.key))
+        try FileManager.default.moveItem(at: tmp, to: file(p.key))
+    }
+}

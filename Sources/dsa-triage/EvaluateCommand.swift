@@ -1,0 +1,192 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import MedGemma
+import Tensor
+import Triage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct EvaluateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate triage against a labelled manifest: metrics with 95 % intervals, operating points, comparisons, artifacts.",
+        discussion: """
+            MANIFEST is CSV or JSONL with path,label (patent/blocked) and optional site, scanner, date, split. With \
+            --model every input runs through the triage pipeline (resumable: results are cached in OUT/cache/); with \
+            --predictions (path,p_blocked [,label] [,decision]) any model's outputs are evaluated. Writes \
+            OUT/evaluation.json, OUT/predictions.csv and OUT/report.html. See docs/EVALUATION.md.
+
+            Exit status: 0 done; 1 bad arguments or input; 3 stopped by --limit with inputs left (run again to \
+            continue); 5 sensitivity below --fail-under-sensitivity (or undefined); the artifacts are written for 0 and 5.
+            """)
+
+    @Option(name: .long, help: "Manifest CSV/JSONL: path,label[,site,scanner,date,split]. Optional with --predictions that carry labels.")
+    var data: String?
+
+    @Option(name: .long, help: "Output folder.")
+    var out: String
+
+    @Option(name: .long, help: "Model directory: run the triage pipeline over the manifest.")
+    var model: String?
+
+    @Option(name: .long, help: "PEFT LoRA adapter directory (model mode).")
+    var adapter: String?
+
+    @Option(name: .long, help: "Task profile JSON (default: the compiled-in profile). Its threshold decides when predictions have no decision column.")
+    var profile: String?
+
+    @Option(name: .long, help: "Predictions CSV/JSONL: path,p_blocked[,label][,decision].")
+    var predictions: String?
+
+    @Option(name: .long, help: "Arithmetic for 16-bit weights in model mode: f32 or bf16.")
+    var compute: String?
+
+    @Option(name: .long, help: "Target sensitivity: choose the threshold on the validation split, report it on the test split.")
+    var targetSensitivity: Double?
+
+    @Option(name: .long, help: "Write the profile with the chosen operating-point threshold to this file (needs --target-sensitivity).")
+    var writeProfile: String?
+
+    @Option(name: .long, help: "Exit with status 5 when the evaluated sensitivity is below this (or undefined).")
+    var failUnderSensitivity: Double?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Other runs to compare with: predictions files or evaluate output folders (their predictions.csv).")
+    var compare: [String] = []
+
+    @Option(name: .long, help: "Bootstrap resamples (0: no bootstrap intervals).")
+    var bootstrap = 2000
+
+    @Option(name: .long, help: "Bootstrap seed.")
+    var seed: UInt64 = 20_260_701
+
+    @Option(name: .long, help: "Model mode: compute at most this many uncached inputs, then stop (exit 3) — the next run continues.")
+    var limit: Int?
+
+    @Option(name: .long, help: "Progress bar on stderr: auto, always, never.")
+    var progress = "auto"
+
+    static let softwareVersion = "0.1.0"
+
+    func validate() throws {
+        if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
+        if model != nil && data == nil { throw ValidationError("--model needs --data MANIFEST") }
+        if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
+        if let t = targetSensitivity, !(t > 0 && t <= 1) { throw ValidationError("--target-sensitivity must lie in (0, 1]") }
+        if let t = failUnderSensitivity, !(t >= 0 && t <= 1) { throw ValidationError("--fail-under-sensitivity must lie in [0, 1]") }
+        if writeProfile != nil && targetSensitivity == nil { throw ValidationError("--write-profile needs --target-sensitivity") }
+        if bootstrap < 0 { throw ValidationError("--bootstrap must be ≥ 0") }
+        if let l = limit, l < 0 { throw ValidationError("--limit must be ≥ 0") }
+        if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
+    }
+
+    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+
+    func run() async throws {
+        var exit: Int32 = 0
+        try CommandErrors.reporting {
+            let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
+            let profileFP = Artifacts.fingerprint(data: try taskProfile.jsonData())
+            let manifest = try data.map { try EvaluationData.manifest(path: $0) }
+            let outDir = URL(fileURLWithPath: out)
+            var samples: [EvaluationSample]
+            var provenance: Provenance
+            var runCounts: RunCounts?
+            var decisionSource = "pipeline"
+            if let predictions {
+                let preds = try EvaluationData.predictions(path: predictions)
+                decisionSource = preds.allSatisfy { $0.decision != nil } ? "decision_column" : (preds.contains { $0.decision != nil } ? "decision_column_or_threshold" : "threshold")
+                samples = try EvaluationData.samples(manifest: manifest, manifestPath: data ?? "-", predictions: preds,
+                                                     predictionsPath: predictions, threshold: taskProfile.threshold)
+                provenance = Provenance(softwareVersion: Self.softwareVersion, mode: "predictions", profile: taskProfile.name,
+                                        profileFingerprint: profileFP, data: data, dataFingerprint: data.flatMap(Artifacts.fingerprint(file:)),
+                                        predictions: predictions, predictionsFingerprint: Artifacts.fingerprint(file: predictions))
+            } else {
+                let manifestPath = data!, entries = manifest!
+                try PipelineEvaluation.checkFiles(entries, manifest: manifestPath)
+                let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
+                let pipeline = try TriagePipeline.load(model: model!, adapter: adapter, profile: taskProfile, mode: mode,
+                                                       computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+                if pipeline.isTestModel {
+                    Self.stderr("warning: \(model!) is a tiny test model; its decisions are meaningless\n")
+                }
+                let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
+                var bar: ProgressBar?
+                let outcome = try PipelineEvaluation.run(
+                    pipeline: pipeline, entries: entries, manifest: manifestPath, cache: cache, profileFingerprint: profileFP, limit: limit,
+                    progress: { bar?.advance() },
+                    onCacheCount: { cached in
+                        let todo = min(entries.count - cached, limit ?? Int.max)
+                        Self.stderr("\(cached) of \(entries.count) input(s) cached; computing \(todo)\n")
+                        bar = ProgressBar(total: todo, enabled: progress == "always" || (progress == "auto" && todo > 3 && isatty(2) != 0))
+                    })
+                bar?.finish()
+                runCounts = outcome.counts
+                Self.stderr("computed \(outcome.counts.computed), cached \(outcome.counts.cached), remaining \(outcome.counts.remaining)\n")
+                if outcome.counts.remaining > 0 {
+                    Self.stderr("stopped by --limit with \(outcome.counts.remaining) input(s) left; run again to continue\n")
+                    exit = 3
+                    return
+                }
+                samples = entries.map { e in
+                    let p = outcome.predictions[e.path]!
+                    return EvaluationSample(path: e.path, blocked: e.blocked, pBlocked: p.pBlocked, decision: p.decision,
+                                            site: e.site, scanner: e.scanner, date: e.date, split: e.split)
+                }
+                let failed = outcome.predictions.values.filter { $0.error != nil || $0.statuses.contains { $0 != "processed" } }.count
+                if failed > 0 { Self.stderr("warning: \(failed) input(s) failed or were skipped; they count as manual review\n") }
+                provenance = Provenance(softwareVersion: Self.softwareVersion, mode: "model", model: model, modelFingerprint: pipeline.modelFingerprint,
+                                        adapters: adapter.map { [$0] } ?? [], adapterFingerprints: pipeline.adapterFingerprint.map { [$0] } ?? [],
+                                        profile: taskProfile.name, profileFingerprint: profileFP, data: manifestPath,
+                                        dataFingerprint: Artifacts.fingerprint(file: manifestPath))
+            }
+            let settings = BootstrapSettings(resamples: bootstrap, seed: seed)
+            var comparisons: [RunComparison] = []
+            for other in compare {
+                var isDir: ObjCBool = false
+                let file = FileManager.default.fileExists(atPath: other, isDirectory: &isDir) && isDir.boolValue
+                    ? URL(fileURLWithPath: other).appendingPathComponent("predictions.csv").path : other
+                let preds = try EvaluationData.predictions(path: file)
+                let theirs = try EvaluationData.samples(manifest: manifest, manifestPath: data ?? "-", predictions: preds,
+                                                        predictionsPath: file, threshold: taskProfile.threshold)
+                comparisons.append(try Evaluator.compare(name: other, this: samples, other: theirs, bootstrap: settings))
+            }
+            let options = EvaluationOptions(threshold: taskProfile.threshold, decisionSource: decisionSource, bootstrap: settings,
+                                            targetSensitivity: targetSensitivity)
+            let result = try Evaluator.evaluate(samples: samples, options: options, provenance: provenance, comparisons: comparisons, run: runCounts)
+            try Artifacts.write(result: result, samples: samples, to: outDir)
+            for w in result.warnings { Self.stderr("warning: \(w)\n") }
+            Self.stderr(Self.summary(result))
+            if let writeProfile {
+                guard let t = result.operatingPoint?.threshold else {
+                    throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity!); \(writeProfile) not written")
+                }
+                var p = taskProfile
+                p.threshold = min(max(t, 0.0001), 0.9999)
+                try p.validate(source: writeProfile)
+                try p.jsonData().write(to: URL(fileURLWithPath: writeProfile))
+                Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
+            }
+            if let floor = failUnderSensitivity {
+                let s = result.metrics["sensitivity"]?.value
+                if s == nil || s! < floor {
+                    Self.stderr("FAIL: sensitivity \(s.map { String(format: "%.4f", $0) } ?? "undefined") is below \(floor)\n")
+                    exit = 5
+                }
+            }
+        }
+        if exit != 0 { throw ExitCode(exit) }
+    }
+
+    static func summary(_ r: EvaluationResult) -> String {
+        func f(_ m: MetricValue?) -> String {
+            guard let v = m?.value else { return "undefined" }
+            return String(format: "%.3f", v) + (m?.ci.map { String(format: " [%.3f, %.3f]", $0[0], $0[1]) } ?? "")
+        }
+        var s = "evaluated \(r.n) case(s) (split: \(r.evaluatedSplit)); prevalence \(f(r.prevalence))\n"
+        for k in ["sensitivity", "specificity", "accuracy", "auroc"] { s += "  \(k): \(f(r.metrics[k]))\n" }
+        s += "  \(r.imbalance.message)\n"
+        return s
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import MedGemma
+
+/// A one-line progress bar with rate and ETA on stderr.
+final class ProgressBar {
+    let total: Int
+    let enabled: Bool
+    var done = 0
+    let start = ContinuousClock().now
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+        draw()
+    }
+
+    func advance() {
+        done += 1
+        draw()
+    }
+
+    func draw() {
+        guard enabled, total > 0 else { return }
+        let elapsed = (ContinuousClock().now - start).seconds
+        let width = 30
+        let filled = done * width / total
+        var line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total)"
+        if done > 0 {
+            let rate = Double(done) / max(elapsed, 1e-9)
+            let eta = Double(total - done) / rate
+            line += String(format: "  %.2f/s  ETA %@", rate, Self.clock(eta))
+        }
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled, total > 0 else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
+    }
+}
