@@ -51,7 +51,7 @@ let package = Package(
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
         .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "ModelFiles"]),
+        .target(name: "Evaluation", dependencies: ["Triage", "MedGemma", "ModelFiles"]),
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")]

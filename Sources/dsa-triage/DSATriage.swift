@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Triage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,6 +9,7 @@ struct DSATriage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsa-triage",
         abstract: "Triage digital subtraction angiography with MedGemma (decision support only).",
+        version: SoftwareVersion.current,
         subcommands: [GenerateCommand.self, MergeCommand.self, BenchCommand.self, InspectCommand.self, EvaluateCommand.self,
                       SynthCommand.self, TriageCommand.self]
     )

@@ -67,7 +67,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Progress bar on stderr: auto, always, never.")
     var progress = "auto"
 
-    static let softwareVersion = "0.1.0"
+    static let softwareVersion = SoftwareVersion.current
 
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }

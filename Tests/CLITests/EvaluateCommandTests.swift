@@ -84,6 +84,19 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual((cmp["mcnemar"] as? [String: Any])?["method"] as? String, "exact")
         XCTAssertNotNil((cmp["delong"] as? [String: Any])?["p_value"] as? Double)
         XCTAssertEqual(cmp["n"] as? Int, 40)
+        // The report page carries the four figures, the confusion matrix with this run's counts, and the
+        // subgroup, operating-point and comparison tables.
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        for id in ["fig-roc", "fig-pr", "fig-calibration", "fig-threshold", "confusion-matrix"] {
+            XCTAssertTrue(html.contains("id=\"\(id)\""), "report lacks \(id)")
+        }
+        XCTAssertEqual(html.components(separatedBy: "<polyline").count - 1 >= 4, true, "curves are drawn")
+        let confusion = try XCTUnwrap(ev["confusion"] as? [String: Int])
+        for key in ["tp", "fp", "tn", "fn"] { XCTAssertTrue(html.contains("\(key.uppercased()) \(confusion[key] ?? -1)"), key) }
+        for title in ["Per site", "Per scanner", "Over time (by month)", "Operating point for target sensitivity", "Comparison with other runs"] {
+            XCTAssertTrue(html.contains(title), "report lacks \(title)")
+        }
+        XCTAssertFalse(html.contains("<script"))
     }
 
     func testBadInputNamesFileAndLine() throws {

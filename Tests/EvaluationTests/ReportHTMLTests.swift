@@ -7,21 +7,21 @@ enum ReportSample {
     static func document() -> ReportDocument {
         let prevalence = 0.08
         // ROC of a moderately good scorer: tpr = 1 - (1 - fpr)^4 (AUROC 0.8 exactly).
-        let roc = (0...50).map { i -> ROCPoint in
+        let roc = (0...50).map { i -> ReportROCPoint in
             let fpr = Double(i) / 50
-            return ROCPoint(fpr: fpr, tpr: 1 - pow(1 - fpr, 4))
+            return ReportROCPoint(fpr: fpr, tpr: 1 - pow(1 - fpr, 4))
         }
         let pr = roc.dropFirst().map { p in
-            PRPoint(recall: p.tpr, precision: prevalence * p.tpr / (prevalence * p.tpr + (1 - prevalence) * p.fpr))
+            ReportPRPoint(recall: p.tpr, precision: prevalence * p.tpr / (prevalence * p.tpr + (1 - prevalence) * p.fpr))
         }
-        let sweep = (0...50).map { i -> SweepPoint in
+        let sweep = (0...50).map { i -> ReportSweepPoint in
             let t = Double(i) / 50
-            return SweepPoint(threshold: t, sensitivity: 1 - pow(t, 2.5), specificity: pow(t, 0.6),
+            return ReportSweepPoint(threshold: t, sensitivity: 1 - pow(t, 2.5), specificity: pow(t, 0.6),
                               reviewRate: 0.3 * exp(-pow((t - 0.35) / 0.12, 2)))
         }
-        let bins = (0..<10).map { i -> CalibrationBin in
+        let bins = (0..<10).map { i -> ReportCalibrationBin in
             let mp = (Double(i) + 0.5) / 10
-            return CalibrationBin(meanPredicted: mp, observed: pow(mp, 1.3), count: 240 / (i + 1))
+            return ReportCalibrationBin(meanPredicted: mp, observed: pow(mp, 1.3), count: 240 / (i + 1))
         }
         return ReportDocument(
             title: "dsa-triage evaluation — test split",
@@ -55,8 +55,8 @@ enum ReportSample {
             baseline: ReportBaseline(majorityClass: "patent", accuracy: 0.9199, sensitivity: 0, specificity: 1),
             confusion: ConfusionCounts(tp: 4, fp: 4, tn: 375, fn: 29),
             threshold: 0.5,
-            roc: ReportROC(points: roc, auroc: 0.8, operatingPoint: ROCPoint(fpr: 0.0106, tpr: 0.1212)),
-            pr: ReportPR(points: pr, auprc: 0.31, prevalence: prevalence, operatingPoint: PRPoint(recall: 0.1212, precision: 0.5)),
+            roc: ReportROC(points: roc, auroc: 0.8, operatingPoint: ReportROCPoint(fpr: 0.0106, tpr: 0.1212)),
+            pr: ReportPR(points: pr, auprc: 0.31, prevalence: prevalence, operatingPoint: ReportPRPoint(recall: 0.1212, precision: 0.5)),
             calibration: ReportCalibration(bins: bins, ece: 0.043),
             thresholdSweep: ReportThresholdSweep(points: sweep, chosenThreshold: 0.5, targetSensitivity: 0.95),
             subgroupTables: [
@@ -171,14 +171,14 @@ final class ReportHTMLTests: XCTestCase {
     func testKnownPointsLandOnHandComputedPixels() {
         let doc = ReportDocument(
             title: "t",
-            roc: ReportROC(points: [ROCPoint(fpr: 0, tpr: 0), ROCPoint(fpr: 0.25, tpr: 0.75), ROCPoint(fpr: 1, tpr: 1)],
-                           auroc: 0.75, operatingPoint: ROCPoint(fpr: 0.5, tpr: 0.9)),
-            pr: ReportPR(points: [PRPoint(recall: 0, precision: 1), PRPoint(recall: 0.6, precision: 0.5), PRPoint(recall: 1, precision: 0.1)],
+            roc: ReportROC(points: [ReportROCPoint(fpr: 0, tpr: 0), ReportROCPoint(fpr: 0.25, tpr: 0.75), ReportROCPoint(fpr: 1, tpr: 1)],
+                           auroc: 0.75, operatingPoint: ReportROCPoint(fpr: 0.5, tpr: 0.9)),
+            pr: ReportPR(points: [ReportPRPoint(recall: 0, precision: 1), ReportPRPoint(recall: 0.6, precision: 0.5), ReportPRPoint(recall: 1, precision: 0.1)],
                          auprc: 0.5, prevalence: 0.1),
-            calibration: ReportCalibration(bins: [CalibrationBin(meanPredicted: 0.8, observed: 0.6, count: 25),
-                                                  CalibrationBin(meanPredicted: 0.2, observed: 0.1, count: 100)], ece: 0.1),
-            thresholdSweep: ReportThresholdSweep(points: [SweepPoint(threshold: 0.6, sensitivity: 0.5, specificity: 0.9),
-                                                          SweepPoint(threshold: 0.2, sensitivity: 1, specificity: 0.4)],
+            calibration: ReportCalibration(bins: [ReportCalibrationBin(meanPredicted: 0.8, observed: 0.6, count: 25),
+                                                  ReportCalibrationBin(meanPredicted: 0.2, observed: 0.1, count: 100)], ece: 0.1),
+            thresholdSweep: ReportThresholdSweep(points: [ReportSweepPoint(threshold: 0.6, sensitivity: 0.5, specificity: 0.9),
+                                                          ReportSweepPoint(threshold: 0.2, sensitivity: 1, specificity: 0.4)],
                                                  chosenThreshold: 0.55))
         let html = HTMLReport.render(doc)
         // ROC polyline, the chance diagonal and the operating point (0.5, 0.9) → (247, 66).
@@ -213,11 +213,11 @@ final class ReportHTMLTests: XCTestCase {
                       ReportMetric(name: "MCC", value: .infinity, format: .decimal)],
             threshold: nan,
             roc: ReportROC(points: [], auroc: nil),
-            pr: ReportPR(points: [PRPoint(recall: 1, precision: 0.3)], auprc: nan, prevalence: nan),
-            calibration: ReportCalibration(bins: [CalibrationBin(meanPredicted: nan, observed: 0.5, count: 3),
-                                                  CalibrationBin(meanPredicted: 0.5, observed: 0.5, count: 0)], ece: nan),
-            thresholdSweep: ReportThresholdSweep(points: [SweepPoint(threshold: nan, sensitivity: nan, specificity: nan),
-                                                          SweepPoint(threshold: 0.5, sensitivity: 2, specificity: 0.5)],
+            pr: ReportPR(points: [ReportPRPoint(recall: 1, precision: 0.3)], auprc: nan, prevalence: nan),
+            calibration: ReportCalibration(bins: [ReportCalibrationBin(meanPredicted: nan, observed: 0.5, count: 3),
+                                                  ReportCalibrationBin(meanPredicted: 0.5, observed: 0.5, count: 0)], ece: nan),
+            thresholdSweep: ReportThresholdSweep(points: [ReportSweepPoint(threshold: nan, sensitivity: nan, specificity: nan),
+                                                          ReportSweepPoint(threshold: 0.5, sensitivity: 2, specificity: 0.5)],
                                                  chosenThreshold: nan))
         let html = HTMLReport.render(doc)
         XCTAssertFalse(html.contains("<svg"))
@@ -243,7 +243,7 @@ final class ReportHTMLTests: XCTestCase {
         let none = HTMLReport.render(ReportDocument(title: "none"))
         XCTAssertTrue(none.contains("ROC curve not available"))
         let partial = HTMLReport.render(ReportDocument(title: "p", roc: ReportROC(
-            points: [ROCPoint(fpr: 0, tpr: 0), ROCPoint(fpr: nan, tpr: 0.5), ROCPoint(fpr: 0.5, tpr: 1.5), ROCPoint(fpr: 1, tpr: 1)], auroc: 0.5)))
+            points: [ReportROCPoint(fpr: 0, tpr: 0), ReportROCPoint(fpr: nan, tpr: 0.5), ReportROCPoint(fpr: 0.5, tpr: 1.5), ReportROCPoint(fpr: 1, tpr: 1)], auroc: 0.5)))
         XCTAssertTrue(partial.contains("points=\"62.00,336.00 432.00,36.00\""))
         XCTAssertTrue(partial.contains("2 points with non-finite or out-of-range values omitted."))
     }

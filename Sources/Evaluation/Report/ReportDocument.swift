@@ -110,7 +110,7 @@ public struct ReportBaseline: Sendable, Codable, Equatable {
 }
 
 /// One point of the ROC curve.
-public struct ROCPoint: Sendable, Codable, Equatable {
+public struct ReportROCPoint: Sendable, Codable, Equatable {
     public var fpr: Double
     public var tpr: Double
     public init(fpr: Double, tpr: Double) {
@@ -120,7 +120,7 @@ public struct ROCPoint: Sendable, Codable, Equatable {
 }
 
 /// One point of the precision-recall curve.
-public struct PRPoint: Sendable, Codable, Equatable {
+public struct ReportPRPoint: Sendable, Codable, Equatable {
     public var recall: Double
     public var precision: Double
     public init(recall: Double, precision: Double) {
@@ -131,10 +131,10 @@ public struct PRPoint: Sendable, Codable, Equatable {
 
 /// The ROC curve in drawing order, its area, and the operating point of the decisions shown.
 public struct ReportROC: Sendable, Codable, Equatable {
-    public var points: [ROCPoint]
+    public var points: [ReportROCPoint]
     public var auroc: Double?
-    public var operatingPoint: ROCPoint?
-    public init(points: [ROCPoint], auroc: Double?, operatingPoint: ROCPoint? = nil) {
+    public var operatingPoint: ReportROCPoint?
+    public init(points: [ReportROCPoint], auroc: Double?, operatingPoint: ReportROCPoint? = nil) {
         self.points = points
         self.auroc = auroc
         self.operatingPoint = operatingPoint
@@ -143,11 +143,11 @@ public struct ReportROC: Sendable, Codable, Equatable {
 
 /// The precision-recall curve, its area, and the prevalence (the precision of a no-skill classifier).
 public struct ReportPR: Sendable, Codable, Equatable {
-    public var points: [PRPoint]
+    public var points: [ReportPRPoint]
     public var auprc: Double?
     public var prevalence: Double?
-    public var operatingPoint: PRPoint?
-    public init(points: [PRPoint], auprc: Double?, prevalence: Double?, operatingPoint: PRPoint? = nil) {
+    public var operatingPoint: ReportPRPoint?
+    public init(points: [ReportPRPoint], auprc: Double?, prevalence: Double?, operatingPoint: ReportPRPoint? = nil) {
         self.points = points
         self.auprc = auprc
         self.prevalence = prevalence
@@ -156,7 +156,7 @@ public struct ReportPR: Sendable, Codable, Equatable {
 }
 
 /// One reliability bin: mean predicted P(blocked), observed fraction blocked, number of cases.
-public struct CalibrationBin: Sendable, Codable, Equatable {
+public struct ReportCalibrationBin: Sendable, Codable, Equatable {
     public var meanPredicted: Double
     public var observed: Double
     public var count: Int
@@ -169,16 +169,16 @@ public struct CalibrationBin: Sendable, Codable, Equatable {
 
 /// The reliability diagram and its expected calibration error.
 public struct ReportCalibration: Sendable, Codable, Equatable {
-    public var bins: [CalibrationBin]
+    public var bins: [ReportCalibrationBin]
     public var ece: Double?
-    public init(bins: [CalibrationBin], ece: Double?) {
+    public init(bins: [ReportCalibrationBin], ece: Double?) {
         self.bins = bins
         self.ece = ece
     }
 }
 
 /// One threshold of the sweep; `reviewRate` is the fraction sent to manual review, when a review band applies.
-public struct SweepPoint: Sendable, Codable, Equatable {
+public struct ReportSweepPoint: Sendable, Codable, Equatable {
     public var threshold: Double
     public var sensitivity: Double
     public var specificity: Double
@@ -193,12 +193,12 @@ public struct SweepPoint: Sendable, Codable, Equatable {
 
 /// Sensitivity and specificity against the threshold, with the chosen operating point.
 public struct ReportThresholdSweep: Sendable, Codable, Equatable {
-    public var points: [SweepPoint]
+    public var points: [ReportSweepPoint]
     /// The threshold in use, marked on the chart.
     public var chosenThreshold: Double?
     /// The sensitivity the threshold was chosen to reach, drawn as a horizontal guide.
     public var targetSensitivity: Double?
-    public init(points: [SweepPoint], chosenThreshold: Double?, targetSensitivity: Double? = nil) {
+    public init(points: [ReportSweepPoint], chosenThreshold: Double?, targetSensitivity: Double? = nil) {
         self.points = points
         self.chosenThreshold = chosenThreshold
         self.targetSensitivity = targetSensitivity
