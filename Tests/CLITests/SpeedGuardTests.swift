@@ -9,9 +9,10 @@ import XCTest
 ///
 /// The triage workload: `dsa-triage triage --model <tiny model> dsa-64.png × 4` (4 copies, one process), the
 /// median of the records' `total_s` except the first (its one-off warm-up); one value per repetition, then
-/// the median over the repetitions. The reference workload: a naive 192×192×192 float32 matrix product in
-/// this process (scalar loops whose speed tracks the machine, not the engine), run between triage
-/// repetitions so both see the same load from other processes; the median over repetitions.
+/// the median over the repetitions. The reference workload: a naive 200×200×200 float32 matrix product in
+/// this process (plain loops whose speed tracks the machine and compiler, not the engine), best of 3 runs
+/// per repetition, run between triage repetitions so both see the same load from other processes; the
+/// median over repetitions.
 ///
 /// Refresh the baseline after a deliberate speed change (or when the reference loop changes) with
 /// `DSA_SPEED_GUARD_WRITE=1 scripts/test --filter SpeedGuardTests` (release build): the test then writes the
@@ -34,7 +35,7 @@ final class SpeedGuardTests: XCTestCase {
     }
 
     /// Naive n×n×n float32 product; returns the seconds it took (the result's checksum keeps the loop alive).
-    static func referenceWorkload(n: Int = 192) -> (seconds: Double, checksum: Float) {
+    static func referenceWorkload(n: Int = 200) -> (seconds: Double, checksum: Float) {
         var a = [Float](repeating: 0, count: n * n), b = a, c = a
         for i in 0..<(n * n) {
             a[i] = Float(i % 7) * 0.25 - 0.5
@@ -87,9 +88,13 @@ final class SpeedGuardTests: XCTestCase {
         var triage: [Double] = [], reference: [Double] = []
         var checksum: Float = 0
         for _ in 0..<repetitions {
-            let ref = Self.referenceWorkload(n: Self.optimised ? 192 : 32)
-            reference.append(ref.seconds)
-            checksum += ref.checksum
+            var best = Double.infinity
+            for _ in 0..<3 {  // best of 3: the loop is short, a descheduling would dominate one run
+                let ref = Self.referenceWorkload(n: Self.optimised ? 200 : 32)
+                best = min(best, ref.seconds)
+                checksum += ref.checksum
+            }
+            reference.append(best)
             triage.append(try Self.triageWorkload(model: model, images: images))
         }
         XCTAssertTrue(checksum.isFinite)
@@ -132,7 +137,7 @@ final class SpeedGuardTests: XCTestCase {
         {
           "ratio": \(String(format: "%.4f", ratio)),
           "allowed_factor": \(factor),
-          "how": "SpeedGuardTests.testTriageSpeedAgainstReferenceWorkload in a release build (swift test -c release): median per-image triage time (records' total_s, first record of each process excluded) of dsa-triage triage on 4 copies of Tests/Fixtures/triage/images/dsa-64.png with the tiny model Tests/Fixtures/gemma3-vlm/model, divided by the median time of a naive 192x192x192 float32 matrix product in the test process; 5 repetitions, interleaved. Refresh: DSA_SPEED_GUARD_WRITE=1 scripts/test --filter SpeedGuardTests",
+          "how": "SpeedGuardTests.testTriageSpeedAgainstReferenceWorkload in a release build (swift test -c release): median per-image triage time (records' total_s, first record of each process excluded) of dsa-triage triage on 4 copies of Tests/Fixtures/triage/images/dsa-64.png with the tiny model Tests/Fixtures/gemma3-vlm/model, divided by the median over repetitions of the best of 3 times of a naive 200x200x200 float32 matrix product in the test process; 5 repetitions, interleaved. Refresh: DSA_SPEED_GUARD_WRITE=1 scripts/test --filter SpeedGuardTests",
           "measured": {
             "date": "\(date)",
             "cpu": "\(cpu.replacingOccurrences(of: "\"", with: ""))",
