@@ -203,10 +203,10 @@ def main() -> None:
             count = dequantize_model(m, scheme, code2)
             full = m(**inputs).logits[0].float().numpy()
             logits = full[-1]
-            np.save(os.path.join(OUT, f"vlm_{scheme}_logits_probe.npy"), full[:, probe].astype(np.float32))
+            np.save(os.path.join(OUT, f"vlm_{scheme}_logits_probe.npy"), np.ascontiguousarray(full[:, probe], dtype=np.float32))
             peft_model = PeftModel.from_pretrained(m, LORA).eval()
             lora = peft_model(**inputs).logits[0].float().numpy()
-            np.save(os.path.join(OUT, f"vlm_{scheme}_lora_logits_probe.npy"), lora[:, probe].astype(np.float32))
+            np.save(os.path.join(OUT, f"vlm_{scheme}_lora_logits_probe.npy"), np.ascontiguousarray(lora[:, probe], dtype=np.float32))
             results[scheme] = {
                 "quantised_linear_layers": count,
                 "max_abs_diff_vs_unquantised": float(np.abs(logits - ref).max()),

@@ -138,10 +138,13 @@ final class QuantizationTests: XCTestCase {
             let logits = try probeLogits(m)
             let (d, s) = maxAbsDiff(logits, try floats("vlm_\(scheme.rawValue)_logits_probe.npy"))
             XCTAssertLessThanOrEqual(d, 1e-3 * s, "\(scheme): probe logits (max |Δ| \(d))")
-            // Against the unquantised model: the quantisation error itself, documented in docs/QUANTIZATION.md.
-            let (dq, sq) = maxAbsDiff(logits, plainLogits)
+            // The quantisation error itself (large for this 32-wide random model; see docs/QUANTIZATION.md): the
+            // distance from the unquantised model is transformers' own distance between its two runs.
+            let (dq, _) = maxAbsDiff(logits, plainLogits)
+            let refPlain = try NPYFile.read(Fixtures.url("gemma3-vlm/at-size/logits_probe.npy")).floats()
+            let (dRef, sRef) = maxAbsDiff(try floats("vlm_\(scheme.rawValue)_logits_probe.npy"), refPlain)
             XCTAssertGreaterThan(dq, 0, "\(scheme): quantisation changed nothing")
-            XCTAssertLessThanOrEqual(dq, (scheme == .int8 ? 0.2 : 0.35) * sq, "\(scheme): distance from the unquantised logits")
+            XCTAssertEqual(dq, dRef, accuracy: 2e-3 * sRef, "\(scheme): distance from the unquantised logits")
         }
     }
 
