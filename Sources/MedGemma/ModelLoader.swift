@@ -125,17 +125,24 @@ public enum ModelLoader {
 
     /// Quantises the base weights of all linear layers (attention q/k/v/o and MLP gate/up/down of every
     /// decoder layer; attention and MLP projections of every vision-tower layer), one layer at a time: the
-    /// memory-mapped checkpoint weights are read, quantised and their pages released, so the resident
+    /// memory-mapped checkpoint weights are read, quantised and their pages released (one layer per core at a
+    /// time), so the resident
     /// size grows by about the quantised size only. The token embedding (also the tied output layer), the
     /// norms, the patch embedding and the multimodal projector stay as stored.
     public static func quantize(_ loaded: LoadedModel, scheme: QuantizationScheme) throws {
         guard scheme != .none else { return }
         let layers = loaded.linearLayers.values.sorted { $0.module < $1.module }
-        for layer in layers {
-            do { try layer.quantize(scheme) } catch {
-                throw ModelError.unsupportedFeature("\(loaded.path): \(layer.sourceName): \(error)")
+        // One layer per core at a time (each layer is a different object; scratch is per call).
+        let lock = SpinLock()
+        var failure: Error?
+        Parallel.forEach(layers.count) { i in
+            do { try layers[i].quantize(scheme) } catch {
+                lock.withLock {
+                    if failure == nil { failure = ModelError.unsupportedFeature("\(loaded.path): \(layers[i].sourceName): \(error)") }
+                }
             }
         }
+        if let failure { throw failure }
     }
 
     static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedModel {
