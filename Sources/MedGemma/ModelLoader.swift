@@ -128,7 +128,8 @@ public enum ModelLoader {
     /// memory-mapped checkpoint weights are read, quantised and their pages released (one layer per core at a
     /// time), so the resident
     /// size grows by about the quantised size only. The token embedding (also the tied output layer), the
-    /// norms, the patch embedding and the multimodal projector stay as stored.
+    /// norms, the patch embedding and the multimodal projector stay as stored; the full-vocabulary output
+    /// product then pages the (tied) output layer in slice by slice (`releasesOutputLayerPages`).
     public static func quantize(_ loaded: LoadedModel, scheme: QuantizationScheme) throws {
         guard scheme != .none else { return }
         let layers = loaded.linearLayers.values.sorted { $0.module < $1.module }
@@ -143,6 +144,7 @@ public enum ModelLoader {
             }
         }
         if let failure { throw failure }
+        loaded.model.releasesOutputLayerPages = true
     }
 
     static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedModel {

@@ -157,7 +157,15 @@ final class QuantizationTests: XCTestCase {
         let prompt = try m.model.promptInput(ids: ids, imageTokens: [feats], imageTokenID: vision.settings.imageTokenID)
         let cache = try m.model.makeCache(tokens: ids.count)
         let h = try m.model.forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible)
-        return try m.model.logits(h, forTokens: ints(caseExp["probe_ids"])).floats()
+        let probe = ints(caseExp["probe_ids"])
+        let selected = try m.model.logits(h, forTokens: probe).floats()
+        // The full-vocabulary product (sliced over the output layer for quantised models) agrees on those ids.
+        let full = try m.model.logits(try h.rows((ids.count - 1)..<ids.count)).floats()
+        XCTAssertEqual(m.model.releasesOutputLayerPages, m.linearLayers.values.first?.quantized != nil)
+        let lastRow = Array(selected[((ids.count - 1) * probe.count)...])
+        let (d, s) = maxAbsDiff(probe.map { full[$0] }, lastRow)
+        XCTAssertLessThanOrEqual(d, 1e-5 * max(s, 1), "full-vocabulary logits")
+        return selected
     }
 }
 
