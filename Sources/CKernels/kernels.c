@@ -406,3 +406,99 @@ CK_MULTI float ck_dot(const float *a, const float *b, int64_t n) {
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
+
+// ---- weight quantisation ----------------------------------------------------------------------
+// NF4 code values (QLoRA's 4-bit NormalFloat), ascending; index 7 is exactly zero.
+static const float ck_nf4_values[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+const float *ck_nf4_table(void) { return ck_nf4_values; }
+
+// Index of the nearest entry of an ascending table (the lower one on a tie).
+static inline int ck_nearest_sorted(const float *table, int count, float v) {
+    int lo = 0, hi = count - 1;
+    if (v <= table[0]) return 0;
+    if (v >= table[hi]) return hi;
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (table[mid] <= v) lo = mid; else hi = mid;
+    }
+    return (v - table[lo] <= table[hi] - v) ? lo : hi;
+}
+
+void ck_nf4_quantize(const float *x, int64_t n, int64_t firstElement, uint8_t *packed, float *absmax) {
+    // firstElement is the flat index of x[0] in the whole matrix; a multiple of 64.
+    int64_t blocks = (n + 63) / 64;
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t s = b * 64, e = s + 64 < n ? s + 64 : n;
+        float m = 0;
+        for (int64_t i = s; i < e; i++) { float a = fabsf(x[i]); if (a > m) m = a; }
+        absmax[b] = m;
+        for (int64_t i = s; i < e; i++) {
+            int q = m > 0 ? ck_nearest_sorted(ck_nf4_values, 16, x[i] / m) : 7;
+            int64_t g = firstElement + i;
+            uint8_t *p = packed + (g >> 1);
+            if (g & 1) *p = (uint8_t)((*p & 0xF0) | q);
+            else *p = (uint8_t)((*p & 0x0F) | (q << 4));
+        }
+    }
+}
+
+void ck_dynamic_quantize(const float *x, int64_t n, int64_t blocksize, const float *code, uint8_t *q, float *absmax) {
+    int64_t blocks = (n + blocksize - 1) / blocksize;
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t s = b * blocksize, e = s + blocksize < n ? s + blocksize : n;
+        float m = 0;
+        for (int64_t i = s; i < e; i++) { float a = fabsf(x[i]); if (a > m) m = a; }
+        absmax[b] = m;
+        for (int64_t i = s; i < e; i++) q[i] = (uint8_t)ck_nearest_sorted(code, 256, m > 0 ? x[i] / m : 0.0f);
+    }
+}
+
+void ck_nf4_dequantize(const uint8_t *packed, const uint8_t *qabsmax, const float *absmax2, float offset,
+                       const float *code2, int64_t start, int64_t n, float *out) {
+    int64_t g = start, end = start + n;
+    while (g < end) {
+        int64_t b = g >> 6;
+        int64_t be = (b + 1) << 6;
+        if (be > end) be = end;
+        float scale = code2[qabsmax[b]] * absmax2[b >> 8] + offset;
+        float *o = out + (g - start);
+        if (g & 1) { *o++ = ck_nf4_values[packed[g >> 1] & 15] * scale; g++; }
+        for (; g + 1 < be; g += 2) {
+            uint8_t byte = packed[g >> 1];
+            o[0] = ck_nf4_values[byte >> 4] * scale;
+            o[1] = ck_nf4_values[byte & 15] * scale;
+            o += 2;
+        }
+        if (g < be) { *o = ck_nf4_values[packed[g >> 1] >> 4] * scale; g++; }
+    }
+}
+
+void ck_int8_quantize_rows(const float *x, int64_t rows, int64_t cols, int8_t *q, float *scales) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float m = 0;
+        for (int64_t c = 0; c < cols; c++) { float a = fabsf(xr[c]); if (a > m) m = a; }
+        float s = m / 127.0f;
+        scales[r] = s;
+        for (int64_t c = 0; c < cols; c++) {
+            float v = s > 0 ? nearbyintf(xr[c] / s) : 0.0f;
+            if (v > 127) v = 127;
+            if (v < -127) v = -127;
+            q[r * cols + c] = (int8_t)v;
+        }
+    }
+}
+
+void ck_int8_dequantize_rows(const int8_t *q, const float *scales, int64_t rows, int64_t cols, float *out) {
+    for (int64_t r = 0; r < rows; r++) {
+        float s = scales[r];
+        const int8_t *qr = q + r * cols;
+        float *o = out + r * cols;
+        for (int64_t c = 0; c < cols; c++) o[c] = (float)qr[c] * s;
+    }
+}

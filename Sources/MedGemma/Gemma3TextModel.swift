@@ -21,6 +21,10 @@ public final class Gemma3TextModel: @unchecked Sendable {
     public let computeMode: ComputeMode
     let embedTokens: Tensor
     let lmHead: Tensor
+    /// Lean memory (set for quantised bases): the full-vocabulary output product runs over slices of the
+    /// memory-mapped output layer and releases each slice's pages afterwards, so the 262k-row table is never
+    /// resident as a whole (it is read again from the page cache on the next full product).
+    public internal(set) var releasesOutputLayerPages = false
     let layers: [Gemma3DecoderLayer]
     let finalNorm: [Float]
     let rotary: [AttentionKind: RotaryEmbedding]
@@ -188,7 +192,18 @@ public final class Gemma3TextModel: @unchecked Sendable {
     public func logits(_ hidden: Tensor) throws -> Tensor {
         let rows = hidden.shape[0]
         let out = Tensor(zeros: [rows, config.vocabSize])
-        try MatMul.linear(hidden.f32, rows: rows, weight: lmHead, out: out.f32, mode: computeMode)
+        if releasesOutputLayerPages && lmHead.storage.isBorrowed {
+            let slice = 16384
+            var r0 = 0
+            while r0 < config.vocabSize {
+                let part = try lmHead.rows(r0..<min(config.vocabSize, r0 + slice))
+                try MatMul.linear(hidden.f32, rows: rows, weight: part, out: out.f32 + r0, ldOut: config.vocabSize, mode: computeMode)
+                part.releaseMappedPages()
+                r0 += slice
+            }
+        } else {
+            try MatMul.linear(hidden.f32, rows: rows, weight: lmHead, out: out.f32, mode: computeMode)
+        }
         if let cap = config.finalLogitSoftcapping { ck_softcap(out.f32, out.count, cap) }
         return out
     }

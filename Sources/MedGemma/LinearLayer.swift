@@ -47,6 +47,9 @@ public final class LinearLayer: @unchecked Sendable {
     public let weight: Tensor
     public let bias: [Float]?
     public private(set) var adapters: [String: LoRADelta] = [:]
+    /// The base weight quantised (int8 / NF4) when the model was loaded with quantisation; products then
+    /// use it instead of `weight` (which stays a view of the checkpoint, memory-mapped and paged out).
+    public private(set) var quantized: QuantizedMatrix?
 
     public var outFeatures: Int { weight.shape[0] }
     public var inFeatures: Int { weight.shape[1] }
@@ -62,10 +65,22 @@ public final class LinearLayer: @unchecked Sendable {
     public func attach(_ adapter: String, _ delta: LoRADelta) { adapters[adapter] = delta }
     public func detach(_ adapter: String) { adapters[adapter] = nil }
 
+    /// Replaces the base weight by its quantised form for all later products (loading happens before
+    /// inference; not concurrent with it). The checkpoint's pages of the weight are released afterwards.
+    public func quantize(_ scheme: QuantizationScheme) throws {
+        guard scheme != .none, quantized == nil else { return }
+        quantized = try QuantizedMatrix.quantize(weight, scheme: scheme)
+        weight.releaseMappedPages()
+    }
+
     /// out[rows, outFeatures] = x Wᵀ (+ bias) (+ the selected adapter's update).
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, mode: ComputeMode,
                         adapter: String?) throws {
-        try MatMul.linear(x, rows: rows, weight: weight, out: out, mode: mode)
+        if let quantized {
+            try MatMul.linear(x, rows: rows, quantized: quantized, out: out, mode: mode)
+        } else {
+            try MatMul.linear(x, rows: rows, weight: weight, out: out, mode: mode)
+        }
         if let bias { ck_add_bias_rows(out, bias, Int64(rows), Int64(outFeatures)) }
         if let adapter, let delta = adapters[adapter] {
             try delta.apply(x, rows: rows, out: out, ldOut: outFeatures)

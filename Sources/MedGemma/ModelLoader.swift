@@ -111,11 +111,40 @@ final class GGUFGemma3Weights: WeightSource {
 public enum ModelLoader {
     /// Loads a Gemma 3 / MedGemma model from a model directory or a `.gguf` file (text only).
     /// `computeMode` nil picks bf16 arithmetic for bf16 checkpoints and float32 otherwise.
-    public static func load(path: String, computeMode: ComputeMode? = nil) throws -> LoadedModel {
+    /// `quantization` int8 / nf4 quantises the base weight of every linear layer of the decoder and the
+    /// vision tower (see `quantize(_:scheme:)`).
+    public static func load(path: String, computeMode: ComputeMode? = nil,
+                            quantization: QuantizationScheme = .none) throws -> LoadedModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelError.missingFile(path) }
-        if isDir.boolValue { return try loadDirectory(URL(fileURLWithPath: path), computeMode: computeMode) }
-        return try loadGGUF(URL(fileURLWithPath: path), computeMode: computeMode)
+        let loaded = isDir.boolValue ? try loadDirectory(URL(fileURLWithPath: path), computeMode: computeMode)
+                                     : try loadGGUF(URL(fileURLWithPath: path), computeMode: computeMode)
+        try quantize(loaded, scheme: quantization)
+        return loaded
+    }
+
+    /// Quantises the base weights of all linear layers (attention q/k/v/o and MLP gate/up/down of every
+    /// decoder layer; attention and MLP projections of every vision-tower layer), one layer at a time: the
+    /// memory-mapped checkpoint weights are read, quantised and their pages released (one layer per core at a
+    /// time), so the resident
+    /// size grows by about the quantised size only. The token embedding (also the tied output layer), the
+    /// norms, the patch embedding and the multimodal projector stay as stored; the full-vocabulary output
+    /// product then pages the (tied) output layer in slice by slice (`releasesOutputLayerPages`).
+    public static func quantize(_ loaded: LoadedModel, scheme: QuantizationScheme) throws {
+        guard scheme != .none else { return }
+        let layers = loaded.linearLayers.values.sorted { $0.module < $1.module }
+        // One layer per core at a time (each layer is a different object; scratch is per call).
+        let lock = SpinLock()
+        var failure: Error?
+        Parallel.forEach(layers.count) { i in
+            do { try layers[i].quantize(scheme) } catch {
+                lock.withLock {
+                    if failure == nil { failure = ModelError.unsupportedFeature("\(loaded.path): \(layers[i].sourceName): \(error)") }
+                }
+            }
+        }
+        if let failure { throw failure }
+        loaded.model.releasesOutputLayerPages = true
     }
 
     static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedModel {

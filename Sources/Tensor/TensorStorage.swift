@@ -7,6 +7,8 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     private let owned: Bool
     private let owner: AnyObject?
+    /// True for memory owned elsewhere (a memory-mapped file).
+    public var isBorrowed: Bool { !owned }
 
     /// Allocates `byteCount` zeroed bytes, 64-byte aligned for vector loads.
     public init(zeroedByteCount byteCount: Int) {

@@ -82,8 +82,8 @@ public final class TriagePipeline: @unchecked Sendable {
 
     /// Loads the model (and adapter) and builds the pipeline.
     public static func load(model: String, adapter: String?, profile: TaskProfile, mode: TriageMode,
-                            computeMode: ComputeMode? = nil) throws -> TriagePipeline {
-        let loaded = try ModelLoader.load(path: model, computeMode: computeMode)
+                            computeMode: ComputeMode? = nil, quantization: QuantizationScheme = .none) throws -> TriagePipeline {
+        let loaded = try ModelLoader.load(path: model, computeMode: computeMode, quantization: quantization)
         return try TriagePipeline(loaded: loaded, profile: profile, mode: mode, adapter: adapter.map { URL(fileURLWithPath: $0) })
     }
 

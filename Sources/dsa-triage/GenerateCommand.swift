@@ -34,6 +34,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 (exact) or bf16 (fast). Default: bf16 for bf16 models, else f32.")
     var compute: String?
 
+    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
+    var quantize = "none"
+
     @Option(name: .long, help: "Image file (PNG or JPEG) placed before the prompt in the user turn; repeat for several.")
     var image: [String] = []
 
@@ -47,6 +50,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt and --prompt-file") }
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be zero or more") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
+        if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
         if system != nil && raw { throw ValidationError("--system applies to the chat format; it cannot be combined with --raw") }
         if !image.isEmpty && raw { throw ValidationError("--image needs the chat format; it cannot be combined with --raw") }
     }
@@ -54,7 +58,8 @@ struct GenerateCommand: AsyncParsableCommand {
     func run() async throws {
         try CommandErrors.reporting {
             let text = try promptText()
-            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
+                                             quantization: QuantizationScheme(rawValue: quantize) ?? .none)
             var adapterName: String?
             if let adapter {
                 try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "adapter")

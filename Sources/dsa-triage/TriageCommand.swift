@@ -38,6 +38,9 @@ struct TriageCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 or bf16. Default: bf16 for bf16 models, else f32.")
     var compute: String?
 
+    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
+    var quantize = "none"
+
     @Option(name: .long, help: "Progress bar on stderr: auto (when stderr is a terminal and there are more than 3 units), always, never.")
     var progress = "auto"
 
@@ -55,6 +58,7 @@ struct TriageCommand: AsyncParsableCommand {
         if let m = mode, TriageMode(rawValue: m) == nil { throw ValidationError("--mode must be score, generate or both") }
         if !["jsonl", "table"].contains(format) { throw ValidationError("--format must be jsonl or table") }
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
+        if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
     }
 
@@ -65,7 +69,8 @@ struct TriageCommand: AsyncParsableCommand {
             if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
             let triageMode = mode.flatMap(TriageMode.init(rawValue:)) ?? TriageMode(rawValue: taskProfile.generation.mode) ?? .score
             let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: triageMode,
-                                                   computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+                                                   computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
+                                                   quantization: QuantizationScheme(rawValue: quantize) ?? .none)
             pipeline.keepGeneratedText = keepGeneratedText
             if pipeline.isTestModel {
                 Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless (records say test_model_decisions_meaningless: true)\n")

@@ -56,4 +56,20 @@ int64_t ck_argmax(const float *x, int64_t n);
 // dot product and max |x|
 float ck_dot(const float *a, const float *b, int64_t n);
 
+// ---- weight quantisation (see docs/QUANTIZATION.md) -----------------------------------------------
+// The 16 NF4 code values, ascending.
+const float *ck_nf4_table(void);
+// NF4 blocks of 64 over x[0..n): absmax per block, 4-bit codes of x/absmax packed two per byte (first
+// element of a pair in the high nibble) at flat element index firstElement (a multiple of 64) onwards.
+void ck_nf4_quantize(const float *x, int64_t n, int64_t firstElement, uint8_t *packed, float *absmax);
+// Blockwise 8-bit quantisation against an ascending 256-entry code table: absmax per block, nearest code index.
+void ck_dynamic_quantize(const float *x, int64_t n, int64_t blocksize, const float *code, uint8_t *q, float *absmax);
+// Flat elements [start, start+n) of an NF4 matrix with double-quantised absmax
+// (absmax[b] = code2[qabsmax[b]] * absmax2[b / 256] + offset: second-level blocks of 256 first-level blocks).
+void ck_nf4_dequantize(const uint8_t *packed, const uint8_t *qabsmax, const float *absmax2, float offset,
+                       const float *code2, int64_t start, int64_t n, float *out);
+// Symmetric int8 per row: scale = absmax / 127, q = round-half-even(x / scale).
+void ck_int8_quantize_rows(const float *x, int64_t rows, int64_t cols, int8_t *q, float *scales);
+void ck_int8_dequantize_rows(const int8_t *q, const float *scales, int64_t rows, int64_t cols, float *out);
+
 #endif
