@@ -102,7 +102,7 @@ final class QuantizationTests: XCTestCase {
     /// tiles) and many-row (threaded GEMM per tile) shapes, in float32 and bf16.
     func testQuantizedProductMatchesDense() throws {
         let w = try matrix()
-        var rng = SplitMix(seed: 8)
+        var rng = TestSupport.SplitMix64(seed: 8)
         for scheme in [QuantizationScheme.int8, .nf4] {
             let q = try QuantizedMatrix.quantize(w, scheme: scheme)
             let dense = q.dequantized()
@@ -169,16 +169,7 @@ final class QuantizationTests: XCTestCase {
     }
 }
 
-/// Deterministic test numbers.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension TestSupport.SplitMix64 {
+    /// Uniform in [0, 1) with 24 bits.
     mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }
