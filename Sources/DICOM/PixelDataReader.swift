@@ -187,12 +187,6 @@ public struct PixelDataReader: Sendable {
             throw DICOMError.pixelData(file: "\(source) frame \(index)", reason:
                 "JPEG decoder returned \(samples.count) samples for \(width)×\(height)×\(components)")
         }
-        if d.sampleType == .uint16, components == 1, !isRGB {
-            // The common XA case (12–16 bits stored, unsigned): keep the low Bits Stored bits in one pass.
-            let mask = UInt16(truncatingIfNeeded: (1 << min(d.bitsStored, 16)) - 1)
-            return PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: 1,
-                              photometricInterpretation: d.photometricInterpretation, samples: .uint16(samples.map { $0 & mask }))
-        }
         let image = CodecImage(width: width, height: height, components: components, precision: precision,
                                isSigned: false, values: samples.map { Int32($0) })
         let frame = image.frame(description: d, correction: .bitsStored)

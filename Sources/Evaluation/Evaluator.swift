@@ -64,10 +64,9 @@ public enum Evaluator {
         func groups(_ key: (EvaluationSample) -> String?) -> [SubgroupRow] {
             guard s.contains(where: { key($0) != nil }) else { return [] }
             let byKey = Dictionary(grouping: s) { key($0) ?? "(unknown)" }
-            return byKey.keys.sorted().map { k in
-                let g = byKey[k]!
-                return SubgroupRow(group: k, reviewRate: Double(g.filter(\.isReview).count) / Double(g.count),
-                                   table: table(g, bootstrap: options.bootstrap))
+            return byKey.sorted { $0.key < $1.key }.map { k, g in
+                SubgroupRow(group: k, reviewRate: Double(g.filter(\.isReview).count) / Double(g.count),
+                            table: table(g, bootstrap: options.bootstrap))
             }
         }
         let subgroups = Subgroups(site: groups(\.site), scanner: groups(\.scanner),
@@ -144,8 +143,9 @@ public enum Evaluator {
         var pr: [PRPoint] = [PRPoint(recall: 0, precision: 1, threshold: nil)]
         var tp = 0.0, fp = 0.0
         for g in e.groups {
+            // Groups hold only scored samples, all with the same score.
+            guard let t = g.first.flatMap({ e.scores[$0] }) else { continue }
             for i in g { if e.labels[i] { tp += 1 } else { fp += 1 } }
-            let t = e.scores[g[0]]!
             if P > 0 && N > 0 { roc.append(ROCPoint(fpr: fp / N, tpr: tp / P, threshold: t)) }
             if P > 0 { pr.append(PRPoint(recall: tp / P, precision: tp / (tp + fp), threshold: t)) }
         }

@@ -182,8 +182,9 @@ public struct LabelScorer: Sendable {
                 throw TriageError.scoring("internal: no output row for an answer prefix")
             }
             guard id >= 0 && id < v else { return -.infinity }
-            if logZ[prefix] == nil { logZ[prefix] = Self.logSumExp(row) }
-            return Double(row[id]) - logZ[prefix]!
+            let z = logZ[prefix] ?? Self.logSumExp(row)
+            logZ[prefix] = z
+            return Double(row[id]) - z
         }
         var scored: [ScoredLabel] = []
         for a in answers {
@@ -242,8 +243,7 @@ public struct LabelScorer: Sendable {
 
     /// softmax over summed log-likelihoods, nil when any is not finite (the policy then routes to review).
     public static func normalise(_ scored: [ScoredLabel]) -> [String: Double]? {
-        guard !scored.isEmpty, scored.allSatisfy({ $0.logprob.isFinite }) else { return nil }
-        let m = scored.map(\.logprob).max()!
+        guard let m = scored.map(\.logprob).max(), scored.allSatisfy({ $0.logprob.isFinite }) else { return nil }
         let e = scored.map { Foundation.exp($0.logprob - m) }
         let z = e.reduce(0, +)
         guard z.isFinite, z > 0 else { return nil }

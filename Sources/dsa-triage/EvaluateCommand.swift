@@ -67,7 +67,6 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Progress bar on stderr: auto, always, never.")
     var progress = "auto"
 
-    static let softwareVersion = SoftwareVersion.current
 
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
@@ -99,17 +98,20 @@ struct EvaluateCommand: AsyncParsableCommand {
                 decisionSource = preds.allSatisfy { $0.decision != nil } ? "decision_column" : (preds.contains { $0.decision != nil } ? "decision_column_or_threshold" : "threshold")
                 samples = try EvaluationData.samples(manifest: manifest, manifestPath: data ?? "-", predictions: preds,
                                                      predictionsPath: predictions, threshold: taskProfile.threshold)
-                provenance = Provenance(softwareVersion: Self.softwareVersion, mode: "predictions", profile: taskProfile.name,
+                provenance = Provenance(softwareVersion: SoftwareVersion.current, mode: "predictions", profile: taskProfile.name,
                                         profileFingerprint: profileFP, data: data, dataFingerprint: data.flatMap(Artifacts.fingerprint(file:)),
                                         predictions: predictions, predictionsFingerprint: Artifacts.fingerprint(file: predictions))
             } else {
-                let manifestPath = data!, entries = manifest!
+                // validate() guarantees --model comes with --data.
+                guard let model, let manifestPath = data, let entries = manifest else {
+                    throw ValidationError("--model needs --data MANIFEST")
+                }
                 try PipelineEvaluation.checkFiles(entries, manifest: manifestPath)
                 let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
-                let pipeline = try TriagePipeline.load(model: model!, adapter: adapter, profile: taskProfile, mode: mode,
+                let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: mode,
                                                        computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
                 if pipeline.isTestModel {
-                    Self.stderr("warning: \(model!) is a tiny test model; its decisions are meaningless\n")
+                    Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
                 }
                 let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
                 var bar: ProgressBar?
@@ -129,14 +131,16 @@ struct EvaluateCommand: AsyncParsableCommand {
                     exit = 3
                     return
                 }
-                samples = entries.map { e in
-                    let p = outcome.predictions[e.path]!
+                samples = try entries.map { e in
+                    guard let p = outcome.predictions[e.path] else {
+                        throw EvaluationError.unreadable(file: manifestPath, reason: "no prediction was produced for \(e.path)")
+                    }
                     return EvaluationSample(path: e.path, blocked: e.blocked, pBlocked: p.pBlocked, decision: p.decision,
                                             site: e.site, scanner: e.scanner, date: e.date, split: e.split)
                 }
                 let failed = outcome.predictions.values.filter { $0.error != nil || $0.statuses.contains { $0 != "processed" } }.count
                 if failed > 0 { Self.stderr("warning: \(failed) input(s) failed or were skipped; they count as manual review\n") }
-                provenance = Provenance(softwareVersion: Self.softwareVersion, mode: "model", model: model, modelFingerprint: pipeline.modelFingerprint,
+                provenance = Provenance(softwareVersion: SoftwareVersion.current, mode: "model", model: model, modelFingerprint: pipeline.modelFingerprint,
                                         adapters: adapter.map { [$0] } ?? [], adapterFingerprints: pipeline.adapterFingerprint.map { [$0] } ?? [],
                                         profile: taskProfile.name, profileFingerprint: profileFP, data: manifestPath,
                                         dataFingerprint: Artifacts.fingerprint(file: manifestPath))
