@@ -32,7 +32,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_torch_triage import DEFAULT_PROFILE, DEFAULT_TOKENIZER, END_OF_TURN, cpu_name, log  # noqa: E402
+from bench_machine import machine_summary  # noqa: E402
+from bench_torch_triage import DEFAULT_PROFILE, DEFAULT_TOKENIZER, END_OF_TURN, log  # noqa: E402
 
 
 def main() -> int:
@@ -170,9 +171,7 @@ def main() -> int:
         "batch_s": batch_s,
         "batch_p_" + positive: batch_p,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(),
-                    "loadavg_before": [round(x, 2) for x in load_before],
-                    "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine_summary(load_before),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }

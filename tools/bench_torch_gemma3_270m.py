@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from bench_machine import cpu_name
+
 DEFAULT_DIR = os.environ.get(
     "DSA_GEMMA3_270M_DIR",
     os.path.join(os.environ.get("DSA_CACHE", os.path.expanduser("~/.cache/dsa-triage")), "gemma3-270m", "hf-f32"),
@@ -34,17 +36,6 @@ PARAGRAPH = (
     "the coronary ostia and contrast medium is injected while X-ray frames are recorded; digital "
     "subtraction removes the static background so that the vessels stand out. "
 )
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def worker(model_dir: str, dtype_name: str, prompt_tokens: int, decode_tokens: int, attn: str) -> dict:

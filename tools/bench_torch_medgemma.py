@@ -33,23 +33,14 @@ import time
 
 import numpy as np
 
+from bench_machine import cpu_name
+
 PARAGRAPH = (
     "This is a digital subtraction angiogram of the cerebral arteries after contrast injection. "
     "Decide whether the main artery shown is occluded or patent, considering abrupt vessel cut-off, "
     "missing distal branches, delayed filling and collateral flow. "
 )
 QUESTION = "Is the artery blocked? Answer yes or no."
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def test_image(size: int):

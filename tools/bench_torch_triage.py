@@ -36,7 +36,6 @@ import copy
 import json
 import math
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -44,6 +43,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from bench_machine import machine_summary
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TOKENIZER = os.path.join(REPO_ROOT, ".cache", "gemma3-tokenizer.json")
@@ -61,17 +62,6 @@ DEFAULT_PROFILE = {
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def test_image(size: int):
@@ -253,9 +243,7 @@ def main() -> int:
         "label_logprobs": {name: s for (name, _), s in zip(labels, sums)},
         "check_single_forward_max_abs_diff": check_diff,
         "load_s": load_s,
-        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(),
-                    "loadavg_before": [round(x, 2) for x in load_before],
-                    "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine_summary(load_before),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
