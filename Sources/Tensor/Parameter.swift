@@ -1,0 +1,23 @@
+/// A trainable float32 tensor with its gradient (same shape), named by the key it is saved under
+/// (for LoRA: the PEFT key, e.g. "base_model.model.…q_proj.lora_A.weight"). Backward passes add into
+/// `grad`; optimisers read `grad` and update `value` in place.
+public final class Parameter: @unchecked Sendable {
+    public let name: String
+    public let value: Tensor
+    public let grad: Tensor
+
+    /// Wraps `value` (converted to an owned float32 copy when it is not float32) with a zero gradient.
+    public init(name: String, value: Tensor) {
+        self.name = name
+        self.value = value.dtype == .f32 ? value : value.toFloat32()
+        self.grad = Tensor(zeros: value.shape)
+    }
+
+    public var shape: [Int] { value.shape }
+    public var count: Int { value.count }
+
+    /// Sets the gradient to zero (start of an accumulation window).
+    public func zeroGrad() {
+        grad.f32.update(repeating: 0, count: grad.count)
+    }
+}
