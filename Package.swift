@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Angiography", targets: ["Angiography"]),
         .library(name: "Triage", targets: ["Triage"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,10 +52,12 @@ let package = Package(
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
         .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "MedGemma", "ModelFiles"]),
+        .target(name: "Evaluation", dependencies: ["Triage", "MedGemma", "ModelFiles", "Tensor"]),
+        // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
+        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -69,6 +72,7 @@ let package = Package(
         .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

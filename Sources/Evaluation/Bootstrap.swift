@@ -1,4 +1,5 @@
 import MedGemma
+import Tensor
 
 /// How the bootstrap resamples.
 public struct BootstrapSettings: Sendable, Equatable, Codable {
