@@ -4,6 +4,7 @@ import DICOM
 import Foundation
 import Imaging
 import ModelFiles
+import Triage
 
 /// `inspect FILE`: header facts, the routing decision and what the display pipeline did, as one JSON object.
 /// UIDs appear only as the first 16 hex digits of their SHA-256; names and IDs never appear.
@@ -113,10 +114,11 @@ struct Inspection {
         var description: String { "\(path): \(reason)" }
     }
 
-    /// First 16 hex digits of the SHA-256 of a UID: stable for grouping, no identifier in the output.
+    /// The UID hash triage records use (`UIDHash`), so inspect and triage outputs of one study join on it;
+    /// no identifier in the output.
     static func hash(_ uid: String?) -> String {
         guard let uid, !uid.isEmpty else { return "null" }
-        return JSONOutput.string(String(SHA256Hasher.hex(of: Data(uid.utf8)).prefix(16)))
+        return JSONOutput.string(UIDHash.hash(uid))
     }
 
     func json() -> String {
