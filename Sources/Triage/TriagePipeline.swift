@@ -67,7 +67,7 @@ public final class TriagePipeline: @unchecked Sendable {
                 imageBackend: ImagePreprocessor.Backend = .torchvision,
                 fingerprintCache: URL? = ModelFingerprint.defaultCacheDirectory) throws {
         try profile.validate(source: "profile \(profile.name)")
-        guard let vision = loaded.vision else {
+        guard loaded.vision != nil else {
             throw TriageError.invalidArgument("\(loaded.path) has no vision tower; triage needs an image model")
         }
         self.loaded = loaded
@@ -89,10 +89,20 @@ public final class TriagePipeline: @unchecked Sendable {
         policy = DecisionPolicy(profile: profile)
         quality = QualityChecks(settings: profile.quality)
         builder = Self.inputBuilder(profile: profile)
-        promptIDs = try loaded.chatPromptIDs(text: profile.prompt, system: profile.system, imageCount: 1)
-        guard promptIDs.contains(vision.settings.imageTokenID) else {
+        promptIDs = try Self.promptIDs(loaded: loaded, profile: profile)
+    }
+
+    /// The chat prompt triage scores after: the profile's system text and prompt with one image block.
+    /// Training builds its examples on the same ids.
+    public static func promptIDs(loaded: LoadedModel, profile: TaskProfile) throws -> [Int] {
+        guard let vision = loaded.vision else {
+            throw TriageError.invalidArgument("\(loaded.path) has no vision tower; triage needs an image model")
+        }
+        let ids = try loaded.chatPromptIDs(text: profile.prompt, system: profile.system, imageCount: 1)
+        guard ids.contains(vision.settings.imageTokenID) else {
             throw TriageError.invalidArgument("the prompt of \(loaded.path) has no image block")
         }
+        return ids
     }
 
     /// Loads the model (and adapter) and builds the pipeline.

@@ -48,9 +48,9 @@ public struct TrainingExample: Sendable, Equatable {
 }
 
 /// Turns manifest rows into training examples that match inference token for token: the prompt ids are
-/// the triage pipeline's (`chatPromptIDs` with the profile's prompt, system text and one image), the
-/// answer ids are `LabelScorer.answers`' (answer text without `<bos>`, then `<end_of_turn>`), and the
-/// pixels come from the same input routing and image processor as triage.
+/// `TriagePipeline.promptIDs` (the profile's system text and prompt with one image block), the answer ids
+/// are `LabelScorer.answers` (answer text without `<bos>`, then `<end_of_turn>`), and the pixels come from
+/// `TriagePipeline.modelImages` and the same image processor as triage.
 public struct ExampleBuilder: Sendable {
     public let loaded: LoadedModel
     public let profile: TaskProfile
@@ -74,8 +74,7 @@ public struct ExampleBuilder: Sendable {
         imageTokenID = vision.settings.imageTokenID
         let v = vision.settings.vision
         pixelCount = v.numChannels * v.imageSize * v.imageSize
-        promptIDs = try loaded.chatPromptIDs(text: profile.prompt, system: profile.system, imageCount: 1)
-        guard promptIDs.contains(imageTokenID) else { throw TriageError.invalidArgument("the prompt of \(loaded.path) has no image block") }
+        promptIDs = try TriagePipeline.promptIDs(loaded: loaded, profile: profile)
         answers = try LabelScorer.answers(profile: profile, loaded: loaded)
         // The scorer's own checks (two labels, distinct non-empty answers inside the vocabulary) apply here too.
         _ = try LabelScorer(model: loaded.model, answers: answers)
