@@ -27,6 +27,24 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(b.lossWeight(of: "patent", mode: .weights), 0.7)
     }
 
+    func testBalanceOptionAndRunSummary() throws {
+        let m = try TrainingManifest.load(path: TestPaths.fixture("training-data/manifest-bad.csv").path, profile: .standard, skipBadRows: true)
+        let b = try ClassBalance(manifest: m)
+        XCTAssertEqual(b.counts, [1, 1])
+        XCTAssertEqual(try BalanceMode.resolve("auto", balance: b), .none, "1:1 is balanced")
+        XCTAssertEqual(try BalanceMode.resolve("Weights", balance: b), .weights)
+        XCTAssertEqual(try BalanceMode.resolve("auto", balance: try ClassBalance(labels: ["patent", "blocked"], counts: [9, 1])), .sampler)
+        XCTAssertThrowsError(try BalanceMode.resolve("oversample", balance: b))
+        let summary = TrainingDataSummary(manifest: m, balance: b, mode: .weights, seed: 5)
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(summary)) as? [String: Any])
+        XCTAssertEqual(obj["sha256"] as? String, m.sha256)
+        XCTAssertEqual(obj["rows"] as? NSNumber, 2)
+        XCTAssertEqual((obj["skipped"] as? [Any])?.count, 6)
+        XCTAssertEqual(obj["balance"] as? String, "weights")
+        XCTAssertEqual(obj["class_counts"] as? [String: NSNumber], ["patent": 1, "blocked": 1])
+        XCTAssertEqual(try JSONDecoder().decode(TrainingDataSummary.self, from: try JSONEncoder().encode(summary)), summary)
+    }
+
     func testThirtyPercentIsTheBoundary() throws {
         // 3 of 10 is not under 30 %: no balancing by default; 29 of 100 is.
         XCTAssertEqual(try ClassBalance(labels: ["patent", "blocked"], counts: [7, 3]).defaultMode, .none)

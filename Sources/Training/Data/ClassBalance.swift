@@ -8,6 +8,16 @@ public enum BalanceMode: String, Sendable, Codable, CaseIterable {
     case weights
     /// Neither: every row once per epoch in shuffled order, weight 1.
     case none
+
+    /// Reads a command-line choice: "auto" (the balance's default), "sampler", "weights" or "none".
+    public static func resolve(_ option: String, balance: ClassBalance) throws -> BalanceMode {
+        let s = option.trimmingCharacters(in: .whitespaces).lowercased()
+        if s == "auto" { return balance.defaultMode }
+        guard let mode = BalanceMode(rawValue: s) else {
+            throw TrainingDataError.invalidArgument("unknown class balancing \"\(option)\" (expected auto, sampler, weights or none)")
+        }
+        return mode
+    }
 }
 
 /// The class counts of a training set and what follows from them: the minority share, the default
