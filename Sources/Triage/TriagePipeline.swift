@@ -19,6 +19,22 @@ public enum TriageInput: Sendable, Equatable {
     case unreadable(path: String, reason: String)
 }
 
+/// One model image made from an input as triage makes it, before pixel preprocessing.
+public struct PreparedImage: Sendable, Equatable {
+    /// The picture the image processor receives.
+    public var rgb: RGBImage
+    /// Its 8-bit gray levels (quality checks).
+    public var gray: [UInt8]
+    /// Frames in the DICOM run (nil for a picture).
+    public var frames: Int?
+    /// Frames the image was made from (empty for a picture).
+    public var frameNumbers: [Int]
+    /// Hash of the SOP Instance UID, when there is one.
+    public var instance: String?
+    /// The file it came from.
+    public var file: String
+}
+
 /// The triage pipeline as a library: model, adapter, task profile and policy, from input files to records.
 /// The command, evaluation, training and a PACS worker all call this; it never stops a batch at one bad input.
 public final class TriagePipeline: @unchecked Sendable {
@@ -51,7 +67,7 @@ public final class TriagePipeline: @unchecked Sendable {
                 imageBackend: ImagePreprocessor.Backend = .torchvision,
                 fingerprintCache: URL? = ModelFingerprint.defaultCacheDirectory) throws {
         try profile.validate(source: "profile \(profile.name)")
-        guard let vision = loaded.vision else {
+        guard loaded.vision != nil else {
             throw TriageError.invalidArgument("\(loaded.path) has no vision tower; triage needs an image model")
         }
         self.loaded = loaded
@@ -72,12 +88,21 @@ public final class TriagePipeline: @unchecked Sendable {
         parser = AnswerParser(profile: profile)
         policy = DecisionPolicy(profile: profile)
         quality = QualityChecks(settings: profile.quality)
-        builder = ModelInputBuilder(options: ModelInputOptions(strategy: profile.strategy,
-                                                               routing: RoutingPolicy(includeRadiofluoroscopic: profile.includeRadiofluoroscopy)))
-        promptIDs = try loaded.chatPromptIDs(text: profile.prompt, system: profile.system, imageCount: 1)
-        guard promptIDs.contains(vision.settings.imageTokenID) else {
+        builder = Self.inputBuilder(profile: profile)
+        promptIDs = try Self.promptIDs(loaded: loaded, profile: profile)
+    }
+
+    /// The chat prompt triage scores after: the profile's system text and prompt with one image block.
+    /// Training builds its examples on the same ids.
+    public static func promptIDs(loaded: LoadedModel, profile: TaskProfile) throws -> [Int] {
+        guard let vision = loaded.vision else {
+            throw TriageError.invalidArgument("\(loaded.path) has no vision tower; triage needs an image model")
+        }
+        let ids = try loaded.chatPromptIDs(text: profile.prompt, system: profile.system, imageCount: 1)
+        guard ids.contains(vision.settings.imageTokenID) else {
             throw TriageError.invalidArgument("the prompt of \(loaded.path) has no image block")
         }
+        return ids
     }
 
     /// Loads the model (and adapter) and builds the pipeline.
@@ -196,6 +221,78 @@ public final class TriagePipeline: @unchecked Sendable {
         return b.count == 132 && Array(b[128..<132]) == Array("DICM".utf8)
     }
 
+    // MARK: Model images
+
+    /// The input builder a profile asks for: its frame strategy and routing policy.
+    static func inputBuilder(profile: TaskProfile) -> ModelInputBuilder {
+        ModelInputBuilder(options: ModelInputOptions(strategy: profile.strategy,
+                                                     routing: RoutingPolicy(includeRadiofluoroscopic: profile.includeRadiofluoroscopy)))
+    }
+
+    /// A PNG or JPEG picture as RGB plus its 8-bit gray version (for the quality checks).
+    static func pictureImage(_ path: String) throws -> (RGBImage, [UInt8]) {
+        let rgb = try RGBImage(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
+        var gray = [UInt8](repeating: 0, count: rgb.width * rgb.height)
+        for i in 0..<gray.count {
+            // Rec. 601 luma, as Pillow's "L" conversion.
+            let r = Int(rgb.pixels[3 * i]), g = Int(rgb.pixels[3 * i + 1]), b = Int(rgb.pixels[3 * i + 2])
+            gray[i] = UInt8((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
+        }
+        return (rgb, gray)
+    }
+
+    /// One DICOM instance routed and rendered as triage does: nil images when routing skips it (the
+    /// decision says why).
+    static func instanceImages(_ file: DICOMFile, path: String, builder: ModelInputBuilder) throws -> (RouteDecision, [PreparedImage]?) {
+        let run = try builder.build(file)
+        guard run.decision.route == .triage else { return (run.decision, nil) }
+        let frames = try AngiogramAttributes(file: file).numberOfFrames
+        let instance = file.dataset.string(.sopInstanceUID).map(UIDHash.hash)
+        let images = try run.images.map { img in
+            PreparedImage(rgb: try RGBImage(gray: img.gray, width: img.width, height: img.height), gray: img.gray, frames: frames,
+                          frameNumbers: img.frameNumbers, instance: instance, file: path)
+        }
+        return (run.decision, images)
+    }
+
+    /// The model images of one input (a PNG/JPEG picture, a DICOM file, or a folder of series) exactly as
+    /// triage makes them: same planning, routing, subtraction, frame strategy and RGB conversion. Instances
+    /// that routing skips are left out as triage leaves them out; anything unreadable, or an input that
+    /// yields no model image at all, throws an error naming the file.
+    public static func modelImages(path: String, profile: TaskProfile) throws -> [PreparedImage] {
+        let builder = inputBuilder(profile: profile)
+        var images: [PreparedImage] = []
+        var skips: [String] = []
+        for unit in plan([path]) {
+            switch unit {
+            case .image(let p):
+                let (rgb, gray) = try wrap(p) { try pictureImage(p) }
+                images.append(PreparedImage(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, file: p))
+            case .dicomSeries(_, _, _, _, let files):
+                for f in files {
+                    let (decision, run) = try wrap(f) { try instanceImages(try DICOMFile(url: URL(fileURLWithPath: f)), path: f, builder: builder) }
+                    if let run { images += run } else { skips.append("\(f): \(decision.reason): \(decision.detail)") }
+                }
+            case .skippedFile(let p, let reason):
+                skips.append("\(p): \(reason)")
+            case .unreadable(let p, let reason):
+                throw TriageError.unreadableInput(path: p, reason: reason)
+            }
+        }
+        guard !images.isEmpty else {
+            throw TriageError.unsupportedInput(path: path, reason: "no model image: " + (skips.isEmpty ? "nothing to triage" : skips.joined(separator: "; ")))
+        }
+        return images
+    }
+
+    /// Runs `body`, naming `path` in any error that does not already.
+    static func wrap<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as TriageError { throw e } catch {
+            let message = "\(error)"
+            throw TriageError.unreadableInput(path: path, reason: message.replacingOccurrences(of: path + ": ", with: ""))
+        }
+    }
+
     // MARK: Running
 
     /// Plans `paths` and triages every unit; `progress(done, total)` is called after each.
@@ -249,13 +346,7 @@ public final class TriagePipeline: @unchecked Sendable {
         let clock = ContinuousClock()
         let t0 = clock.now
         do {
-            let rgb = try RGBImage(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
-            var gray = [UInt8](repeating: 0, count: rgb.width * rgb.height)
-            for i in 0..<gray.count {
-                // Rec. 601 luma, as Pillow's "L" conversion.
-                let r = Int(rgb.pixels[3 * i]), g = Int(rgb.pixels[3 * i + 1]), b = Int(rgb.pixels[3 * i + 2])
-                gray[i] = UInt8((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
-            }
+            let (rgb, gray) = try Self.pictureImage(path)
             record.timings.input = (clock.now - t0).seconds
             record.route = "triage"
             record.routeReason = "picture input (PNG/JPEG): no routing"
@@ -288,21 +379,18 @@ public final class TriagePipeline: @unchecked Sendable {
                 let file = try DICOMFile(url: URL(fileURLWithPath: path))
                 if let uid = file.dataset.string(.sopInstanceUID), !uid.isEmpty { record.instanceUIDHashes.append(UIDHash.hash(uid)) }
                 if record.modality == nil { record.modality = file.dataset.string(.modality) }
-                let run = try builder.build(file)
-                guard run.decision.route == .triage else {
-                    skips.append((path, run.decision))
+                let (decision, runImages) = try Self.instanceImages(file, path: path, builder: builder)
+                guard let runImages else {
+                    skips.append((path, decision))
                     record.timings.input += (clock.now - t0).seconds
                     continue
                 }
-                let frames = try AngiogramAttributes(file: file).numberOfFrames
                 record.timings.input += (clock.now - t0).seconds
                 triagedRuns += 1
-                let instance = file.dataset.string(.sopInstanceUID).map(UIDHash.hash)
-                for img in run.images {
-                    let rgb = try RGBImage(gray: img.gray, width: img.width, height: img.height)
+                for img in runImages {
                     var timings = TriageRecord.Timings()
-                    images.append(try classify(rgb: rgb, gray: img.gray, frames: frames, frameNumbers: img.frameNumbers,
-                                               instance: instance, timings: &timings))
+                    images.append(try classify(rgb: img.rgb, gray: img.gray, frames: img.frames, frameNumbers: img.frameNumbers,
+                                               instance: img.instance, timings: &timings))
                     record.timings.add(timings)
                 }
             } catch {
