@@ -255,8 +255,11 @@ public struct TrainingRunRecord: Codable, Equatable, Sendable {
         return f.string(from: date)
     }
 
-    /// Writes `training_run.json` into `directory` (atomically).
+    /// Writes `training_run.json` into `directory` (created if needed; the file atomically).
     public func write(to directory: URL) throws {
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw TrainingArtifactError.writeFailed(path: directory.path, reason: "\(error)")
+        }
         try TrainingJSON.write(self, to: directory.appendingPathComponent(Self.fileName))
     }
 
