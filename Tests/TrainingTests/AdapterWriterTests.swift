@@ -127,6 +127,29 @@ final class AdapterWriterTests: XCTestCase {
         }
     }
 
+    /// `.exactly` writes a regex that our loader (peft's rules: re.fullmatch on the module path) takes for the
+    /// trained modules only: here the language model's q/v, while the vision tower's q/v stay untouched.
+    func testExactlyTheTrainedModules() throws {
+        let params = try parameters(Self.vlm).filter { $0.name.hasPrefix("language_model.") && ($0.name.contains("q_proj") || $0.name.contains("v_proj")) }
+        XCTAssertEqual(params.count, 16)
+        var w = Self.vlm.writer
+        w.targets = .exactly
+        let out = tempDir()
+        defer { try? FileManager.default.removeItem(at: out) }
+        try w.write(parameters: params, to: out)
+        let config = try AdapterConfig(url: out.appendingPathComponent("adapter_config.json"))
+        XCTAssertTrue(config.targets(module: "model.language_model.layers.3.self_attn.v_proj"))
+        XCTAssertFalse(config.targets(module: "model.language_model.layers.3.self_attn.k_proj"))
+        XCTAssertFalse(config.targets(module: "model.vision_tower.encoder.layers.0.self_attn.q_proj"))
+        XCTAssertFalse(config.targets(module: "model.language_model.layers.3.self_attn.v_proj.extra"))
+        let model = try ModelLoader.load(path: try TestPaths.modelWithTokenizer(TestPaths.fixture("gemma3-vlm/model")).path, computeMode: .f32)
+        XCTAssertEqual(try LoRAAdapter(directory: out, name: "exact", layers: model.linearLayers).deltas.count, 8)
+        if let keep = ProcessInfo.processInfo.environment["DSA_KEEP_ADAPTER_DIR"] {
+            try? FileManager.default.removeItem(atPath: keep + "/exactly")
+            try FileManager.default.copyItem(at: out, to: URL(fileURLWithPath: keep + "/exactly"))
+        }
+    }
+
     func testRejectsBadParameters() throws {
         let w = Self.vlm.writer
         let out = tempDir()

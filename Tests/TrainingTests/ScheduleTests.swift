@@ -45,6 +45,16 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual((0..<4).map { con.learningRate(atStep: $0) }, [0, 1.5, 3, 3])
     }
 
+    /// transformers 5.24 Trainer: steps per epoch = ceil(ceil(examples / batch) / accumulation), at least 1.
+    func testStepCounts() {
+        XCTAssertEqual(LearningRateSchedule.stepsPerEpoch(examples: 50, batchSize: 1, gradientAccumulation: 8), 7)  // 6 × 8 + 2
+        XCTAssertEqual(LearningRateSchedule.totalSteps(examples: 50, batchSize: 1, gradientAccumulation: 8, epochs: 2), 14)
+        XCTAssertEqual(LearningRateSchedule.stepsPerEpoch(examples: 64, batchSize: 1, gradientAccumulation: 8), 8)
+        XCTAssertEqual(LearningRateSchedule.stepsPerEpoch(examples: 10, batchSize: 4, gradientAccumulation: 2), 2)  // 3 batches
+        XCTAssertEqual(LearningRateSchedule.stepsPerEpoch(examples: 3, batchSize: 1, gradientAccumulation: 8), 1)
+        XCTAssertEqual(LearningRateSchedule.stepsPerEpoch(examples: 0, batchSize: 1, gradientAccumulation: 8), 1)
+    }
+
     func testRejectsBadSettings() {
         XCTAssertThrowsError(try LearningRateSchedule(kind: .linear, baseLearningRate: 1, warmup: .ratio(1.5), totalSteps: 4))
         XCTAssertThrowsError(try LearningRateSchedule(kind: .linear, baseLearningRate: 1, warmup: .steps(-1), totalSteps: 4))

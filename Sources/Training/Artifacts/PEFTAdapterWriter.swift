@@ -24,6 +24,9 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
         case names([String])
         /// A regular expression that must match the whole module path.
         case regex(String)
+        /// Exactly the trained modules, saved as a regex that matches their peft paths and nothing else (names
+        /// like "q_proj" would also make peft wrap, untrained, the vision tower's q_proj).
+        case exactly
     }
 
     public var architecture: Architecture
@@ -96,6 +99,9 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
             return .strings(Set(modules.map { String($0.split(separator: ".").last ?? Substring($0)) }).sorted())
         case .names(let names): return .strings(Array(Set(names)).sorted())
         case .regex(let pattern): return .string(pattern)
+        case .exactly:
+            let paths = modules.compactMap { try? peftModule($0) }.sorted()
+            return .string(paths.map(NSRegularExpression.escapedPattern(for:)).joined(separator: "|"))
         }
     }
 

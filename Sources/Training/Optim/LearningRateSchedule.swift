@@ -51,6 +51,19 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
         self.cycles = cycles
     }
 
+    /// Optimiser steps in one epoch as transformers 5's Trainer counts them: ceil(examples / batch size)
+    /// batches, grouped by `gradientAccumulation` with a shorter last group (at least 1 step).
+    public static func stepsPerEpoch(examples: Int, batchSize: Int, gradientAccumulation: Int) -> Int {
+        let batches = (max(0, examples) + max(1, batchSize) - 1) / max(1, batchSize)
+        let accumulation = max(1, gradientAccumulation)
+        return max(1, (batches + accumulation - 1) / accumulation)
+    }
+
+    /// Optimiser steps of a whole run (`stepsPerEpoch` × epochs).
+    public static func totalSteps(examples: Int, batchSize: Int, gradientAccumulation: Int, epochs: Int) -> Int {
+        stepsPerEpoch(examples: examples, batchSize: batchSize, gradientAccumulation: gradientAccumulation) * max(0, epochs)
+    }
+
     /// The multiplier of the base rate after `step` optimiser steps (the Python lambda of the same name).
     public func factor(atStep step: Int) -> Double {
         if step < warmupSteps { return Double(step) / Double(max(1, warmupSteps)) }
