@@ -56,7 +56,9 @@ public final class AdamW: @unchecked Sendable {
     /// The arithmetic follows torch's single-tensor CPU path operation by operation so that float32
     /// results are bit-equal: scalars (1 − lr·wd, bias corrections, step size) in double and rounded to
     /// float32 where torch hands them to a kernel; m by `lerp` (a fused multiply-add as in torch's vector
-    /// kernel); v·β2 then + (1 − β2)·g·g; denominator sqrt(v) / sqrt(1 − β2^t) + ε; θ + (−step size)·m / denom.
+    /// kernel); v·β2, then + ((1 − β2)·g)·g fused (as torch's addcmul kernel is compiled); denominator
+    /// sqrt(v) / sqrt(1 − β2^t) + ε; θ + (−step size)·m / denom. The one place torch differs is its CPU sqrt,
+    /// which is not correctly rounded (see Tests/Fixtures/training-optim/README.md).
     public func step(learningRate lr: Double) {
         stepCount += 1
         let t = Double(stepCount)
@@ -74,9 +76,13 @@ public final class AdamW: @unchecked Sendable {
         let bc2SqrtF = Float(bc2Sqrt)
         let epsF = Float(settings.epsilon)
         let negStep = Float(-stepSize)
-        for (i, p) in parameters.enumerated() {
+        // Parameters are independent and every element's arithmetic is the same whichever thread runs it,
+        // so the parallel loop gives the serial loop's bits.
+        let params = parameters, ms = firstMoments, vs = secondMoments
+        Parallel.forEach(params.count) { i in
+            let p = params[i]
             let theta = p.value.f32, g = p.grad.f32
-            let m = firstMoments[i].f32, v = secondMoments[i].f32
+            let m = ms[i].f32, v = vs[i].f32
             for j in 0..<p.count {
                 let gj = g[j]
                 var th = theta[j]
