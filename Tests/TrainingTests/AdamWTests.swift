@@ -95,6 +95,32 @@ final class AdamWTests: XCTestCase {
         for (x, y) in zip(p.value.floats(), expect) { XCTAssertEqual(Double(x), y, accuracy: 1e-6) }
     }
 
+    /// The Trainer's no-decay rule: biases and norms are exempt, LoRA matrices and other weights decay; an
+    /// exempt parameter moves exactly as with weight decay 0.
+    func testDecayExemptions() throws {
+        for name in ["language_model.layers.0.input_layernorm.weight", "language_model.layers.0.self_attn.q_norm.weight",
+                     "language_model.norm.weight", "vision_tower.encoder.layers.0.layer_norm1.weight",
+                     "vision_tower.post_layernorm.weight", "vision_tower.encoder.layers.0.mlp.fc1.bias",
+                     "multi_modal_projector.mm_soft_emb_norm.weight"] {
+            XCTAssertTrue(AdamW.isTrainerDecayExempt(name), name)
+        }
+        for name in ["language_model.layers.0.self_attn.q_proj.lora_A.weight", "language_model.embed_tokens.weight",
+                     "vision_tower.embeddings.patch_embedding.weight", "multi_modal_projector.mm_input_projection_weight",
+                     "language_model.layers.0.mlp.down_proj.weight"] {
+            XCTAssertFalse(AdamW.isTrainerDecayExempt(name), name)
+        }
+        func run(_ name: String, wd: Double) throws -> [Float] {
+            let p = Parameter(name: name, value: try Tensor([1, -2, 0.5], shape: [3]))
+            p.grad.f32.update(from: [0.3, 0.1, -0.2], count: 3)
+            let opt = try AdamW(parameters: [p], settings: .init(weightDecay: wd))
+            opt.step(learningRate: 0.1)
+            opt.step(learningRate: 0.1)
+            return p.value.floats()
+        }
+        XCTAssertEqual(try run("vision_tower.post_layernorm.weight", wd: 0.5), try run("vision_tower.post_layernorm.weight", wd: 0))
+        XCTAssertNotEqual(try run("x.lora_A.weight", wd: 0.5), try run("x.lora_A.weight", wd: 0))
+    }
+
     func testRejectsDuplicateNamesAndBadBetas() throws {
         let a = Parameter(name: "x", value: Tensor(zeros: [2])), b = Parameter(name: "x", value: Tensor(zeros: [3]))
         XCTAssertThrowsError(try AdamW(parameters: [a, b]))

@@ -31,10 +31,14 @@ public final class AdamW: @unchecked Sendable {
     public let firstMoments: [Tensor]
     /// Second moments (`exp_avg_sq`).
     public let secondMoments: [Tensor]
+    /// Per parameter: whether weight decay applies to it.
+    public let decays: [Bool]
 
     /// An optimiser over `parameters` with zero moments; throws when two parameters share a name (the state
-    /// is saved by name).
-    public init(parameters: [Parameter], settings: Settings = Settings()) throws {
+    /// is saved by name). Parameters for which `decayExempt` is true get no weight decay (the Trainer exempts
+    /// biases and norms; every LoRA matrix decays).
+    public init(parameters: [Parameter], settings: Settings = Settings(),
+                decayExempt: (String) -> Bool = AdamW.isTrainerDecayExempt) throws {
         var seen = Set<String>()
         for p in parameters where !seen.insert(p.name).inserted {
             throw TrainingArtifactError.invalidArgument("AdamW: parameter name '\(p.name)' given twice")
@@ -49,6 +53,17 @@ public final class AdamW: @unchecked Sendable {
         self.settings = settings
         firstMoments = parameters.map { Tensor(zeros: $0.shape) }
         secondMoments = parameters.map { Tensor(zeros: $0.shape) }
+        decays = parameters.map { !decayExempt($0.name) }
+    }
+
+    /// transformers' Trainer rule (`get_decay_parameter_names`): no weight decay for a parameter whose
+    /// lower-cased name contains "bias", "layernorm" or "rmsnorm", or a "norm" / "_norm" module; LayerNorm
+    /// modules (exempt by type there) are SigLIP's "layer_norm1/2" and "post_layernorm" here.
+    public static func isTrainerDecayExempt(_ name: String) -> Bool {
+        let n = name.lowercased()
+        if n.contains("bias") || n.contains("layernorm") || n.contains("rmsnorm") { return true }
+        let parts = n.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.contains { $0 == "norm" || $0.hasSuffix("_norm") || $0.hasPrefix("layer_norm") }
     }
 
     /// One update of every parameter from its `grad` at learning rate `learningRate`.
@@ -67,7 +82,7 @@ public final class AdamW: @unchecked Sendable {
         let stepSize = lr / bc1
         let bc2Sqrt = Foundation.pow(bc2, 0.5)
         let decay = Float(1 - lr * settings.weightDecay)
-        let applyDecay = settings.weightDecay != 0
+        let anyDecay = settings.weightDecay != 0
         let w1 = Float(1 - settings.beta1)
         let smallWeight = abs(w1) < 0.5
         let w1Complement = w1 - 1
@@ -78,9 +93,10 @@ public final class AdamW: @unchecked Sendable {
         let negStep = Float(-stepSize)
         // Parameters are independent and every element's arithmetic is the same whichever thread runs it,
         // so the parallel loop gives the serial loop's bits.
-        let params = parameters, ms = firstMoments, vs = secondMoments
+        let params = parameters, ms = firstMoments, vs = secondMoments, decays = decays
         Parallel.forEach(params.count) { i in
             let p = params[i]
+            let applyDecay = anyDecay && decays[i]
             let theta = p.value.f32, g = p.grad.f32
             let m = ms[i].f32, v = vs[i].f32
             for j in 0..<p.count {
