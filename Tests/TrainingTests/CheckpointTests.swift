@@ -173,3 +173,122 @@ final class CheckpointTests: XCTestCase {
         }
     }
 }
+
+/// The pieces together as `dsa-triage train` uses them, on a toy loss: shuffled epochs, accumulation with a
+/// short last window, random masks (standing in for dropout), schedule with warm-up, clipping, AdamW with
+/// weight decay, a checkpoint every 2 steps keeping 2, the run record. A run killed after step 5 and resumed
+/// through the output-directory guard ends bit-for-bit where the uninterrupted run ends, with the same record.
+final class ResumeScenarioTests: XCTestCase {
+    static let examples = 5, accumulation = 2, epochs = 2
+
+    struct Outcome: Equatable {
+        var parameters: [[UInt32]]
+        var steps: [StepRecord]
+    }
+
+    /// Trains in `out` from scratch or from its latest checkpoint; stops after `stopAfter` steps if given.
+    func train(out: URL, resume: Bool, stopAfter: Int? = nil) throws -> Outcome {
+        var h = TrainingHyperparameters(rank: 2, alpha: 4, learningRate: 0.05, warmupSteps: 2, weightDecay: 0.01,
+                                        batchSize: 1, gradientAccumulation: Self.accumulation, epochs: Self.epochs, maxGradNorm: 0.5, seed: 2024)
+        h.targetModules = "q_proj"
+        let total = LearningRateSchedule.totalSteps(examples: Self.examples, batchSize: 1, gradientAccumulation: Self.accumulation, epochs: Self.epochs)
+        XCTAssertEqual(total, 6)
+        var record = TrainingRunRecord(hyperparameters: h, baseModel: "toy", dataManifest: "toy.csv",
+                                       dataManifestSha256: String(repeating: "0", count: 64), codeVersion: "test", totalSteps: total)
+        let writer = PEFTAdapterWriter(architecture: .causalLM, rank: 2, alpha: 4, dropout: 0.1, targets: .names(["q_proj"]))
+        var init0 = SplitMix64(seed: h.seed)
+        let params = try ["language_model.layers.0.self_attn.q_proj", "language_model.layers.1.self_attn.q_proj"].flatMap { m in
+            try [("A", [2, 3]), ("B", [4, 2])].map { (x, shape) in
+                Parameter(name: "\(m).lora_\(x).weight", value: try Tensor((0..<(shape[0] * shape[1])).map { _ in init0.nextFloat() - 0.5 }, shape: shape))
+            }
+        }
+        let targets: [[Float]] = (0..<Self.examples).map { e in (0..<6).map { Float(e) * 0.1 - Float($0) * 0.05 } }
+        let optimizer = try AdamW(parameters: params, settings: h.adamW)
+        let schedule = try LearningRateSchedule(kind: h.schedule, baseLearningRate: h.learningRate, warmup: h.warmup, totalSteps: total)
+        var state = TrainerState(rngStates: ["sampler": h.seed &+ 1, "dropout": h.seed &+ 2])
+        switch try OutputDirectoryGuard.check(directory: out, record: record, resume: resume) {
+        case .fresh:
+            break
+        case .resume(let checkpoint, let previous):
+            record = previous
+            if let checkpoint {
+                state = try TrainingCheckpoint.load(from: checkpoint, parameters: params, optimizer: optimizer, layout: .peftAdapter(writer))
+                record.rewind(to: state)
+            }
+        }
+        try record.write(to: out)
+        var sampler = SplitMix64(seed: state.rngStates["sampler"] ?? 0), dropout = SplitMix64(seed: state.rngStates["dropout"] ?? 0)
+        while state.globalStep < total {
+            if state.epochOrder.isEmpty {
+                var order = Array(0..<Self.examples)
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, sampler.next(below: i + 1)) }
+                state.epochOrder = order
+                state.positionInEpoch = 0
+            }
+            let window = Array(state.epochOrder[state.positionInEpoch..<min(state.positionInEpoch + Self.accumulation, Self.examples)])
+            for p in params { p.zeroGrad() }
+            var loss = 0.0
+            for e in window {
+                for p in params {
+                    for j in 0..<p.count {
+                        let keep: Float = dropout.nextFloat() < 0.1 ? 0 : 1
+                        let d = p.value.f32[j] - targets[e][j % 6]
+                        loss += Double(0.5 * d * d * keep) / Double(window.count)
+                        p.grad.f32[j] += keep * d / Float(window.count)
+                    }
+                }
+            }
+            let norm = GradientClipping.clip(params, maxNorm: h.maxGradNorm)
+            let lr = schedule.learningRate(atStep: state.globalStep)
+            optimizer.step(learningRate: lr)
+            state.globalStep += 1
+            state.positionInEpoch += window.count
+            state.steps.append(StepRecord(step: state.globalStep, epoch: state.epoch, loss: loss, learningRate: lr, gradNorm: Double(norm)))
+            if state.positionInEpoch == Self.examples {
+                state.epochs.append(EpochRecord(epoch: state.epoch + 1, step: state.globalStep, trainLoss: loss))
+                state.epoch += 1
+                state.epochOrder = []
+            }
+            state.rngStates = ["sampler": sampler.state, "dropout": dropout.state]
+            record.steps = state.steps
+            record.epochs = state.epochs
+            if state.globalStep % 2 == 0 {
+                try TrainingCheckpoint.save(in: out, state: state, parameters: params, optimizer: optimizer,
+                                            layout: .peftAdapter(writer), keepLast: 2)
+                try record.write(to: out)
+            }
+            if state.globalStep == stopAfter { break }
+        }
+        if state.globalStep == total {
+            try writer.write(parameters: params, to: out)
+            record.finishSession(seconds: 1, completed: true)
+            try record.write(to: out)
+        }
+        return Outcome(parameters: params.map { $0.value.floats().map(\.bitPattern) }, steps: record.steps)
+    }
+
+    func testKilledAndResumedRunEqualsTheUninterruptedOne() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let whole = try train(out: base.appendingPathComponent("whole"), resume: false)
+        XCTAssertEqual(whole.steps.count, 6)
+        XCTAssertEqual(whole.steps.map(\.learningRate).prefix(3), [0, 0.025, 0.05])
+
+        let split = base.appendingPathComponent("split")
+        let first = try train(out: split, resume: false, stopAfter: 5)
+        XCTAssertEqual(first.steps.count, 5)
+        XCTAssertEqual(TrainingCheckpoint.checkpoints(in: split).map { $0.step }, [2, 4])
+        // Without --resume the guard refuses; with it the run goes on from checkpoint-4 (step 5 is redone).
+        XCTAssertThrowsError(try train(out: split, resume: false))
+        let resumed = try train(out: split, resume: true)
+        XCTAssertEqual(resumed, whole)
+        XCTAssertEqual(TrainingCheckpoint.checkpoints(in: split).map { $0.step }, [4, 6])
+        let record = try XCTUnwrap(try TrainingRunRecord.read(from: split))
+        XCTAssertTrue(record.completed)
+        XCTAssertEqual(record.steps, whole.steps)
+        XCTAssertEqual(record.epochs.map(\.step), [3, 6])
+        // The final adapter in the output folder equals the uninterrupted run's, byte for byte.
+        XCTAssertEqual(try Data(contentsOf: split.appendingPathComponent("adapter_model.safetensors")),
+                       try Data(contentsOf: base.appendingPathComponent("whole/adapter_model.safetensors")))
+    }
+}

@@ -270,6 +270,14 @@ public struct TrainingRunRecord: Codable, Equatable, Sendable {
         return try TrainingJSON.read(TrainingRunRecord.self, from: url)
     }
 
+    /// Takes the history back to a checkpoint's (a resumed run repeats the steps done after it).
+    public mutating func rewind(to state: TrainerState) {
+        steps = state.steps
+        epochs = state.epochs
+        best = state.best
+        completed = false
+    }
+
     /// Notes the end of a session: ended now, `seconds` more of wall time, peak memory so far.
     public mutating func finishSession(seconds: Double, completed: Bool, at date: Date = Date()) {
         endedAt = Self.timestamp(date)
