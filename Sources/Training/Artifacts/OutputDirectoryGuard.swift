@@ -3,6 +3,7 @@ import Foundation
 /// Decides what `dsa-triage train --out DIR` may do with DIR: start a run in a new or empty folder, continue
 /// the same run with `--resume`, and refuse everything else before anything is overwritten.
 public enum OutputDirectoryGuard {
+    /// What the command may do with the directory.
     public enum Decision: Equatable {
         /// Nothing there (or only hidden files): start from step 0.
         case fresh

@@ -29,11 +29,17 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
         case exactly
     }
 
+    /// The base model's class (fixes the saved module names).
     public var architecture: Architecture
+    /// LoRA rank r.
     public var rank: Int
+    /// lora_alpha (the update is scaled by alpha / r, or alpha / sqrt(r) with rsLoRA).
     public var alpha: Double
+    /// lora_dropout (recorded; it acts only in training).
     public var dropout: Double
+    /// How target_modules is written.
     public var targets: Targets
+    /// Rank-stabilised scaling alpha / sqrt(r).
     public var useRSLoRA: Bool
     /// Recorded as `base_model_name_or_path` (peft keeps whatever path or hub id the base was loaded from).
     public var baseModelNameOrPath: String?
@@ -44,6 +50,7 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
     /// The peft release whose layout this writer reproduces (written as `peft_version`).
     public static let peftVersion = "0.21.2"
 
+    /// A writer for adapters of this shape.
     public init(architecture: Architecture, rank: Int, alpha: Double, dropout: Double, targets: Targets,
                 useRSLoRA: Bool = false, baseModelNameOrPath: String? = nil) {
         self.architecture = architecture

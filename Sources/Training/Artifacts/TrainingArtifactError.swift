@@ -18,6 +18,7 @@ public enum TrainingArtifactError: Error, CustomStringConvertible, Equatable {
     /// `--resume` was given but there is nothing to resume.
     case nothingToResume(directory: String)
 
+    /// The message shown to the user.
     public var description: String {
         switch self {
         case .invalidArgument(let s): return s

@@ -14,10 +14,14 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var epochOrder: [Int]
     /// Every random generator's state by purpose ("dropout", "sampler", …): `SplitMix64.state` words.
     public var rngStates: [String: UInt64]
+    /// Every optimiser step so far.
     public var steps: [StepRecord]
+    /// Every finished epoch.
     public var epochs: [EpochRecord]
+    /// The best checkpoint so far.
     public var best: BestCheckpoint?
 
+    /// The state at the start of a run, or as given.
     public init(globalStep: Int = 0, epoch: Int = 0, positionInEpoch: Int = 0, epochOrder: [Int] = [],
                 rngStates: [String: UInt64] = [:], steps: [StepRecord] = [], epochs: [EpochRecord] = [],
                 best: BestCheckpoint? = nil) {
@@ -38,9 +42,13 @@ public struct TrainerState: Codable, Equatable, Sendable {
 /// written into a hidden temporary folder and renamed into place, so a crash never leaves a half checkpoint
 /// under a `checkpoint-<step>` name.
 public enum TrainingCheckpoint {
+    /// Checkpoint folders are named folderPrefix + step.
     public static let folderPrefix = "checkpoint-"
+    /// The trainer state file (written last: it marks a complete checkpoint).
     public static let stateFileName = "trainer_state.json"
+    /// The AdamW moments.
     public static let optimizerFileName = "optimizer.safetensors"
+    /// The parameters in the plain layout.
     public static let parametersFileName = "parameters.safetensors"
 
     /// How the trained parameters are stored.

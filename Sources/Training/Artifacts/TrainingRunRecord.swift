@@ -8,6 +8,7 @@ import Darwin
 /// JSON coding shared by training_run.json and trainer_state.json: snake_case keys, sorted and indented,
 /// non-finite numbers (a diverged loss) as the strings "NaN" / "Infinity" / "-Infinity".
 public enum TrainingJSON {
+    /// The encoder for training JSON files.
     public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
@@ -16,6 +17,7 @@ public enum TrainingJSON {
         return e
     }
 
+    /// The decoder matching `encoder()`.
     public static func decoder() -> JSONDecoder {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
@@ -45,26 +47,41 @@ public enum TrainingJSON {
 
 /// Every setting that shapes a training run; two runs with different values are different runs.
 public struct TrainingHyperparameters: Codable, Equatable, Sendable {
+    /// LoRA rank.
     public var rank: Int
+    /// LoRA alpha.
     public var alpha: Double
+    /// LoRA dropout probability.
     public var dropout: Double
     /// "all-linear", or module names separated by commas, or a regular expression.
     public var targetModules: String
     /// Every parameter trained (no LoRA).
     public var fullFineTune: Bool
+    /// Learning rate the step used.
     public var learningRate: Double
+    /// Learning-rate shape after warm-up.
     public var schedule: LearningRateSchedule.Kind
+    /// Warm-up in optimiser steps.
     public var warmupSteps: Int?
+    /// Warm-up as a fraction of all steps (wins over warmupSteps when > 0).
     public var warmupRatio: Double?
+    /// AdamW beta1.
     public var beta1: Double
+    /// AdamW beta2.
     public var beta2: Double
+    /// AdamW epsilon.
     public var epsilon: Double
+    /// AdamW decoupled weight decay.
     public var weightDecay: Double
+    /// Examples per forward/backward pass.
     public var batchSize: Int
+    /// Batches accumulated per optimiser step.
     public var gradientAccumulation: Int
+    /// Passes over the training set.
     public var epochs: Int
     /// 0 turns clipping off.
     public var maxGradNorm: Double
+    /// Seed of every random draw (initialisation, sampling, dropout).
     public var seed: UInt64
     /// "none", "int8" or "nf4" (the frozen base).
     public var quantization: String
@@ -124,14 +141,18 @@ public struct TrainingHyperparameters: Codable, Equatable, Sendable {
 public struct StepRecord: Codable, Equatable, Sendable {
     /// 1-based optimiser step.
     public var step: Int
+    /// 0-based epoch the step belongs to.
     public var epoch: Int
     /// Mean training loss over the step's accumulated examples.
     public var loss: Double
+    /// Learning rate the step used.
     public var learningRate: Double
     /// Global gradient norm before clipping.
     public var gradNorm: Double?
+    /// Wall time of the step.
     public var seconds: Double?
 
+    /// One step's entry.
     public init(step: Int, epoch: Int, loss: Double, learningRate: Double, gradNorm: Double? = nil, seconds: Double? = nil) {
         self.step = step
         self.epoch = epoch
@@ -148,10 +169,15 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var epoch: Int
     /// Optimiser steps done when the epoch ended.
     public var step: Int
+    /// Mean training loss of the epoch's last step.
     public var trainLoss: Double?
+    /// Mean validation loss.
     public var validationLoss: Double?
+    /// Validation sensitivity (recall of the positive class).
     public var sensitivity: Double?
+    /// Validation specificity.
     public var specificity: Double?
+    /// Mean of sensitivity and specificity.
     public var balancedAccuracy: Double?
     /// The decision threshold the metrics were taken at.
     public var threshold: Double?
@@ -160,6 +186,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     /// Any further metric by name (AUC, counts, …).
     public var extra: [String: Double]
 
+    /// One epoch's entry.
     public init(epoch: Int, step: Int, trainLoss: Double? = nil, validationLoss: Double? = nil, sensitivity: Double? = nil,
                 specificity: Double? = nil, balancedAccuracy: Double? = nil, threshold: Double? = nil,
                 criterion: Double? = nil, extra: [String: Double] = [:]) {
@@ -179,12 +206,16 @@ public struct EpochRecord: Codable, Equatable, Sendable {
 /// The best checkpoint so far by the selection criterion.
 public struct BestCheckpoint: Codable, Equatable, Sendable {
     public var step: Int
+    /// 0-based epoch the step belongs to.
     public var epoch: Int
+    /// The selection criterion's name.
     public var criterion: String
+    /// Its value at that checkpoint (higher is better).
     public var value: Double
     /// Folder relative to the output directory (e.g. "checkpoint-40" or "best").
     public var path: String
 
+    /// The best checkpoint's entry.
     public init(step: Int, epoch: Int, criterion: String, value: Double, path: String) {
         self.step = step
         self.epoch = epoch
@@ -196,33 +227,49 @@ public struct BestCheckpoint: Codable, Equatable, Sendable {
 
 /// training_run.json: what was trained, on what, with which code, how it went and what it cost.
 public struct TrainingRunRecord: Codable, Equatable, Sendable {
+    /// The record's file name in the output directory.
     public static let fileName = "training_run.json"
+    /// Version of this file's layout.
     public static let currentFormat = 1
 
+    /// Layout version (`currentFormat` when written).
     public var format: Int
+    /// Every setting of the run.
     public var hyperparameters: TrainingHyperparameters
+    /// Path of the base model.
     public var baseModel: String
     /// `ModelFingerprint.of(path:)` of the base weights, when taken.
     public var baseModelFingerprint: String?
+    /// Path of the training manifest.
     public var dataManifest: String
+    /// sha256 of the training manifest file.
     public var dataManifestSha256: String
+    /// Path of the validation manifest.
     public var validationManifest: String?
+    /// sha256 of the validation manifest file.
     public var validationManifestSha256: String?
     /// `SoftwareVersion.current` of the binary that trained.
     public var codeVersion: String
     /// Optimiser steps the run will take in all.
     public var totalSteps: Int?
+    /// When the run first started (ISO 8601, UTC).
     public var startedAt: String
+    /// When the last session ended.
     public var endedAt: String?
     /// Seconds spent training, summed over resumed sessions.
     public var wallSeconds: Double
     /// Largest resident set size seen (getrusage ru_maxrss), over all sessions.
     public var peakMemoryBytes: Int
+    /// Every optimiser step so far.
     public var steps: [StepRecord]
+    /// Every finished epoch.
     public var epochs: [EpochRecord]
+    /// The best checkpoint so far.
     public var best: BestCheckpoint?
+    /// Whether the run reached its last step.
     public var completed: Bool
 
+    /// A new record with no history, started at `startedAt`.
     public init(hyperparameters: TrainingHyperparameters, baseModel: String, baseModelFingerprint: String? = nil,
                 dataManifest: String, dataManifestSha256: String, validationManifest: String? = nil,
                 validationManifestSha256: String? = nil, codeVersion: String, totalSteps: Int? = nil,

@@ -8,9 +8,13 @@ import Tensor
 public final class AdamW: @unchecked Sendable {
     /// The hyper-parameters that stay fixed during a run (the learning rate comes with each step).
     public struct Settings: Codable, Equatable, Sendable {
+        /// Decay of the first moment.
         public var beta1: Double
+        /// Decay of the second moment.
         public var beta2: Double
+        /// Added to the denominator after the square root.
         public var epsilon: Double
+        /// Decoupled weight decay (θ scaled by 1 − lr·wd each step).
         public var weightDecay: Double
 
         /// torch's AdamW betas and epsilon; weight decay 0 as in transformers' TrainingArguments (torch's own
@@ -23,7 +27,9 @@ public final class AdamW: @unchecked Sendable {
         }
     }
 
+    /// The parameters updated, in the order of the moment arrays.
     public let parameters: [Parameter]
+    /// Fixed hyper-parameters of this optimiser.
     public let settings: Settings
     /// Optimiser steps taken so far (torch's `state["step"]`).
     public private(set) var stepCount: Int = 0

@@ -2,6 +2,7 @@ import Tensor
 
 /// Gradient clipping by the norm of all gradients together (`torch.nn.utils.clip_grad_norm_`).
 public enum GradientClipping {
+    /// Which norm measures the gradients (torch's norm_type 2 or inf).
     public enum Norm: String, Codable, Sendable {
         case l2
         case infinity

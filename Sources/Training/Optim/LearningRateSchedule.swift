@@ -5,6 +5,7 @@ import Foundation
 /// warm-up from 0, then linear decay to 0, a half cosine to 0, or constant. The same double arithmetic as
 /// the Python lambdas, so the values are equal, not merely close.
 public struct LearningRateSchedule: Codable, Equatable, Sendable {
+    /// The shape after warm-up (transformers' lr_scheduler_type names).
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case linear, cosine, constant
     }
@@ -24,9 +25,13 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
         }
     }
 
+    /// The shape after warm-up.
     public var kind: Kind
+    /// The peak learning rate (reached at the end of warm-up).
     public var baseLearningRate: Double
+    /// Warm-up in optimiser steps (a ratio already resolved).
     public var warmupSteps: Int
+    /// Optimiser steps of the whole run.
     public var totalSteps: Int
     /// Cosine cycles (transformers' `num_cycles`, 0.5 = half a cosine down to 0).
     public var cycles: Double
