@@ -24,4 +24,6 @@ public struct SplitMix64: Sendable, Equatable {
             if v < limit { return Int(v % b) }
         }
     }
+    /// next() mod n (0 for n ≤ 1): cheap, slightly biased for large n; for test data and fuzzing.
+    public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 }

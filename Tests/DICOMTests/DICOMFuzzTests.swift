@@ -1,3 +1,4 @@
+import Tensor
 import DICOM
 import Foundation
 import TestSupport

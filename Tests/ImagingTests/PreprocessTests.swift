@@ -1,3 +1,4 @@
+import Tensor
 import Foundation
 import Imaging
 import TestSupport

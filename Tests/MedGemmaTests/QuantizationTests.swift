@@ -102,7 +102,7 @@ final class QuantizationTests: XCTestCase {
     /// tiles) and many-row (threaded GEMM per tile) shapes, in float32 and bf16.
     func testQuantizedProductMatchesDense() throws {
         let w = try matrix()
-        var rng = TestSupport.SplitMix64(seed: 8)
+        var rng = SplitMix64(seed: 8)
         for scheme in [QuantizationScheme.int8, .nf4] {
             let q = try QuantizedMatrix.quantize(w, scheme: scheme)
             let dense = q.dequantized()
@@ -167,9 +167,4 @@ final class QuantizationTests: XCTestCase {
         XCTAssertLessThanOrEqual(d, 1e-5 * max(s, 1), "full-vocabulary logits")
         return selected
     }
-}
-
-extension TestSupport.SplitMix64 {
-    /// Uniform in [0, 1) with 24 bits.
-    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }
