@@ -96,7 +96,8 @@ enum FrozenWeight {
     /// Rows of W per tile: about 8 MB of float32.
     static func tileRows(out: Int, cols: Int) -> Int { min(out, max(64, (8 << 20) / max(cols * 4, 1))) }
 
-    static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, weight: Tensor, into dx: UnsafeMutablePointer<Float>) throws {
+    static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, weight: Tensor, into dx: UnsafeMutablePointer<Float>,
+                                        tile: Int? = nil) throws {
         let outF = weight.shape[0], inF = weight.shape[1]
         if rows == 0 || outF == 0 { return }
         if weight.dtype == .f32 {
@@ -104,14 +105,14 @@ enum FrozenWeight {
                                       1, dx, Int64(inF)), "input gradient")
             return
         }
-        try tiled(dy, rows: rows, outF: outF, inF: inF, into: dx) { r0, rn, buf in
+        try tiled(dy, rows: rows, outF: outF, inF: inF, into: dx, tile: tile) { r0, rn, buf in
             Convert.toFloat(from: weight.raw + r0 * inF * weight.dtype.byteSize, dtype: weight.dtype, into: buf, count: rn * inF)
         }
     }
 
     static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, quantized w: QuantizedMatrix,
-                                        into dx: UnsafeMutablePointer<Float>) throws {
-        try tiled(dy, rows: rows, outF: w.rows, inF: w.cols, into: dx) { r0, rn, buf in
+                                        into dx: UnsafeMutablePointer<Float>, tile: Int? = nil) throws {
+        try tiled(dy, rows: rows, outF: w.rows, inF: w.cols, into: dx, tile: tile) { r0, rn, buf in
             // Split the tile's dequantisation over the cores (each row range is independent).
             let parts = min(Parallel.cores, rn), per = (rn + parts - 1) / parts
             let cols = w.cols
@@ -122,10 +123,11 @@ enum FrozenWeight {
         }
     }
 
-    static func tiled(_ dy: UnsafePointer<Float>, rows: Int, outF: Int, inF: Int, into dx: UnsafeMutablePointer<Float>,
+    /// `tile` overrides the rows per tile (tests).
+    static func tiled(_ dy: UnsafePointer<Float>, rows: Int, outF: Int, inF: Int, into dx: UnsafeMutablePointer<Float>, tile: Int?,
                       fill: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
         if rows == 0 || outF == 0 { return }
-        let tile = tileRows(out: outF, cols: inF)
+        let tile = max(1, min(outF, tile ?? tileRows(out: outF, cols: inF)))
         let scratch = TensorStorage(uninitializedByteCount: tile * inF * 4)
         let buf = scratch.base.assumingMemoryBound(to: Float.self)
         var r0 = 0
