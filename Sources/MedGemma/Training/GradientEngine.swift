@@ -51,7 +51,13 @@ public struct GradientEngine: @unchecked Sendable {
     /// final-logit soft-capping when configured), forward only, without dropout.
     public func loss(example: TrainingExample, lora: TrainableLoRA?) throws -> Float {
         var rng = SplitMix64(seed: 0)
-        return try run(example, lora: lora?.withoutDropout, rng: &rng, lossScale: 0, backward: false)
+        return try run(example, Trainables(lora: lora?.withoutDropout, full: nil), rng: &rng, lossScale: 0, backward: false)
+    }
+
+    /// The loss (as `loss(example:lora:)`) with every weight taken from `full`.
+    public func loss(example: TrainingExample, full: FullParameters) throws -> Float {
+        var rng = SplitMix64(seed: 0)
+        return try run(example, Trainables(lora: nil, full: full), rng: &rng, lossScale: 0, backward: false)
     }
 
     /// Loss of `example` (as `loss`) with LoRA dropout drawn from `dropout`; ADDS lossScale · ∂loss/∂θ into
@@ -60,7 +66,15 @@ public struct GradientEngine: @unchecked Sendable {
     /// (vision layers of each image, then decoder layers), whatever the dropout probability.
     public func lossAndGradients(example: TrainingExample, lora: TrainableLoRA, dropout: inout SplitMix64,
                                  lossScale: Float = 1) throws -> Float {
-        try run(example, lora: lora, rng: &dropout, lossScale: lossScale, backward: true)
+        try run(example, Trainables(lora: lora, full: nil), rng: &dropout, lossScale: lossScale, backward: true)
+    }
+
+    /// Full training (`--full`): the loss with every weight taken from `full`, ADDING lossScale · ∂loss/∂θ
+    /// into every parameter's `grad` (embeddings, tied output layer, norms, linear weights and biases,
+    /// projector, patch embedding, positions). `dropout` advances as in the LoRA variant (no dropout applies).
+    public func lossAndGradients(example: TrainingExample, full: FullParameters, dropout: inout SplitMix64,
+                                 lossScale: Float = 1) throws -> Float {
+        try run(example, Trainables(lora: nil, full: full), rng: &dropout, lossScale: lossScale, backward: true)
     }
 
     func validate(_ example: TrainingExample) throws {
@@ -78,8 +92,7 @@ public struct GradientEngine: @unchecked Sendable {
         }
     }
 
-    func run(_ example: TrainingExample, lora: TrainableLoRA?, rng: inout SplitMix64, lossScale: Float,
-             backward: Bool) throws -> Float {
+    func run(_ example: TrainingExample, _ w: Trainables, rng: inout SplitMix64, lossScale: Float, backward: Bool) throws -> Float {
         try validate(example)
         // Vision: each image through the tower (keeping the layer inputs) and the projector.
         var traces: [VisionTrace] = []
@@ -87,8 +100,8 @@ public struct GradientEngine: @unchecked Sendable {
         if !example.pixelValues.isEmpty {
             guard let vision else { throw ModelError.unsupportedFeature("the model has no vision tower, so the example's images cannot be used") }
             for pixels in example.pixelValues {
-                let trace = try vision.tower.trainingEncode(pixelValues: pixels, lora: lora, dropout: &rng)
-                imageTokens.append(try vision.projector.project(trace.encoded))
+                let trace = try vision.tower.trainingEncode(pixelValues: pixels, trainables: w, dropout: &rng)
+                imageTokens.append(try vision.projector.trainingProject(trace.encoded, trainables: w))
                 traces.append(trace)
             }
         }
@@ -101,12 +114,21 @@ public struct GradientEngine: @unchecked Sendable {
         let input = imageTokens.isEmpty && !ids.contains(imageID)
             ? try model.promptInput(ids: ids)
             : try model.promptInput(ids: ids, imageTokens: imageTokens, imageTokenID: imageID)
-        let t = ids.count, d = model.config.hiddenSize
+        let t = ids.count, d = model.config.hiddenSize, vocab = model.config.vocabSize
         let context = try DecoderPassContext(model: model, tokens: t, extraVisible: input.extraVisible)
+        let embedding = w.full?["language_model.embed_tokens.weight"]
+        let outputLayer = model.config.tieWordEmbeddings ? embedding : w.full?["lm_head.weight"]
 
         // Decoder forward, keeping each layer's input and dropout stream.
         let x = Tensor(zeros: [t, d])
         x.f32.update(from: input.embeddings.f32, count: t * d)
+        if let embedding {
+            // Text positions read the trained table (image positions hold the projector's tokens).
+            for (r, id) in ids.enumerated() where id != imageID {
+                let row = x.f32 + r * d, src = embedding.value.f32 + id * d
+                for j in 0..<d { row[j] = src[j] * model.embedScale }
+            }
+        }
         var inputs: [Tensor] = [], streams: [SplitMix64] = []
         for li in 0..<model.layers.count {
             if backward {
@@ -116,7 +138,7 @@ public struct GradientEngine: @unchecked Sendable {
             }
             var layerRNG = SplitMix64(seed: rng.next())
             streams.append(layerRNG)
-            try model.trainingLayerForward(li, x: x, context: context, lora: lora, rng: &layerRNG)
+            try model.trainingLayerForward(li, x: x, context: context, trainables: w, rng: &layerRNG)
         }
 
         // Loss head on the target rows: final norm, full-vocabulary logits, log-softmax.
@@ -125,10 +147,17 @@ public struct GradientEngine: @unchecked Sendable {
         for (i, target) in example.targets.enumerated() {
             (rows.f32 + i * d).update(from: x.f32 + target.position * d, count: d)
         }
+        let finalNorm = w.vector("language_model.norm.weight", model.finalNorm)
         let normed = Tensor(zeros: [n, d])
-        ck_rmsnorm_rows(rows.f32, normed.f32, model.finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d))
-        let logits = try model.logits(normed)
-        let vocab = model.config.vocabSize
+        ck_rmsnorm_rows(rows.f32, normed.f32, finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d))
+        let logits: Tensor
+        if let outputLayer {
+            logits = Tensor(zeros: [n, vocab])
+            try MatMul.linear(normed.f32, rows: n, weight: outputLayer.value, out: logits.f32, mode: model.computeMode)
+            if let cap = model.config.finalLogitSoftcapping { ck_softcap(logits.f32, logits.count, cap) }
+        } else {
+            logits = try model.logits(normed)
+        }
         var total = 0.0
         let dLogits = Tensor(zeros: [n, vocab])
         for (i, target) in example.targets.enumerated() {
@@ -148,13 +177,22 @@ public struct GradientEngine: @unchecked Sendable {
             }
         }
         let loss = Float(total / Double(n))
-        guard backward, let lora else { return loss }
+        guard backward else { return loss }
 
         // Backward: loss head.
         if let cap = model.config.finalLogitSoftcapping { ck_softcap_backward(logits.f32, dLogits.f32, n * vocab, cap) }
         let dNormed = Tensor(zeros: [n, d])
-        try FrozenWeight.accumulateInputGradient(dLogits.f32, rows: n, weight: model.lmHead, into: dNormed.f32)
-        ck_rmsnorm_rows_backward(rows.f32, dNormed.f32, model.finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d), dNormed.f32, nil)
+        if let outputLayer {
+            try checkGEMM(ck_sgemm(0, 0, Int64(n), Int64(d), Int64(vocab), 1, dLogits.f32, Int64(vocab), outputLayer.value.f32, Int64(d),
+                                   1, dNormed.f32, Int64(d)), "output layer input gradient")
+            // dW_out += dLogitsᵀ · normed
+            try checkGEMM(ck_sgemm(1, 0, Int64(vocab), Int64(d), Int64(n), 1, dLogits.f32, Int64(vocab), normed.f32, Int64(d),
+                                   1, outputLayer.grad.f32, Int64(d)), "output layer gradient")
+        } else {
+            try FrozenWeight.accumulateInputGradient(dLogits.f32, rows: n, weight: model.lmHead, into: dNormed.f32)
+        }
+        ck_rmsnorm_rows_backward(rows.f32, dNormed.f32, finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d), dNormed.f32,
+                                 w.grad("language_model.norm.weight"))
         let dx = Tensor(zeros: [t, d])
         for (i, target) in example.targets.enumerated() {
             let dst = dx.f32 + target.position * d, src = dNormed.f32 + i * d
@@ -163,7 +201,14 @@ public struct GradientEngine: @unchecked Sendable {
         // Decoder layers, last to first.
         for li in stride(from: model.layers.count - 1, through: 0, by: -1) {
             var layerRNG = streams[li]
-            try model.trainingLayerBackward(li, input: inputs[li], dx: dx, context: context, lora: lora, rng: &layerRNG)
+            try model.trainingLayerBackward(li, input: inputs[li], dx: dx, context: context, trainables: w, rng: &layerRNG)
+        }
+        // Token embeddings of the text positions.
+        if let embedding {
+            for (r, id) in ids.enumerated() where id != imageID {
+                let g = embedding.grad.f32 + id * d, src = dx.f32 + r * d
+                for j in 0..<d { g[j] += src[j] * model.embedScale }
+            }
         }
         // Image positions: ∂L/∂(soft tokens) → projector → vision tower.
         guard let vision, !traces.isEmpty else { return loss }
@@ -172,8 +217,8 @@ public struct GradientEngine: @unchecked Sendable {
             guard ids[i] == imageID else { i += 1; continue }
             var j = i
             while j < t && ids[j] == imageID { j += 1 }
-            let dPatches = try vision.projector.backward(traces[image].encoded, dOut: dx.f32 + i * d)
-            try vision.tower.trainingBackward(traces[image], dEncoded: dPatches, lora: lora)
+            let dPatches = try vision.projector.backward(traces[image].encoded, dOut: dx.f32 + i * d, trainables: w)
+            try vision.tower.trainingBackward(traces[image], dEncoded: dPatches, trainables: w)
             image += 1
             i = j
         }

@@ -25,15 +25,37 @@ enum LoRADropout {
     }
 }
 
+/// What a training pass trains: LoRA updates, every weight (`FullParameters`), or both.
+struct Trainables {
+    var lora: TrainableLoRA?
+    var full: FullParameters?
+
+    var scale: Float { lora?.scale ?? 0 }
+    var dropout: Float { lora?.dropout ?? 0 }
+    func module(_ l: LinearLayer) -> TrainableLoRA.Module? { lora?[l.module] }
+    func linear(_ l: LinearLayer) -> (w: Parameter, b: Parameter?)? { full?.linear(l) }
+    /// The current values of a vector weight: the parameter's in full training, else the model's own.
+    func vector(_ name: String, _ base: [Float]) -> [Float] { full?[name]?.value.floats() ?? base }
+    /// Where the gradient of a vector weight goes (nil when it is frozen).
+    func grad(_ name: String) -> UnsafeMutablePointer<Float>? { full?[name]?.grad.f32 }
+    /// The current value of a matrix weight: the parameter's in full training, else the model's own.
+    func matrix(_ name: String, _ base: Tensor) -> Tensor { full?[name]?.value ?? base }
+}
+
 extension LinearLayer {
-    /// Training forward: out = x Wᵀ (+ bias) + scale · (x̃ Aᵀ) Bᵀ with the trainable update of `module`
-    /// (the base product and the update are the inference products, in the same order). Returns what the
-    /// backward needs, nil when `module` is nil (frozen layer).
+    /// Training forward: out = x Wᵀ (+ bias) + scale · (x̃ Aᵀ) Bᵀ with the trainable update of this layer
+    /// (the base product and the update are the inference products, in the same order); in full training W
+    /// and the bias are the parameters' values. Returns what the backward needs (nil without a LoRA update).
     func trainingForward(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, mode: ComputeMode,
-                         module: TrainableLoRA.Module?, scale: Float, dropout: Float, rng: inout SplitMix64) throws -> LinearActivations? {
-        try self(x, rows: rows, out: out, mode: mode, adapter: nil)
-        guard let module else { return nil }
-        let r = module.a.shape[0], inF = inFeatures
+                         trainables: Trainables, rng: inout SplitMix64) throws -> LinearActivations? {
+        if let full = trainables.linear(self) {
+            try MatMul.linear(x, rows: rows, weight: full.w.value, out: out, mode: mode)
+            if let b = full.b { ck_add_bias_rows(out, b.value.f32, Int64(rows), Int64(outFeatures)) }
+        } else {
+            try self(x, rows: rows, out: out, mode: mode, adapter: nil)
+        }
+        guard let module = trainables.module(self) else { return nil }
+        let r = module.a.shape[0], inF = inFeatures, dropout = trainables.dropout
         var act = LinearActivations(keep: nil, dropped: nil, h: Tensor(zeros: [rows, r]))
         var input = x
         if dropout > 0 {
@@ -45,29 +67,43 @@ extension LinearLayer {
             input = UnsafePointer(dropped.f32)
         }
         try MatMul.gemm(m: rows, n: r, k: inF, a: input, lda: inF, b: module.a.value.f32, ldb: inF, transB: true, c: act.h.f32, ldc: r)
-        try MatMul.gemm(m: rows, n: outFeatures, k: r, alpha: scale, a: act.h.f32, lda: r, b: module.b.value.f32, ldb: r, transB: true,
-                        beta: 1, c: out, ldc: outFeatures)
+        try MatMul.gemm(m: rows, n: outFeatures, k: r, alpha: trainables.scale, a: act.h.f32, lda: r, b: module.b.value.f32, ldb: r,
+                        transB: true, beta: 1, c: out, ldc: outFeatures)
         return act
     }
 
-    /// Training backward: given dOut [rows, out], adds ∂/∂A and ∂/∂B into the module's gradients and, when
-    /// `dx` is given, adds ∂/∂x [rows, in] (through the frozen base and the update).
+    /// Training backward: given dOut [rows, out], adds ∂/∂A and ∂/∂B into the LoRA gradients, ∂/∂W and
+    /// ∂/∂bias in full training, and, when `dx` is given, ∂/∂x [rows, in] (through the base and the update).
     func trainingBackward(_ x: UnsafePointer<Float>, rows: Int, dOut: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                          module: TrainableLoRA.Module?, activations: LinearActivations?, scale: Float) throws {
-        if let dx { try accumulateInputGradient(dOut, rows: rows, into: dx) }
-        guard let module, let act = activations else { return }
-        let r = module.a.shape[0], inF = inFeatures, outF = outFeatures
+                          trainables: Trainables, activations: LinearActivations?) throws {
+        let inF = inFeatures, outF = outFeatures
+        if let full = trainables.linear(self) {
+            if let dx {
+                try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dOut, Int64(outF), full.w.value.f32, Int64(inF),
+                                       1, dx, Int64(inF)), "input gradient")
+            }
+            // dW += dOutᵀ x ; db += Σ_rows dOut
+            try checkGEMM(ck_sgemm(1, 0, Int64(outF), Int64(inF), Int64(rows), 1, dOut, Int64(outF), x, Int64(inF),
+                                   1, full.w.grad.f32, Int64(inF)), "weight gradient")
+            if let b = full.b {
+                for r in 0..<rows { for o in 0..<outF { b.grad.f32[o] += dOut[r * outF + o] } }
+            }
+        } else if let dx {
+            try accumulateInputGradient(dOut, rows: rows, into: dx)
+        }
+        guard let module = trainables.module(self), let act = activations else { return }
+        let r = module.a.shape[0], scale = trainables.scale
         let input = act.dropped.map { UnsafePointer($0.f32) } ?? x
         // dB += scale · dOutᵀ h
         try checkGEMM(ck_sgemm(1, 0, Int64(outF), Int64(r), Int64(rows), scale, dOut, Int64(outF), act.h.f32, Int64(r),
-                                  1, module.b.grad.f32, Int64(r)), "LoRA dB")
+                               1, module.b.grad.f32, Int64(r)), "LoRA dB")
         // dh = scale · dOut B
         let dh = Tensor(zeros: [rows, r])
         try MatMul.gemm(m: rows, n: r, k: outF, alpha: scale, a: dOut, lda: outF, b: module.b.value.f32, ldb: r, transB: false,
                         c: dh.f32, ldc: r)
         // dA += dhᵀ x̃
         try checkGEMM(ck_sgemm(1, 0, Int64(r), Int64(inF), Int64(rows), 1, dh.f32, Int64(r), input, Int64(inF),
-                                  1, module.a.grad.f32, Int64(inF)), "LoRA dA")
+                               1, module.a.grad.f32, Int64(inF)), "LoRA dA")
         guard let dx else { return }
         // dx += (dh A) ∘ keep
         if let keep = act.keep {
