@@ -19,12 +19,18 @@ Writes Tests/Fixtures/gradients/<case>/
 Canonical module names are the Swift loader's: "language_model.layers.N.<...>" and
 "vision_tower.encoder.layers.N.<...>".
 
+  full-<case>/           (full training) expected.json + grads.safetensors: every base parameter's gradient
+                         under FullParameters' canonical names, no LoRA
+
 Cases
   text-sliding   tests/Fixtures/gemma3-text/sliding-gqa (window 8 < 24-token prompt, GQA, 4 layers) + 4 answer tokens
   text-softcap   tests/Fixtures/gemma3-text/softcap-mqa (final-logit soft-capping 3.0, MQA) + 3 answer tokens
   vlm            tests/Fixtures/gemma3-vlm/model with the at-size chat prompt and image + answer + <end_of_turn>;
                  token_type_ids passed (transformers 5.24 then makes each image block bidirectional, in
                  training mode as in inference)
+  full-text      every parameter of the text-sliding model (same example), incl. the tied embedding/output layer
+  full-vlm       every parameter of the VLM (same example as vlm): vision tower incl. patch embedding and
+                 positions, projector, decoder; embedding-gradient rows listed in expected.json
 
 Run by hand:  python3 tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients]
 """
@@ -133,6 +139,49 @@ def run_case(load, ids, targets, out_dir, seed, extra=None, model_kwargs=None):
     print(out_dir, "loss", loss, "float32", loss32, "modules", len(modules), "float32 autograd spread", spread)
 
 
+def canonical_parameter(name: str) -> str:
+    """torch parameter name -> FullParameters' canonical name."""
+    for old, new in [("model.language_model.", "language_model."), ("model.vision_tower.vision_model.", "vision_tower."),
+                     ("model.vision_tower.", "vision_tower."), ("model.multi_modal_projector.", "multi_modal_projector."),
+                     ("model.", "language_model.")]:
+        if name.startswith(old):
+            return new + name[len(old):]
+    return name
+
+
+def full_case(load, ids, targets, model_kwargs, out_dir, extra=None, embed_rows=None):
+    """Gradients of EVERY parameter of the base model (no LoRA), float64 autograd, the loss formed in float64.
+    The patch-embedding kernel [d, c, p, p] is stored flattened [d, c*p*p]; with `embed_rows` only those rows
+    of the (vocabulary-sized) embedding gradient are stored."""
+    model = load(torch.float64)
+    model.train()
+    out = model(input_ids=torch.tensor([ids]), **model_kwargs(torch.float64))
+    loss = -torch.stack([torch.log_softmax(out.logits[0, p], -1)[t] for p, t in targets]).mean()
+    loss.backward()
+    grads, names = {}, {}
+    for name, prm in model.named_parameters():
+        c = canonical_parameter(name)
+        g = prm.grad.detach()
+        if c.endswith("patch_embedding.weight"):
+            g = g.reshape(g.shape[0], -1)
+        if c == "language_model.embed_tokens.weight" and embed_rows is not None:
+            g = g[embed_rows]
+        grads[c] = g.float().contiguous()
+        names[c] = name
+    os.makedirs(out_dir, exist_ok=True)
+    save_file(grads, os.path.join(out_dir, "grads.safetensors"))
+    exp = {"generator": "tools/make_gradient_fixtures.py", "transformers_version": transformers.__version__,
+           "torch_version": torch.__version__,
+           "reference": "float64 autograd of the base model (every parameter trainable), eager attention",
+           "ids": ids, "targets": [[p, t] for p, t in targets], "loss": loss.item(), "torch_names": names,
+           "embed_rows": embed_rows,
+           "tied_output_layer": "lm_head shares embed_tokens: its gradient is part of the embedding gradient"}
+    exp.update(extra or {})
+    with open(os.path.join(out_dir, "expected.json"), "w") as f:
+        json.dump(exp, f, indent=1)
+    print(out_dir, "full loss", loss.item(), "parameters", len(grads))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(REPO, "Tests", "Fixtures", "gradients"))
@@ -152,6 +201,9 @@ def main():
         run_case(load, ids, targets, os.path.join(args.out, case), seed, model_kwargs=lambda dtype: {},
                  extra={"base": f"Tests/Fixtures/gemma3-text/{src}", "sliding_window": config.get("sliding_window"),
                         "final_logit_softcapping": config.get("final_logit_softcapping")})
+        if case == "text-sliding":
+            full_case(load, ids, targets, lambda dtype: {}, os.path.join(args.out, "full-text"),
+                      extra={"base": f"Tests/Fixtures/gemma3-text/{src}"})
 
     vdir = os.path.join(REPO, "Tests", "Fixtures", "gemma3-vlm")
     def load_vlm(dtype):
@@ -171,6 +223,15 @@ def main():
                     "image_block_bidirectional": "token_type_ids given: full layers see j <= i or same image; "
                                                  "sliding layers additionally need j > i - window"},
              model_kwargs=lambda dtype: {"pixel_values": torch.from_numpy(pixels).to(dtype), "token_type_ids": torch.tensor([tti])})
+    # Full gradients of the VLM: the embedding gradient (262208 rows, dense through the tied output layer)
+    # is stored for the example's text ids, the first rows and a few seeded random rows only.
+    g = torch.Generator().manual_seed(24)
+    rows = sorted(set(t for t in ids if t != 262144) | set(range(8)) | set(torch.randint(0, 262208, (24,), generator=g).tolist()))
+    full_case(load_vlm, ids, targets,
+              lambda dtype: {"pixel_values": torch.from_numpy(pixels).to(dtype), "token_type_ids": torch.tensor([tti])},
+              os.path.join(args.out, "full-vlm"), embed_rows=rows,
+              extra={"base": "Tests/Fixtures/gemma3-vlm/model",
+                     "pixel_values": "Tests/Fixtures/gemma3-vlm/at-size/" + ref["pixel_values_files"][0]})
 
 
 if __name__ == "__main__":
