@@ -1,6 +1,12 @@
 #include "ck_backward.h"
 #include <math.h>
 
+#if defined(__x86_64__) && defined(__clang__)
+#define CK_MULTI __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CK_MULTI
+#endif
+
 // Backward passes of the element-wise kernels. Row statistics are recomputed from the saved input in
 // double, as the forward kernels accumulate them, so recomputation gives the forward's own inv/mean.
 
@@ -83,5 +89,21 @@ void ck_softcap_backward(const float *capped, float *dy, size_t n, float cap) {
     for (size_t i = 0; i < n; i++) {
         float t = capped[i] * inv;
         dy[i] *= 1.0f - t * t;
+    }
+}
+
+CK_MULTI void ck_softmax_backward_rows(const float *p, const float *dp, float *ds, int64_t rows, int64_t cols) {
+    // 16 independent partial sums so the dot product vectorises (attention rows are thousands long).
+    for (int64_t r = 0; r < rows; r++) {
+        const float *pr = p + r * cols, *gr = dp + r * cols;
+        float *sr = ds + r * cols;
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= cols; i += 16)
+            for (int k = 0; k < 16; k++) acc[k] += pr[i + k] * gr[i + k];
+        float dot = 0;
+        for (int k = 0; k < 16; k++) dot += acc[k];
+        for (; i < cols; i++) dot += pr[i] * gr[i];
+        for (int64_t j = 0; j < cols; j++) sr[j] = pr[j] * (gr[j] - dot);
     }
 }

@@ -73,19 +73,15 @@ extension Attention {
                         if p.softcap != nil { ds.update(from: dp, count: rn * kLen) }
                         try check(gemm(0, 1, Int64(rn), Int64(kLen), Int64(hd), 1, doBlock, Int64(ldDOut), vBase, Int64(p.ldk),
                                        0, dp, Int64(kLen)), "attention backward dP")
-                        for i in 0..<rn {
-                            let pr = probs + i * kLen, dpr = dp + i * kLen, dsr = ds + i * kLen
-                            var dot: Float = 0
-                            for j in 0..<kLen { dot += pr[j] * dpr[j] }
-                            if let cap = p.softcap {
-                                let inv = 1 / cap
-                                for j in 0..<kLen {
-                                    let t = dsr[j] * inv
-                                    dsr[j] = pr[j] * (dpr[j] - dot) * (1 - t * t)
-                                }
-                            } else {
-                                for j in 0..<kLen { dsr[j] = pr[j] * (dpr[j] - dot) }
-                            }
+                        if p.softcap != nil {
+                            // ds holds the capped scores: the cap's slope multiplies the softmax backward.
+                            let capped = UnsafeMutablePointer<Float>.allocate(capacity: rn * kLen)
+                            defer { capped.deallocate() }
+                            capped.update(from: ds, count: rn * kLen)
+                            ck_softmax_backward_rows(probs, dp, ds, Int64(rn), Int64(kLen))
+                            ck_softcap_backward(capped, ds, rn * kLen, p.softcap ?? 1)
+                        } else {
+                            ck_softmax_backward_rows(probs, dp, ds, Int64(rn), Int64(kLen))
                         }
                         // dQ += s · dS · K ;  dK += s · dSᵀ · Q ;  dV += Pᵀ · dO
                         try check(gemm(0, 0, Int64(rn), Int64(hd), Int64(kLen), p.scale, ds, Int64(kLen), kBase, Int64(p.ldk),

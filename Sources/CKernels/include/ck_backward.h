@@ -19,5 +19,7 @@ void ck_gelu_tanh_backward(const float *x, const float *dy, float *dx, size_t n)
 void ck_gelu_tanh_mul_backward(const float *gate, const float *up, const float *dout, float *dgate, float *dup, size_t n);
 // capped = cap * tanh(raw / cap):  d(raw) = d(capped) * (1 - (capped / cap)^2), in place on dy.
 void ck_softcap_backward(const float *capped, float *dy, size_t n, float cap);
+// Softmax backward over rows of a [rows, cols] block: ds = p * (dp - sum_j p_j dp_j). ds may alias dp.
+void ck_softmax_backward_rows(const float *p, const float *dp, float *ds, int64_t rows, int64_t cols);
 
 #endif
