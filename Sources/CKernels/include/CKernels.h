@@ -72,4 +72,7 @@ void ck_nf4_dequantize(const uint8_t *packed, const uint8_t *qabsmax, const floa
 void ck_int8_quantize_rows(const float *x, int64_t rows, int64_t cols, int8_t *q, float *scales);
 void ck_int8_dequantize_rows(const int8_t *q, const float *scales, int64_t rows, int64_t cols, float *out);
 
+// Backward kernels (training).
+#include "ck_backward.h"
+
 #endif

@@ -1,0 +1,103 @@
+import Foundation
+import Tensor
+
+/// Every weight of a (small) model as a trainable float32 `Parameter` (`--full` training): linear weights
+/// and biases, norm weights and biases, token embeddings (also the tied output layer), the untied output
+/// layer, the projector, the patch embedding and the position table. Values start as owned float32 copies
+/// of the model's weights; the training forward reads them instead of the model's own (frozen) weights.
+///
+/// Names are canonical (independent of the checkpoint layout): "language_model.layers.N.<module>.weight",
+/// "language_model.layers.N.input_layernorm.weight", "language_model.embed_tokens.weight",
+/// "language_model.norm.weight", "lm_head.weight" (untied only), "vision_tower.embeddings.patch_embedding.weight"
+/// ([hidden, channels·patch·patch]: the convolution kernel flattened in (channel, row, column) order),
+/// "vision_tower.embeddings.patch_embedding.bias", "vision_tower.embeddings.position_embedding.weight",
+/// "vision_tower.encoder.layers.N.<module>.weight|bias", "vision_tower.encoder.layers.N.layer_norm1.weight|bias",
+/// "vision_tower.post_layernorm.weight|bias", "multi_modal_projector.mm_soft_emb_norm.weight",
+/// "multi_modal_projector.mm_input_projection_weight" ([vision hidden, text hidden]).
+public final class FullParameters: @unchecked Sendable {
+    /// Every parameter, in a fixed order (decoder, then vision tower, then projector).
+    public let parameters: [Parameter]
+    private let byName: [String: Parameter]
+
+    /// The parameter of a canonical name.
+    public subscript(name: String) -> Parameter? { byName[name] }
+
+    /// Copies every weight of `model` (and `vision`) into float32 parameters.
+    public init(model: Gemma3TextModel, vision: Gemma3VisionEncoder? = nil) {
+        var list: [Parameter] = []
+        func add(_ name: String, _ t: Tensor) { list.append(Parameter(name: name, value: Self.ownedCopy(t))) }
+        func addVector(_ name: String, _ v: [Float]) {
+            // Lengths come from the loaded model, so the shape always matches.
+            let t = Tensor(zeros: [v.count])
+            v.withUnsafeBufferPointer { t.f32.update(from: $0.baseAddress!, count: v.count) }
+            list.append(Parameter(name: name, value: t))
+        }
+        add("language_model.embed_tokens.weight", model.embedTokens)
+        if !model.config.tieWordEmbeddings { add("lm_head.weight", model.lmHead) }
+        for (i, l) in model.layers.enumerated() {
+            let p = "language_model.layers.\(i)."
+            addVector(p + "input_layernorm.weight", l.inputNorm)
+            for lin in [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj] { Self.addLinear(lin, to: &list) }
+            addVector(p + "self_attn.q_norm.weight", l.qNorm)
+            addVector(p + "self_attn.k_norm.weight", l.kNorm)
+            addVector(p + "post_attention_layernorm.weight", l.postAttentionNorm)
+            addVector(p + "pre_feedforward_layernorm.weight", l.preFeedforwardNorm)
+            addVector(p + "post_feedforward_layernorm.weight", l.postFeedforwardNorm)
+        }
+        addVector("language_model.norm.weight", model.finalNorm)
+        if let vision {
+            let tower = vision.tower
+            add("vision_tower.embeddings.patch_embedding.weight", tower.patchWeight)
+            addVector("vision_tower.embeddings.patch_embedding.bias", tower.patchBias)
+            add("vision_tower.embeddings.position_embedding.weight", tower.positions)
+            for (i, l) in tower.layers.enumerated() {
+                let p = "vision_tower.encoder.layers.\(i)."
+                addVector(p + "layer_norm1.weight", l.norm1Weight)
+                addVector(p + "layer_norm1.bias", l.norm1Bias)
+                for lin in [l.qProj, l.kProj, l.vProj, l.outProj, l.fc1, l.fc2] { Self.addLinear(lin, to: &list) }
+                addVector(p + "layer_norm2.weight", l.norm2Weight)
+                addVector(p + "layer_norm2.bias", l.norm2Bias)
+            }
+            addVector("vision_tower.post_layernorm.weight", tower.postNormWeight)
+            addVector("vision_tower.post_layernorm.bias", tower.postNormBias)
+            addVector("multi_modal_projector.mm_soft_emb_norm.weight", vision.projector.normWeight)
+            add("multi_modal_projector.mm_input_projection_weight", vision.projector.projection)
+        }
+        parameters = list
+        byName = Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
+    }
+
+    /// All weights of a loaded model. Quantised bases cannot be trained fully.
+    public convenience init(loaded: LoadedModel) throws {
+        if loaded.linearLayers.values.contains(where: { $0.quantized != nil }) {
+            throw ModelError.unsupportedFeature("\(loaded.path): full training needs the unquantised base (load it without --quantize)")
+        }
+        self.init(model: loaded.model, vision: loaded.vision)
+    }
+
+    static func addLinear(_ l: LinearLayer, to list: inout [Parameter]) {
+        let source = l.quantized?.dequantized() ?? l.weight
+        list.append(Parameter(name: l.module + ".weight", value: ownedCopy(source)))
+        if let b = l.bias {
+            let t = Tensor(zeros: [b.count])
+            b.withUnsafeBufferPointer { t.f32.update(from: $0.baseAddress!, count: b.count) }
+            list.append(Parameter(name: l.module + ".bias", value: t))
+        }
+    }
+
+    /// An owned float32 copy (never a view of a memory-mapped checkpoint, which is read-only).
+    static func ownedCopy(_ t: Tensor) -> Tensor {
+        let out = Tensor(zeros: t.shape)
+        Convert.toFloat(from: t.raw, dtype: t.dtype, into: out.f32, count: t.count)
+        return out
+    }
+
+    /// Zeroes every gradient.
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+
+    /// Weight [out, in] and bias of a linear layer.
+    func linear(_ l: LinearLayer) -> (w: Parameter, b: Parameter?)? {
+        guard let w = byName[l.module + ".weight"] else { return nil }
+        return (w, byName[l.module + ".bias"])
+    }
+}

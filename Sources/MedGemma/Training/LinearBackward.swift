@@ -1,0 +1,184 @@
+import CKernels
+import Tensor
+
+/// What the backward of one linear layer needs from its forward: the LoRA branch input after dropout and
+/// its projection h = x̃Aᵀ (nil when the layer carries no trainable update).
+struct LinearActivations {
+    /// Dropout multipliers mask/(1-p) [rows, in]; nil without dropout.
+    var keep: Tensor?
+    /// x̃ = x ∘ keep [rows, in]; nil without dropout (then x̃ = x).
+    var dropped: Tensor?
+    /// x̃ Aᵀ [rows, rank]
+    var h: Tensor
+}
+
+/// LoRA dropout as peft applies it (nn.Dropout on the branch input): each element is kept with
+/// probability 1 - p and scaled by 1/(1 - p); one `nextFloat()` per element, row-major.
+enum LoRADropout {
+    /// Multipliers [rows, cols]: 0 or 1/(1-p).
+    static func mask(rows: Int, cols: Int, p: Float, rng: inout SplitMix64) -> Tensor {
+        let m = Tensor(zeros: [rows, cols])
+        let s = 1 / (1 - p)
+        let o = m.f32
+        for i in 0..<(rows * cols) { o[i] = rng.nextFloat() < p ? 0 : s }
+        return m
+    }
+}
+
+/// What a training pass trains: LoRA updates, every weight (`FullParameters`), or both.
+struct Trainables {
+    var lora: TrainableLoRA?
+    var full: FullParameters?
+
+    var scale: Float { lora?.scale ?? 0 }
+    var dropout: Float { lora?.dropout ?? 0 }
+    func module(_ l: LinearLayer) -> TrainableLoRA.Module? { lora?[l.module] }
+    func linear(_ l: LinearLayer) -> (w: Parameter, b: Parameter?)? { full?.linear(l) }
+    /// The current values of a vector weight: the parameter's in full training, else the model's own.
+    func vector(_ name: String, _ base: [Float]) -> [Float] { full?[name]?.value.floats() ?? base }
+    /// Where the gradient of a vector weight goes (nil when it is frozen).
+    func grad(_ name: String) -> UnsafeMutablePointer<Float>? { full?[name]?.grad.f32 }
+    /// The current value of a matrix weight: the parameter's in full training, else the model's own.
+    func matrix(_ name: String, _ base: Tensor) -> Tensor { full?[name]?.value ?? base }
+}
+
+extension LinearLayer {
+    /// Training forward: out = x Wᵀ (+ bias) + scale · (x̃ Aᵀ) Bᵀ with the trainable update of this layer
+    /// (the base product and the update are the inference products, in the same order); in full training W
+    /// and the bias are the parameters' values. Returns what the backward needs (nil without a LoRA update).
+    func trainingForward(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, mode: ComputeMode,
+                         trainables: Trainables, rng: inout SplitMix64) throws -> LinearActivations? {
+        if let full = trainables.linear(self) {
+            try MatMul.linear(x, rows: rows, weight: full.w.value, out: out, mode: mode)
+            if let b = full.b { ck_add_bias_rows(out, b.value.f32, Int64(rows), Int64(outFeatures)) }
+        } else {
+            try self(x, rows: rows, out: out, mode: mode, adapter: nil)
+        }
+        guard let module = trainables.module(self) else { return nil }
+        let r = module.a.shape[0], inF = inFeatures, dropout = trainables.dropout
+        var act = LinearActivations(keep: nil, dropped: nil, h: Tensor(zeros: [rows, r]))
+        var input = x
+        if dropout > 0 {
+            let keep = LoRADropout.mask(rows: rows, cols: inF, p: dropout, rng: &rng)
+            let dropped = Tensor(zeros: [rows, inF])
+            for i in 0..<(rows * inF) { dropped.f32[i] = x[i] * keep.f32[i] }
+            act.keep = keep
+            act.dropped = dropped
+            input = UnsafePointer(dropped.f32)
+        }
+        try MatMul.gemm(m: rows, n: r, k: inF, a: input, lda: inF, b: module.a.value.f32, ldb: inF, transB: true, c: act.h.f32, ldc: r)
+        try MatMul.gemm(m: rows, n: outFeatures, k: r, alpha: trainables.scale, a: act.h.f32, lda: r, b: module.b.value.f32, ldb: r,
+                        transB: true, beta: 1, c: out, ldc: outFeatures)
+        return act
+    }
+
+    /// Training backward: given dOut [rows, out], adds ∂/∂A and ∂/∂B into the LoRA gradients, ∂/∂W and
+    /// ∂/∂bias in full training, and, when `dx` is given, ∂/∂x [rows, in] (through the base and the update).
+    func trainingBackward(_ x: UnsafePointer<Float>, rows: Int, dOut: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                          trainables: Trainables, activations: LinearActivations?) throws {
+        let inF = inFeatures, outF = outFeatures
+        if let full = trainables.linear(self) {
+            if let dx {
+                try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dOut, Int64(outF), full.w.value.f32, Int64(inF),
+                                       1, dx, Int64(inF)), "input gradient")
+            }
+            // dW += dOutᵀ x ; db += Σ_rows dOut
+            try checkGEMM(ck_sgemm(1, 0, Int64(outF), Int64(inF), Int64(rows), 1, dOut, Int64(outF), x, Int64(inF),
+                                   1, full.w.grad.f32, Int64(inF)), "weight gradient")
+            if let b = full.b {
+                for r in 0..<rows { for o in 0..<outF { b.grad.f32[o] += dOut[r * outF + o] } }
+            }
+        } else if let dx {
+            try accumulateInputGradient(dOut, rows: rows, into: dx)
+        }
+        guard let module = trainables.module(self), let act = activations else { return }
+        let r = module.a.shape[0], scale = trainables.scale
+        let input = act.dropped.map { UnsafePointer($0.f32) } ?? x
+        // dB += scale · dOutᵀ h
+        try checkGEMM(ck_sgemm(1, 0, Int64(outF), Int64(r), Int64(rows), scale, dOut, Int64(outF), act.h.f32, Int64(r),
+                               1, module.b.grad.f32, Int64(r)), "LoRA dB")
+        // dh = scale · dOut B
+        let dh = Tensor(zeros: [rows, r])
+        try MatMul.gemm(m: rows, n: r, k: outF, alpha: scale, a: dOut, lda: outF, b: module.b.value.f32, ldb: r, transB: false,
+                        c: dh.f32, ldc: r)
+        // dA += dhᵀ x̃
+        try checkGEMM(ck_sgemm(1, 0, Int64(r), Int64(inF), Int64(rows), 1, dh.f32, Int64(r), input, Int64(inF),
+                               1, module.a.grad.f32, Int64(inF)), "LoRA dA")
+        guard let dx else { return }
+        // dx += (dh A) ∘ keep
+        if let keep = act.keep {
+            let t = Tensor(zeros: [rows, inF])
+            try MatMul.gemm(m: rows, n: inF, k: r, a: dh.f32, lda: r, b: module.a.value.f32, ldb: inF, transB: false, c: t.f32, ldc: inF)
+            for i in 0..<(rows * inF) { dx[i] += t.f32[i] * keep.f32[i] }
+        } else {
+            try MatMul.gemm(m: rows, n: inF, k: r, a: dh.f32, lda: r, b: module.a.value.f32, ldb: inF, transB: false,
+                            beta: 1, c: dx, ldc: inF)
+        }
+    }
+
+    /// dx [rows, in] += dOut [rows, out] · W through the frozen base (float32, 16-bit or quantised).
+    func accumulateInputGradient(_ dOut: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) throws {
+        if let quantized {
+            try FrozenWeight.accumulateInputGradient(dOut, rows: rows, quantized: quantized, into: dx)
+        } else {
+            try FrozenWeight.accumulateInputGradient(dOut, rows: rows, weight: weight, into: dx)
+        }
+    }
+}
+
+/// Input gradients through frozen weights W [out, in]: dx += dY · W. 16-bit and quantised weights are
+/// widened / dequantised a tile of rows at a time (never the whole matrix), each tile adding its share.
+enum FrozenWeight {
+    /// Rows of W per tile: about 8 MB of float32.
+    static func tileRows(out: Int, cols: Int) -> Int { min(out, max(64, (8 << 20) / max(cols * 4, 1))) }
+
+    static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, weight: Tensor, into dx: UnsafeMutablePointer<Float>,
+                                        tile: Int? = nil) throws {
+        let outF = weight.shape[0], inF = weight.shape[1]
+        if rows == 0 || outF == 0 { return }
+        if weight.dtype == .f32 {
+            try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dy, Int64(outF), weight.f32, Int64(inF),
+                                      1, dx, Int64(inF)), "input gradient")
+            return
+        }
+        try tiled(dy, rows: rows, outF: outF, inF: inF, into: dx, tile: tile) { r0, rn, buf in
+            Convert.toFloat(from: weight.raw + r0 * inF * weight.dtype.byteSize, dtype: weight.dtype, into: buf, count: rn * inF)
+        }
+    }
+
+    static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, quantized w: QuantizedMatrix,
+                                        into dx: UnsafeMutablePointer<Float>, tile: Int? = nil) throws {
+        try tiled(dy, rows: rows, outF: w.rows, inF: w.cols, into: dx, tile: tile) { r0, rn, buf in
+            // Split the tile's dequantisation over the cores (each row range is independent).
+            let parts = min(Parallel.cores, rn), per = (rn + parts - 1) / parts
+            let cols = w.cols
+            Parallel.forEach(parts) { p in
+                let a = p * per, c = min(per, rn - a)
+                if c > 0 { w.dequantize(rows: r0 + a, count: c, into: buf + a * cols) }
+            }
+        }
+    }
+
+    /// `tile` overrides the rows per tile (tests).
+    static func tiled(_ dy: UnsafePointer<Float>, rows: Int, outF: Int, inF: Int, into dx: UnsafeMutablePointer<Float>, tile: Int?,
+                      fill: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+        if rows == 0 || outF == 0 { return }
+        let tile = max(1, min(outF, tile ?? tileRows(out: outF, cols: inF)))
+        let scratch = TensorStorage(uninitializedByteCount: tile * inF * 4)
+        let buf = scratch.base.assumingMemoryBound(to: Float.self)
+        var r0 = 0
+        while r0 < outF {
+            let rn = min(tile, outF - r0)
+            fill(r0, rn, buf)
+            try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(rn), 1, dy + r0, Int64(outF), buf, Int64(inF),
+                                      1, dx, Int64(inF)), "input gradient")
+            r0 += rn
+        }
+    }
+}
+
+/// Throws the GEMM library's failure status.
+@inline(__always)
+func checkGEMM(_ status: Int32, _ operation: String) throws {
+    try MatMul.checkStatus(status, operation)
+}
