@@ -3,26 +3,12 @@ import Imaging
 import MedGemma
 import Triage
 
-/// One supervised token: the logits at `position` are trained to predict `token`.
-public struct TrainingTarget: Sendable, Equatable, Codable {
-    public var position: Int
-    public var token: Int
-
-    public init(position: Int, token: Int) {
-        self.position = position
-        self.token = token
-    }
-}
-
-/// One training conversation: the triage prompt with its image block(s), then the label's answer.
-public struct TrainingExample: Sendable, Equatable {
-    /// Token ids of the whole conversation: the user turn exactly as triage prompts (one image block per
-    /// entry of `pixelValues`), then the model turn's answer tokens ending with `<end_of_turn>`.
-    public var ids: [Int]
-    /// One [channels, size, size] float32 array per image block, preprocessed as triage does.
-    public var pixelValues: [[Float]]
-    /// The supervised positions: the answer tokens only (the prompt carries no loss).
-    public var targets: [TrainingTarget]
+/// One training conversation with its class: the model's `TrainingExample` (the triage prompt with its image
+/// block(s), then the label's answer; targets on the answer tokens only) plus the class, the loss weight and
+/// where it came from.
+public struct LabeledExample: Sendable {
+    /// Ids, pixel values and targets, as `GradientEngine` takes them.
+    public var example: TrainingExample
     /// The class, as the task profile names it.
     public var label: String
     /// Multiplier of this example's loss (class weight, or 1).
@@ -34,17 +20,22 @@ public struct TrainingExample: Sendable, Equatable {
     /// The manifest line, when the example came from a manifest.
     public var line: Int?
 
-    public init(ids: [Int], pixelValues: [[Float]], targets: [TrainingTarget], label: String, weight: Float,
-                promptLength: Int, source: String = "", line: Int? = nil) {
-        self.ids = ids
-        self.pixelValues = pixelValues
-        self.targets = targets
+    public init(example: TrainingExample, label: String, weight: Float, promptLength: Int, source: String = "", line: Int? = nil) {
+        self.example = example
         self.label = label
         self.weight = weight
         self.promptLength = promptLength
         self.source = source
         self.line = line
     }
+
+    /// Token ids of the whole conversation: the user turn exactly as triage prompts, then the answer tokens
+    /// ending with `<end_of_turn>`.
+    public var ids: [Int] { example.ids }
+    /// One [channels, size, size] float32 array per image block, preprocessed as triage does.
+    public var pixelValues: [[Float]] { example.pixelValues }
+    /// The supervised positions: the answer tokens only.
+    public var targets: [TrainingExample.Target] { example.targets }
 }
 
 /// Turns manifest rows into training examples that match inference token for token: the prompt ids are
@@ -90,16 +81,16 @@ public struct ExampleBuilder: Sendable {
 
     /// An example from one preprocessed image: prompt ids + answer ids, with a target at each position
     /// `promptLength − 1 + i` predicting answer token i.
-    public func example(label: String, pixelValues: [Float], weight: Float = 1, source: String = "", line: Int? = nil) throws -> TrainingExample {
+    public func example(label: String, pixelValues: [Float], weight: Float = 1, source: String = "", line: Int? = nil) throws -> LabeledExample {
         guard pixelValues.count == pixelCount else {
             throw TrainingDataError.invalidArgument("\(source.isEmpty ? "image" : source): \(pixelValues.count) pixel values, the model takes \(pixelCount)")
         }
         guard weight.isFinite, weight >= 0 else { throw TrainingDataError.invalidArgument("loss weight \(weight) must be finite and ≥ 0") }
         let a = try answer(for: label)
         let n = promptIDs.count
-        let targets = a.ids.enumerated().map { TrainingTarget(position: n - 1 + $0.offset, token: $0.element) }
-        return TrainingExample(ids: promptIDs + a.ids, pixelValues: [pixelValues], targets: targets, label: label, weight: weight,
-                               promptLength: n, source: source, line: line)
+        let targets = a.ids.enumerated().map { TrainingExample.Target(position: n - 1 + $0.offset, token: $0.element) }
+        return LabeledExample(example: TrainingExample(ids: promptIDs + a.ids, pixelValues: [pixelValues], targets: targets),
+                              label: label, weight: weight, promptLength: n, source: source, line: line)
     }
 
     /// The model images of a row's input, as triage makes them.
@@ -110,7 +101,7 @@ public struct ExampleBuilder: Sendable {
     /// The examples of one manifest row: one per model image its input yields (a picture or a minIP run
     /// gives one; triage scores each image of a multi-image input separately, so training sees each with
     /// the row's label). Errors name the manifest line's input.
-    public func examples(row: TrainingRow, weight: Float = 1) throws -> [TrainingExample] {
+    public func examples(row: TrainingRow, weight: Float = 1) throws -> [LabeledExample] {
         try images(row: row).map { img in
             try example(label: row.label, pixelValues: try loaded.pixelValues(image: img.rgb, backend: imageBackend), weight: weight,
                         source: img.file, line: row.line)
