@@ -132,14 +132,26 @@ public final class Trainer: @unchecked Sendable {
         let builder = try ExampleBuilder(loaded: loaded, profile: profile)
         let engine = GradientEngine(loaded: loaded)
         var initRNG = SplitMix64(seed: h.seed)
-        let lora = try TrainableLoRA(loaded: loaded, targets: options.targetList, rank: h.rank, alpha: Float(h.alpha),
+        // What trains: LoRA updates on the frozen base, or (--full) every weight of a small model.
+        let lora: TrainableLoRA?, full: FullParameters?
+        if h.fullFineTune {
+            guard scheme == .none else {
+                throw TrainingDataError.invalidArgument("full training (--full) needs the unquantised base: use --quantize none")
+            }
+            full = try FullParameters(loaded: loaded)
+            lora = nil
+        } else {
+            lora = try TrainableLoRA(loaded: loaded, targets: options.targetList, rank: h.rank, alpha: Float(h.alpha),
                                      dropout: Float(h.dropout), rng: &initRNG)
-        let parameters = lora.parameters
+            full = nil
+        }
+        let parameters = full?.parameters ?? lora?.parameters ?? []
         let optimizer = try AdamW(parameters: parameters, settings: h.adamW)
         let writer = PEFTAdapterWriter(architecture: .conditionalGeneration, rank: h.rank, alpha: h.alpha, dropout: h.dropout,
                                        targets: options.targetList == nil ? .allLinear : .exactly, useRSLoRA: false,
                                        baseModelNameOrPath: options.model)
-        let layout = TrainingCheckpoint.ParameterLayout.peftAdapter(writer)
+        let layout: TrainingCheckpoint.ParameterLayout = full == nil ? .peftAdapter(writer) : .plain
+        func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
         let epochLength = manifest.rows.count
         let stepsPerEpoch = LearningRateSchedule.stepsPerEpoch(examples: epochLength, batchSize: h.batchSize,
@@ -176,7 +188,8 @@ public final class Trainer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try record.write(to: out)
         let summary = "\(manifest.rows.count) training rows (\(Self.counts(manifest))), balance \(mode.rawValue), "
-            + "\(parameters.count / 2) LoRA modules (\(parameters.reduce(0) { $0 + $1.count }) parameters), "
+            + (full == nil ? "\(parameters.count / 2) LoRA modules" : "full training of \(parameters.count) tensors")
+            + " (\(parameters.reduce(0) { $0 + $1.count }) parameters), "
             + "\(stepsPerEpoch) steps per epoch × \(h.epochs), base \(scheme.rawValue)"
         report(.started(totalSteps: totalSteps, doneSteps: globalStep, summary: summary))
 
@@ -213,26 +226,41 @@ public final class Trainer: @unchecked Sendable {
             report(.checkpoint(url))
         }
 
+        /// P(blocked) and the label log-likelihoods of one validation image, as triage scores it: LoRA through
+        /// the inference path with the adapter attached; full training through the training forward (the
+        /// model's own weights are the frozen base), each label's answer teacher-forced.
+        func score(_ ex: LabeledExample) throws -> ValidationCase {
+            var logprobs: [String: Double] = [:]
+            if let full {
+                for answer in builder.answers {
+                    let e = try builder.example(label: answer.label, pixelValues: ex.pixelValues[0])
+                    logprobs[answer.label] = -Double(try engine.loss(example: e.example, full: full)) * Double(e.targets.count)
+                }
+            } else {
+                guard let vision = loaded.vision else { throw TrainingDataError.invalidArgument("\(options.model) has no vision tower") }
+                let scorer = try LabelScorer(model: loaded.model, answers: builder.answers)
+                let tokens = try vision.imageTokens(pixelValues: ex.pixelValues[0], adapter: Self.adapterName)
+                let prompt = try loaded.model.promptInput(ids: builder.promptIDs, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
+                for l in try scorer.score(prompt: prompt, adapter: Self.adapterName).labels { logprobs[l.label] = l.logprob }
+            }
+            let m = logprobs.values.max() ?? 0
+            let z = logprobs.values.reduce(0) { $0 + exp($1 - m) }
+            let p = logprobs[positive].map { exp($0 - m) / z } ?? .nan
+            return ValidationCase(label: ex.label, pBlocked: p, labelLogprobs: logprobs)
+        }
+
         func validate(epoch: Int) throws -> (EpochRecord, String, Bool) {
             var epochRecord = EpochRecord(epoch: epoch + 1, step: globalStep, trainLoss: record.steps.last?.loss)
             guard let validation else { return (epochRecord, "no validation set", false) }
-            lora.attach(as: Self.adapterName)
-            defer { lora.detach(Self.adapterName) }
-            let scorer = try LabelScorer(model: loaded.model, answers: builder.answers)
-            guard let vision = loaded.vision else { throw TrainingDataError.invalidArgument("\(options.model) has no vision tower") }
+            lora?.attach(as: Self.adapterName)
+            defer { lora?.detach(Self.adapterName) }
             var cases: [ValidationCase] = []
             for row in validation.rows.indices {
                 var best: ValidationCase?
                 for ex in try examples(of: row, in: validation, cacheKey: "v") {
-                    let tokens = try vision.imageTokens(pixelValues: ex.pixelValues[0], adapter: Self.adapterName)
-                    let prompt = try loaded.model.promptInput(ids: builder.promptIDs, imageTokens: [tokens],
-                                                              imageTokenID: vision.settings.imageTokenID)
-                    let s = try scorer.score(prompt: prompt, adapter: Self.adapterName)
-                    let p = s.probability(positive) ?? .nan
-                    let c = ValidationCase(label: validation.rows[row].label, pBlocked: p,
-                                           labelLogprobs: Dictionary(uniqueKeysWithValues: s.labels.map { ($0.label, $0.logprob) }))
+                    let c = try score(ex)
                     // Triage keeps the most suspicious image of an input.
-                    if let b = best, p <= b.pBlocked { continue }
+                    if let b = best, c.pBlocked <= b.pBlocked { continue }
                     best = c
                 }
                 if let best { cases.append(best) }
@@ -254,7 +282,7 @@ public final class Trainer: @unchecked Sendable {
 
         // The loop: windows of batch × accumulation rows within an epoch, one optimiser step each.
         let window = h.batchSize * h.gradientAccumulation
-        lora.zeroGrad()
+        zeroGrad()
         while globalStep < totalSteps {
             if let maxSteps = options.maxSteps, sessionSteps >= maxSteps { break }
             let stepStart = clock.now
@@ -271,7 +299,14 @@ public final class Trainer: @unchecked Sendable {
             var lossSum = 0.0
             let n = Float(max(batch.count, 1))
             for ex in batch {
-                let loss = try engine.lossAndGradients(example: ex.example, lora: lora, dropout: &dropout, lossScale: ex.weight / n)
+                let loss: Float
+                if let full {
+                    loss = try engine.lossAndGradients(example: ex.example, full: full, dropout: &dropout, lossScale: ex.weight / n)
+                } else if let lora {
+                    loss = try engine.lossAndGradients(example: ex.example, lora: lora, dropout: &dropout, lossScale: ex.weight / n)
+                } else {
+                    loss = .nan
+                }
                 lossSum += Double(loss) * Double(ex.weight)
             }
             let norm = h.maxGradNorm > 0 ? GradientClipping.clip(parameters, maxNorm: h.maxGradNorm) : GradientClipping.globalNorm(parameters)
@@ -281,7 +316,7 @@ public final class Trainer: @unchecked Sendable {
                     + "(loss \(lossSum / Double(max(batch.count, 1))), gradient norm \(norm)); lower --lr or resume from an earlier checkpoint")
             }
             optimizer.step(learningRate: lr)
-            lora.zeroGrad()
+            zeroGrad()
             globalStep += 1
             sessionSteps += 1
             let stepRecord = StepRecord(step: globalStep, epoch: epoch, loss: batch.isEmpty ? .nan : lossSum / Double(batch.count),
@@ -308,12 +343,17 @@ public final class Trainer: @unchecked Sendable {
             try saveCheckpoint()
         }
         if completed {
-            // The adapter in `out`: the best checkpoint's by the selection criterion, else the last.
+            // The result in `out`: the best checkpoint's by the selection criterion, else the last step's; an
+            // adapter (LoRA) or a standalone model directory (--full).
             if let best = record.best {
-                let folder = out.appendingPathComponent(best.path)
-                try writer.read(into: parameters, from: folder)
+                _ = try TrainingCheckpoint.load(from: out.appendingPathComponent(best.path), parameters: parameters,
+                                                optimizer: optimizer, layout: layout)
             }
-            try writer.write(parameters: parameters, to: out)
+            if full != nil {
+                try FullModelWriter.write(parameters: parameters, base: URL(fileURLWithPath: options.model), to: out)
+            } else {
+                try writer.write(parameters: parameters, to: out)
+            }
         }
         record.finishSession(seconds: (clock.now - sessionStart).seconds, completed: completed)
         try record.write(to: out)

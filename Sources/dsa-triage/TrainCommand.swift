@@ -42,8 +42,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Report and skip manifest rows that cannot be used (missing/unreadable file, unknown label) instead of stopping.")
     var skipBadRows = false
 
-    @Option(name: .long, help: "Frozen base: nf4 (QLoRA), int8 or none.")
-    var quantize = TrainingDefaults.quantization
+    @Option(name: .long, help: "Frozen base: nf4 (QLoRA; the default), int8 or none. --full needs none (its default there).")
+    var quantize: String?
+
+    @Flag(name: .long, help: "Train every weight of a (small) model instead of LoRA updates; OUT becomes a standalone model directory.")
+    var full = false
 
     @Option(name: .long, help: "LoRA rank.")
     var rank = TrainingDefaults.rank
@@ -106,7 +109,8 @@ struct TrainCommand: AsyncParsableCommand {
         if rank < 1 { throw ValidationError("--rank must be at least 1") }
         if !(alpha > 0) { throw ValidationError("--alpha must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must lie in [0, 1)") }
-        if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be nf4, int8 or none") }
+        if let q = quantize, QuantizationScheme(rawValue: q) == nil { throw ValidationError("--quantize must be nf4, int8 or none") }
+        if full, let q = quantize, q != "none" { throw ValidationError("--full trains every weight and needs --quantize none") }
         if LearningRateSchedule.Kind(rawValue: schedule) == nil { throw ValidationError("--schedule must be linear, cosine or constant") }
         if !(warmupRatio >= 0 && warmupRatio < 1) { throw ValidationError("--warmup-ratio must lie in [0, 1)") }
         if warmupSteps < 0 { throw ValidationError("--warmup-steps must be ≥ 0") }
@@ -122,10 +126,11 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         guard let kind = LearningRateSchedule.Kind(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }
         let h = TrainingHyperparameters(
-            rank: rank, alpha: alpha, dropout: dropout, targetModules: targets, fullFineTune: false, learningRate: lr,
+            rank: rank, alpha: alpha, dropout: dropout, targetModules: targets, fullFineTune: full, learningRate: lr,
             schedule: kind, warmupSteps: warmupSteps, warmupRatio: warmupRatio > 0 ? warmupRatio : nil,
             weightDecay: weightDecay, batchSize: batchSize, gradientAccumulation: gradAccum, epochs: epochs,
-            maxGradNorm: maxGradNorm, seed: seed, quantization: quantize, balanceMode: balance)
+            maxGradNorm: maxGradNorm, seed: seed, quantization: quantize ?? (full ? "none" : TrainingDefaults.quantization),
+            balanceMode: balance)
         let options = TrainingOptions(
             model: model, data: data, out: out, validation: validation, profile: profile, hyperparameters: h,
             selection: try SelectionCriterion(parsing: select), resume: resume, skipBadRows: skipBadRows,
@@ -148,7 +153,7 @@ struct TrainCommand: AsyncParsableCommand {
         }
         let record = try trainer.run()
         if record.completed {
-            Self.stderr("done: adapter in \(out) (\(record.best.map { "best: \($0.path), \($0.criterion) \($0.value)" } ?? "last step")); "
+            Self.stderr("done: \(full ? "model" : "adapter") in \(out) (\(record.best.map { "best: \($0.path), \($0.criterion) \($0.value)" } ?? "last step")); "
                         + String(format: "%.1f s, peak memory %.2f GB\n", record.wallSeconds, Double(record.peakMemoryBytes) / 1e9))
         } else {
             Self.stderr("stopped after step \(record.steps.last?.step ?? 0) of \(record.totalSteps ?? 0); continue with --resume\n")

@@ -113,6 +113,37 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(t.stdout.contains("\"p_blocked\""), t.stdout)
     }
 
+    func testFullTrainingWritesAStandaloneModel() throws {
+        let dir = try CLI.tempDir()
+        let model = try TriageCommandTests.model()
+        let train = try data(count: 8, prevalence: 0.5, seed: 9, in: dir, name: "train")
+        let validation = try data(count: 4, prevalence: 0.5, seed: 10, in: dir, name: "val")
+        let out = dir.appendingPathComponent("full")
+        let r = try CLI.run(args(model: model, train: train, validation: validation, out: out) + ["--full", "--epochs", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("full training of"), r.stderr)
+        let h = try XCTUnwrap(try record(out)["hyperparameters"] as? [String: Any])
+        XCTAssertEqual(h["full_fine_tune"] as? Bool, true)
+        XCTAssertEqual(h["quantization"] as? String, "none")
+        // The same tensors as the base under the same names, every one float32 now, trained ones changed.
+        let base = try SafeTensorsCheckpoint(directory: URL(fileURLWithPath: model))
+        let trained = try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors"))
+        XCTAssertEqual(Set(trained.names), Set(base.names))
+        let key = try XCTUnwrap(base.names.first { $0.hasSuffix("layers.0.mlp.down_proj.weight") })
+        XCTAssertNotEqual(try trained.tensor(key).floats(), try base.tensor(key).floats())
+        for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), f)
+        }
+        // It is a model triage runs.
+        let png = validation.deletingLastPathComponent().appendingPathComponent("png/case_0001.png")
+        let t = try CLI.run(["triage", "--model", out.path, png.path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        // --full with a quantised base is refused.
+        let q = try CLI.run(args(model: model, train: train, validation: nil, out: dir.appendingPathComponent("q")) + ["--full", "--quantize", "nf4"])
+        XCTAssertEqual(q.status, 64)
+        XCTAssertTrue(q.stderr.contains("--quantize none"), q.stderr)
+    }
+
     func testBadInputGetsClearErrors() throws {
         let dir = try CLI.tempDir()
         let model = try TriageCommandTests.model()
