@@ -43,6 +43,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("modeldir")
     ap.add_argument("--quantize", choices=["none", "nf4"], default="none")
+    ap.add_argument("--full", action="store_true", help="train every parameter (no LoRA; `dsa-triage train --full`)")
     ap.add_argument("--steps", type=int, default=2, help="timed optimiser steps after one warm-up step")
     ap.add_argument("--accum", type=int, default=8, help="gradient accumulation (examples per optimiser step)")
     ap.add_argument("--threads", type=int, default=2)
@@ -94,9 +95,14 @@ def main() -> int:
     finally:
         if work:
             shutil.rmtree(work)
-    config = LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=args.dropout, target_modules="all-linear",
-                        task_type="CAUSAL_LM")
-    model = get_peft_model(model, config)
+    if args.full:
+        if args.quantize != "none":
+            sys.exit("--full needs --quantize none")
+        model = model.float()
+    else:
+        config = LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=args.dropout, target_modules="all-linear",
+                            task_type="CAUSAL_LM")
+        model = get_peft_model(model, config)
     model.train()
     load_s = time.perf_counter() - t0
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -106,7 +112,8 @@ def main() -> int:
         f"{torch.get_num_threads()} threads")
 
     profile = DEFAULT_PROFILE
-    vc = model.get_base_model().config.vision_config
+    base = model if args.full else model.get_base_model()
+    vc = base.config.vision_config
     image = test_image(vc.image_size)
     tokenizer = processor.tokenizer
     messages = [
@@ -116,6 +123,7 @@ def main() -> int:
     inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                            return_dict=True, return_tensors="pt")
     answer = tokenizer("blocked", add_special_tokens=False)["input_ids"] + [tokenizer.convert_tokens_to_ids("<end_of_turn>")]
+    # (the demo model's own tokenizer has the same special-token names)
     prompt_len = inputs["input_ids"].shape[1]
     ids = torch.cat([inputs["input_ids"], torch.tensor([answer])], dim=1)
     labels = torch.full_like(ids, -100)
@@ -145,7 +153,7 @@ def main() -> int:
             step_s.append(dt)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     result = {
-        "engine": "pytorch+peft", "torch": torch.__version__, "transformers": transformers.__version__,
+        "engine": "pytorch" if args.full else "pytorch+peft", "full": args.full, "torch": torch.__version__, "transformers": transformers.__version__,
         "peft": peft.__version__, "model": args.modeldir, "quantize": args.quantize, "threads": torch.get_num_threads(),
         "rank": args.rank, "alpha": args.alpha, "dropout": args.dropout, "accumulation": args.accum,
         "sequence_tokens": int(ids.shape[1]), "trainable_parameters": n_trainable, "load_s": load_s,
