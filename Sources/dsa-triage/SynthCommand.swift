@@ -32,6 +32,20 @@ struct SynthCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Transfer syntax for all files: explicit-le, implicit-le, explicit-be, jpeg-lossless, rle (default: cycle through explicit-le, jpeg-lossless, rle, implicit-le).")
     var transferSyntax: String?
 
+    @Option(name: .long, help: "Branch generations an occlusion may cut, FROM-TO (0 = trunk): 1-2 is the default, subtle case; 0-1 gives proximal occlusions that remove most of the tree.")
+    var occlusionGenerations = "1-2"
+
+    @Option(name: .long, help: "Chance that a blocked case shows faint delayed collaterals, 0…1.")
+    var collaterals = 0.5
+
+    func parsedGenerations() throws -> ClosedRange<Int> {
+        let parts = occlusionGenerations.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let lo = parts[0], let hi = parts[1], lo >= 0, hi >= lo, hi <= 6 else {
+            throw ValidationError("--occlusion-generations must be FROM-TO with 0 ≤ FROM ≤ TO ≤ 6 (e.g. 1-2)")
+        }
+        return lo...hi
+    }
+
     func parsedRuns() throws -> [SynthRunKind] {
         var kinds: [SynthRunKind] = []
         for part in runs.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
@@ -60,13 +74,16 @@ struct SynthCommand: AsyncParsableCommand {
         if frames < 2 || frames > 500 { throw ValidationError("--frames must be between 2 and 500") }
         _ = try parsedRuns()
         _ = try parsedSyntax()
+        _ = try parsedGenerations()
+        if !(collaterals >= 0 && collaterals <= 1) { throw ValidationError("--collaterals must be between 0 and 1") }
     }
 
     func run() async throws {
         try CommandErrors.reporting {
             let options = SynthBatchOptions(
                 outputDirectory: URL(fileURLWithPath: out), count: count, prevalence: prevalence, seed: seed,
-                configuration: SynthConfiguration(rows: size, columns: size, frames: frames),
+                configuration: SynthConfiguration(rows: size, columns: size, frames: frames, occlusionGenerations: try parsedGenerations(),
+                                                  collateralProbability: collaterals),
                 runs: try parsedRuns(), transferSyntax: try parsedSyntax())
             let start = Date()
             let records = try SynthBatch.write(options)

@@ -157,6 +157,29 @@ final class SynthGeneratorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(checked, 4)
     }
 
+    /// Proximal occlusions (generations 0…1, no collaterals) cut the trunk or a first branch and remove far
+    /// more of the tree than the default (generations 1…2); the default's draws are unchanged by the option.
+    func testOcclusionGenerationsAndCollateralsOption() throws {
+        let proximal = SynthConfiguration(rows: 128, columns: 128, frames: 8, occlusionGenerations: 0...1, collateralProbability: 0)
+        let standard = SynthConfiguration(rows: 128, columns: 128, frames: 8)
+        var removedProximal = 0, removedStandard = 0
+        for seed: UInt64 in 1...12 {
+            let p = try XCTUnwrap(try SynthAngiogram.generate(seed: seed, blocked: true, configuration: proximal).occlusion)
+            XCTAssertTrue((0...1).contains(p.generation), "seed \(seed): generation \(p.generation)")
+            XCTAssertEqual(p.collaterals, 0)
+            removedProximal += p.removedVessels.count
+            let s = try XCTUnwrap(try SynthAngiogram.generate(seed: seed, blocked: true, configuration: standard).occlusion)
+            XCTAssertTrue((1...2).contains(s.generation) || s.vessel == 0, "seed \(seed): generation \(s.generation)")
+            removedStandard += s.removedVessels.count
+            // Explicit defaults give the very same case as the plain configuration.
+            let explicit = SynthConfiguration(rows: 128, columns: 128, frames: 8, occlusionGenerations: 1...2, collateralProbability: 0.5)
+            XCTAssertEqual(try SynthAngiogram.generate(seed: seed, blocked: true, configuration: explicit).occlusion, s)
+        }
+        XCTAssertGreaterThan(removedProximal, removedStandard)
+        XCTAssertThrowsError(try SynthConfiguration(rows: 64, columns: 64, frames: 4, occlusionGenerations: 0...9).validate())
+        XCTAssertThrowsError(try SynthConfiguration(rows: 64, columns: 64, frames: 4, collateralProbability: 1.5).validate())
+    }
+
     func testContrastWashesInAndOut() throws {
         let cfg = SynthConfiguration(rows: 96, columns: 96, frames: 12)
         let run = try SynthAngiogram.generate(seed: 21, blocked: false, configuration: cfg)

@@ -7,11 +7,19 @@ public struct SynthConfiguration: Sendable, Equatable {
     public var frames: Int
     /// Bits Stored of the native and subtracted runs (unsigned, 16 bits allocated).
     public let bitsStored = 12
+    /// Branch generations an occlusion may cut (0 = the trunk): 1…2 by default, the hard, clinically
+    /// typical case; 0…1 gives proximal occlusions that remove most of the tree.
+    public var occlusionGenerations: ClosedRange<Int>
+    /// Chance that a blocked case shows faint delayed collaterals towards the missing territory.
+    public var collateralProbability: Double
 
-    public init(rows: Int = 512, columns: Int = 512, frames: Int = 12) {
+    public init(rows: Int = 512, columns: Int = 512, frames: Int = 12, occlusionGenerations: ClosedRange<Int> = 1...2,
+                collateralProbability: Double = 0.5) {
         self.rows = rows
         self.columns = columns
         self.frames = frames
+        self.occlusionGenerations = occlusionGenerations
+        self.collateralProbability = collateralProbability
     }
 
     /// Checks the sizes; the error says which value is wrong.
@@ -20,6 +28,12 @@ public struct SynthConfiguration: Sendable, Equatable {
             throw SynthError.invalidArgument("image size \(rows)×\(columns) outside 16…4096")
         }
         guard (2...500).contains(frames) else { throw SynthError.invalidArgument("frame count \(frames) outside 2…500") }
+        guard occlusionGenerations.lowerBound >= 0, occlusionGenerations.upperBound <= 6 else {
+            throw SynthError.invalidArgument("occlusion generations \(occlusionGenerations) outside 0…6")
+        }
+        guard collateralProbability >= 0, collateralProbability <= 1 else {
+            throw SynthError.invalidArgument("collateral probability \(collateralProbability) outside 0…1")
+        }
     }
 
     /// Frame Time in milliseconds: the run spans about 4.5 s, so wash-in and wash-out both show.
@@ -92,7 +106,9 @@ public enum SynthAngiogram {
         let scale = Double(min(rows, columns)) / 512
         let tree = SynthVesselTree.make(rows: rows, columns: columns,
                                         treeSeed: SynthSeedMixer.derive(seed, stream: Stream.tree.rawValue),
-                                        occlusionSeed: blocked ? SynthSeedMixer.derive(seed, stream: Stream.occlusion.rawValue) : nil)
+                                        occlusionSeed: blocked ? SynthSeedMixer.derive(seed, stream: Stream.occlusion.rawValue) : nil,
+                                        occlusionGenerations: configuration.occlusionGenerations,
+                                        collateralProbability: configuration.collateralProbability)
         var arng = SynthRandom(seed: SynthSeedMixer.derive(seed, stream: Stream.acquisition.rawValue))
         let acquisition = SynthAcquisition(
             kvp: (arng.uniform(70, 95)).rounded(), tubeCurrentMA: arng.int(150...800),

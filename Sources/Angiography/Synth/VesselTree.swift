@@ -57,12 +57,14 @@ public struct SynthVesselTree: Sendable {
     public var occlusion: SynthOcclusion?
 
     /// Grows the tree from `treeSeed`; when `occlusionSeed` is given, occludes it with draws from that stream.
-    public static func make(rows: Int, columns: Int, treeSeed: UInt64, occlusionSeed: UInt64?) -> SynthVesselTree {
+    public static func make(rows: Int, columns: Int, treeSeed: UInt64, occlusionSeed: UInt64?,
+                            occlusionGenerations: ClosedRange<Int> = 1...2, collateralProbability: Double = 0.5) -> SynthVesselTree {
         var rng = SynthRandom(seed: treeSeed)
         let vessels = VesselTreeGrower(rows: rows, columns: columns).grow(&rng)
         guard let os = occlusionSeed else { return SynthVesselTree(patent: vessels, rendered: vessels, occlusion: nil) }
         var orng = SynthRandom(seed: os)
-        let (rendered, occlusion) = Occluder(rows: rows, columns: columns).occlude(vessels, &orng)
+        let occluder = Occluder(rows: rows, columns: columns, generations: occlusionGenerations, collateralProbability: collateralProbability)
+        let (rendered, occlusion) = occluder.occlude(vessels, &orng)
         return SynthVesselTree(patent: vessels, rendered: rendered, occlusion: occlusion)
     }
 }
@@ -187,6 +189,8 @@ struct VesselTreeGrower {
 struct Occluder {
     let rows: Int
     let columns: Int
+    var generations: ClosedRange<Int> = 1...2
+    var collateralProbability = 0.5
     var scale: Double { Double(min(rows, columns)) / 512 }
 
     func occlude(_ vessels: [SynthVessel], _ rng: inout SynthRandom) -> ([SynthVessel], SynthOcclusion?) {
@@ -210,7 +214,7 @@ struct Occluder {
             }
         }
         var candidates: [(vessel: Int, cut: Int, removed: [Int], weight: Double)] = []
-        for (i, v) in vessels.enumerated() where v.generation >= 1 && v.generation <= 2 && v.points.count > 12 {
+        for (i, v) in vessels.enumerated() where generations.contains(v.generation) && v.points.count > 12 {
             let cut = Int(Double(v.points.count) * 0.3)
             guard inside(v.points[cut]), v.radii[cut] >= 1.3 * scale else { continue }
             let removed = distal(of: i, after: cut)
@@ -243,7 +247,7 @@ struct Occluder {
         out[pick.vessel] = stump
         let removedSet = Set(removed)
         var collaterals: [SynthVessel] = []
-        if rng.chance(0.5) {
+        if rng.chance(collateralProbability) {
             // Distal targets: points of the missing tree (the rest of the occluded vessel and its branches).
             var targets: [SynthPoint] = Array(v.points[(cut + 1)...]).filter(inside)
             for j in removed { targets += vessels[j].points.filter(inside) }
