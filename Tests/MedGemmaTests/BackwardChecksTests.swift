@@ -155,9 +155,14 @@ final class BackwardChecksTests: XCTestCase {
 
     /// dX = dY·W through 16-bit and quantised weights, several tiles (a ragged last one), equals the
     /// product with the widened / dequantised matrix in one piece.
-    func testTiledInputGradientEqualsDenseProduct() throws {
+    func testTiledInputGradientEqualsDenseProduct() throws { try checkTiledInputGradient(rows: 5, outF: 150) }
+
+    /// Few rows (the output layer at a handful of targets) take the per-core path: many small tiles.
+    func testFewRowsInputGradientEqualsDenseProduct() throws { try checkTiledInputGradient(rows: 2, outF: 2000) }
+
+    func checkTiledInputGradient(rows: Int, outF: Int) throws {
         var rng = SplitMix64(seed: 11)
-        let outF = 150, inF = 128, rows = 5
+        let inF = 128
         let w = Tensor(zeros: [outF, inF])
         for i in 0..<w.count { w.f32[i] = 2 * rng.nextFloat() - 1 }
         let dy = (0..<(rows * outF)).map { _ in 2 * rng.nextFloat() - 1 }
@@ -173,14 +178,28 @@ final class BackwardChecksTests: XCTestCase {
         }
         let bf = w.converted(to: .bf16)
         let gotBF = Tensor(zeros: [rows, inF])
-        try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, weight: bf, into: gotBF.f32, tile: 64) }
+        let tile: Int? = rows > FrozenWeight.smallRows ? 64 : nil
+        try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, weight: bf, into: gotBF.f32, tile: tile) }
         check(gotBF, dense(bf), "bf16")
         for scheme in [QuantizationScheme.int8, .nf4] {
             let q = try QuantizedMatrix.quantize(w, scheme: scheme)
             let got = Tensor(zeros: [rows, inF])
-            try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, quantized: q, into: got.f32, tile: 64) }
+            try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, quantized: q, into: got.f32, tile: tile) }
             check(got, dense(q.dequantized()), "\(scheme)")
+            // bf16 compute: the tiles and dY are rounded to bf16 (8 significant bits), float32 accumulation.
+            let half = Tensor(zeros: [rows, inF])
+            try dy.withUnsafeBufferPointer {
+                try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, quantized: q, into: half.f32, mode: .bf16, tile: tile)
+            }
+            let want = dense(q.dequantized()), scale = want.map(abs).max() ?? 1
+            let h = half.floats()
+            for i in want.indices { XCTAssertEqual(Double(h[i]), want[i], accuracy: 2e-2 * scale, "\(scheme) bf16[\(i)]") }
         }
+        let halfBF = Tensor(zeros: [rows, inF])
+        try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, weight: bf, into: halfBF.f32, mode: .bf16) }
+        let want = dense(bf), scale = want.map(abs).max() ?? 1
+        let h = halfBF.floats()
+        for i in want.indices { XCTAssertEqual(Double(h[i]), want[i], accuracy: 2e-2 * scale, "bf16 weight, bf16 mode[\(i)]") }
     }
 
     /// Finite differences through the image path: a vision-tower update and a decoder update of the tiny VLM.
