@@ -108,5 +108,38 @@ final class BackwardAttentionTests: XCTestCase {
 
     func testAttentionBackwardMatchesFiniteDifferences() throws { try check(softcap: nil) }
 
+    /// With bf16 products (as the vision tower's forward in bf16 mode) the gradients stay within bf16
+    /// rounding of the float32 ones.
+    func testBF16ProductsBackwardIsCloseToFloat32() throws {
+        let p = makeProblem(softcap: nil)
+        let t = p.t, qw = p.heads * p.hd, kw = p.kvHeads * p.hd
+        func grads(_ bf16: Bool) throws -> [[Float]] {
+            var dq = [Float](repeating: 0, count: t * qw), dk = [Float](repeating: 0, count: t * kw), dv = dk
+            var out = [Float](repeating: 0, count: t * qw)
+            try p.q.withUnsafeBufferPointer { q in try p.k.withUnsafeBufferPointer { k in try p.v.withUnsafeBufferPointer { v in
+                try out.withUnsafeMutableBufferPointer { o in
+                    var problem = AttentionProblem(queries: t, heads: p.heads, kvHeads: p.kvHeads, headDim: p.hd, q: q.baseAddress!, ldq: qw,
+                                                   k: k.baseAddress!, v: v.baseAddress!, ldk: kw, kvHeadStride: p.hd, out: o.baseAddress!, ldo: qw,
+                                                   keyLo: p.lo, keyHi: p.hi, scale: p.scale, softcap: nil)
+                    problem.bf16Products = bf16
+                    try p.r.withUnsafeBufferPointer { r in
+                        try dq.withUnsafeMutableBufferPointer { dq in try dk.withUnsafeMutableBufferPointer { dk in try dv.withUnsafeMutableBufferPointer { dv in
+                            try Attention.backward(problem, dOut: r.baseAddress!, ldDOut: qw,
+                                                   grads: AttentionGradients(dq: dq.baseAddress!, dk: dk.baseAddress!, dv: dv.baseAddress!))
+                        } } }
+                    }
+                }
+            } } }
+            return [dq, dk, dv]
+        }
+        let exact = try grads(false), half = try grads(true)
+        for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(half, exact)) {
+            var num = 0.0, den = 0.0
+            for i in a.indices { num += Double(a[i] - b[i]) * Double(a[i] - b[i]); den += Double(b[i]) * Double(b[i]) }
+            XCTAssertLessThan((num / den).squareRoot(), 2e-2, name)
+            XCTAssertGreaterThan(num, 0, "\(name): the bf16 path really ran")
+        }
+    }
+
     func testSoftcappedAttentionBackwardMatchesFiniteDifferences() throws { try check(softcap: 0.5) }
 }
