@@ -83,13 +83,7 @@ extension Attention {
                             ck_softcap(probs, rn * kLen, cap)
                             dp.update(from: probs, count: rn * kLen)  // capped scores, for the cap's slope below
                         }
-                        for i in 0..<rn {
-                            let row = probs + i * kLen
-                            let lo = p.keyLo[r0 + i] - kStart, hi = p.keyHi[r0 + i] - kStart
-                            if lo > 0 { row.update(repeating: -.infinity, count: min(lo, kLen)) }
-                            if hi < kLen { (row + max(hi, 0)).update(repeating: -.infinity, count: kLen - max(hi, 0)) }
-                        }
-                        ck_softmax_rows(probs, Int64(rn), Int64(kLen), Int64(kLen))
+                        maskedSoftmax(probs, p, firstQuery: r0, rows: rn, kStart: kStart, kLen: kLen)
                         // dP = dO · Vᵀ  (the capped scores, when kept, move to `ds` first)
                         let ds = UnsafeMutablePointer<Float>.allocate(capacity: rn * kLen)
                         defer { ds.deallocate() }
@@ -142,6 +136,20 @@ extension Attention {
         }
         if parallel { Parallel.forEach(p.kvHeads, body) } else { for g in 0..<p.kvHeads { body(g) } }
         if let failure { throw failure }
+    }
+
+    /// Scores [rows, kLen] of queries firstQuery ..< +rows over keys kStart ..< +kLen → probabilities: keys
+    /// outside each query's range are masked, then each row is soft-maxed (the forward's and the backward's
+    /// recomputation share this step, so both form the same probabilities).
+    static func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, _ p: AttentionProblem, firstQuery r0: Int, rows rn: Int,
+                              kStart: Int, kLen: Int) {
+        for i in 0..<rn {
+            let row = scores + i * kLen
+            let lo = p.keyLo[r0 + i] - kStart, hi = p.keyHi[r0 + i] - kStart
+            if lo > 0 { row.update(repeating: -.infinity, count: min(lo, kLen)) }
+            if hi < kLen { (row + max(hi, 0)).update(repeating: -.infinity, count: kLen - max(hi, 0)) }
+        }
+        ck_softmax_rows(scores, Int64(rn), Int64(kLen), Int64(kLen))
     }
 
     @inline(__always)

@@ -169,20 +169,24 @@ extension SiglipVisionModel {
 }
 
 extension Gemma3MultimodalProjector {
-    /// Pooled patches [tokens, visionHidden] before the norm (the pooling of `project`).
+    /// Calls `body(token, patch)` for every patch of every pooling window (token-major, then window rows).
+    func forEachPoolingPair(_ body: (Int, Int) -> Void) {
+        let k = patchesPerSide / tokensPerSide
+        for ty in 0..<tokensPerSide {
+            for tx in 0..<tokensPerSide {
+                for dy in 0..<k {
+                    for dx in 0..<k { body(ty * tokensPerSide + tx, (ty * k + dy) * patchesPerSide + tx * k + dx) }
+                }
+            }
+        }
+    }
+
+    /// Pooled patches [tokens, visionHidden] before the norm (the pooling of `project`, same summation order).
     func pool(_ patches: Tensor) -> Tensor {
         let k = patchesPerSide / tokensPerSide, d = visionHidden
         let pooled = Tensor(zeros: [tokensPerSide * tokensPerSide, d])
-        let inv = 1 / Float(k * k)
-        for ty in 0..<tokensPerSide {
-            for tx in 0..<tokensPerSide {
-                let o = pooled.f32 + (ty * tokensPerSide + tx) * d
-                for dy in 0..<k {
-                    for dx in 0..<k { ck_add(o, patches.f32 + ((ty * k + dy) * patchesPerSide + tx * k + dx) * d, d) }
-                }
-                ck_scale(o, d, inv)
-            }
-        }
+        forEachPoolingPair { token, patch in ck_add(pooled.f32 + token * d, patches.f32 + patch * d, d) }
+        ck_scale(pooled.f32, pooled.count, 1 / Float(k * k))
         return pooled
     }
 
@@ -221,16 +225,9 @@ extension Gemma3MultimodalProjector {
         // Average pooling: each patch receives its token's gradient / k².
         let dPatches = Tensor(zeros: [patchesPerSide * patchesPerSide, d])
         let inv = 1 / Float(k * k)
-        for ty in 0..<tokensPerSide {
-            for tx in 0..<tokensPerSide {
-                let g = dNormed.f32 + (ty * tokensPerSide + tx) * d
-                for dy in 0..<k {
-                    for dx in 0..<k {
-                        let dst = dPatches.f32 + ((ty * k + dy) * patchesPerSide + tx * k + dx) * d
-                        for j in 0..<d { dst[j] = g[j] * inv }
-                    }
-                }
-            }
+        forEachPoolingPair { token, patch in
+            let g = dNormed.f32 + token * d, dst = dPatches.f32 + patch * d
+            for j in 0..<d { dst[j] = g[j] * inv }
         }
         return dPatches
     }
