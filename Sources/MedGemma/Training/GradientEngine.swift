@@ -102,7 +102,7 @@ public struct GradientEngine: @unchecked Sendable {
         if !example.pixelValues.isEmpty {
             guard let vision else { throw ModelError.unsupportedFeature("the model has no vision tower, so the example's images cannot be used") }
             for pixels in example.pixelValues {
-                let trace = try vision.tower.trainingEncode(pixelValues: pixels, trainables: w, dropout: &rng)
+                let trace = try vision.tower.trainingEncode(pixelValues: pixels, trainables: w, dropout: &rng, keepLayerInputs: backward)
                 imageTokens.append(try vision.projector.trainingProject(trace.encoded, trainables: w))
                 traces.append(trace)
             }

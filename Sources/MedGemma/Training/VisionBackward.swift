@@ -113,8 +113,10 @@ extension SiglipVisionModel {
         }
     }
 
-    /// Training forward of one preprocessed image: keeps each layer's input and dropout stream.
-    func trainingEncode(pixelValues: [Float], trainables w: Trainables, dropout: inout SplitMix64) throws -> VisionTrace {
+    /// Training forward of one preprocessed image: keeps each layer's input (when `keepLayerInputs`, for a
+    /// backward) and dropout stream.
+    func trainingEncode(pixelValues: [Float], trainables w: Trainables, dropout: inout SplitMix64,
+                        keepLayerInputs: Bool = true) throws -> VisionTrace {
         let size = config.imageSize
         guard pixelValues.count == config.numChannels * size * size else {
             throw ModelError.invalidInput("pixel values hold \(pixelValues.count) numbers, the vision tower expects 3×\(size)×\(size)")
@@ -128,12 +130,14 @@ extension SiglipVisionModel {
         ck_add(x.f32, w.matrix("vision_tower.embeddings.position_embedding.weight", positions).f32, t * d)
         var trace = VisionTrace(patches: patches, preNorm: x, encoded: Tensor(zeros: [t, d]))
         for li in 0..<layers.count {
-            let saved = Tensor(zeros: [t, d])
-            saved.f32.update(from: x.f32, count: t * d)
+            if keepLayerInputs {
+                let saved = Tensor(zeros: [t, d])
+                saved.f32.update(from: x.f32, count: t * d)
+                trace.layerInputs.append(saved)
+            }
             // Each layer draws its dropout masks from its own generator, seeded from the caller's stream,
             // so that the recomputation inside the backward replays exactly the forward's masks.
             var rng = SplitMix64(seed: dropout.next())
-            trace.layerInputs.append(saved)
             trace.layerRNG.append(rng)
             try trainingLayerForward(li, x: x, trainables: w, rng: &rng)
         }
