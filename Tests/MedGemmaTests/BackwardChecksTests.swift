@@ -228,6 +228,39 @@ final class BackwardChecksTests: XCTestCase {
         }
     }
 
+    /// Two images in one turn: each image block sends its gradient to its own pass through the tower
+    /// (finite differences on vision and decoder updates; the second image alone also moves the loss).
+    func testFiniteDifferencesWithTwoImages() throws {
+        let m = try BackwardParityTests.vlm.get()
+        let c = try BackwardParityTests.loadCase("vlm")
+        let exp = try Fixtures.json("gemma3-vlm/two-images/expected.json")
+        let pixels = try ((exp["pixel_values_files"] as? [String]) ?? []).map {
+            try NPYFile.read(Fixtures.url("gemma3-vlm/two-images").appendingPathComponent($0)).floats()
+        }
+        XCTAssertEqual(pixels.count, 2)
+        let example = TrainingExample(prompt: ints(exp["input_ids"]), answer: [236762, 106], pixelValues: pixels)
+        let lora = try TrainableLoRA(layers: try TrainableLoRA.select(nil, from: m.linearLayers), rank: 4, alpha: 8, dropout: 0, values: c.values)
+        let engine = GradientEngine(loaded: m)
+        var rng = SplitMix64(seed: 2)
+        let base = try engine.lossAndGradients(example: example, lora: lora, dropout: &rng)
+        for (p, i) in try probes(lora, ["vision_tower.encoder.layers.0.mlp.fc2.lora_A.weight",
+                                        "vision_tower.encoder.layers.1.self_attn.v_proj.lora_B.weight",
+                                        "language_model.layers.2.self_attn.q_proj.lora_A.weight"]) {
+            let analytic = Double(p.grad.f32[i])
+            let h: Float = 1e-3, v = p.value.f32[i]
+            p.value.f32[i] = v + h
+            let up = Double(try engine.loss(example: example, lora: lora))
+            p.value.f32[i] = v - h
+            let down = Double(try engine.loss(example: example, lora: lora))
+            p.value.f32[i] = v
+            XCTAssertGreaterThan(abs(analytic), 1e-2, "\(p.name)[\(i)]: probe a non-vanishing gradient")
+            XCTAssertEqual((up - down) / (2 * Double(h)), analytic, accuracy: 1e-2 * abs(analytic) + 1e-3, "\(p.name)[\(i)]")
+        }
+        var swapped = example
+        swapped.pixelValues = [pixels[0], pixels[0]]
+        XCTAssertNotEqual(try engine.loss(example: swapped, lora: lora), base, "the second image block reads the second image")
+    }
+
     func testPEFTInitialisationAndNames() throws {
         let model = try BackwardParityTests.textModel(Self.textDir)
         var rng = SplitMix64(seed: 3)
