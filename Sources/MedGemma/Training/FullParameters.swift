@@ -103,14 +103,13 @@ public final class FullParameters: @unchecked Sendable {
 }
 
 extension FullParameters {
-    /// The checkpoint name of a canonical parameter name in the layout transformers 5.24 saves
-    /// Gemma3ForConditionalGeneration in ("model.language_model.*", "model.vision_tower.vision_model.*",
-    /// "model.multi_modal_projector.*", "lm_head.weight"), which `ModelLoader` reads too.
+    /// The checkpoint name of a canonical parameter name in the layout transformers 5.24's `save_pretrained`
+    /// writes for Gemma3ForConditionalGeneration (as the committed VLM fixture holds it): "language_model.model.*",
+    /// "vision_tower.*", "multi_modal_projector.*", and "language_model.lm_head.weight" when untied.
+    /// `ModelLoader` and transformers both read it.
     public static func checkpointName(_ canonical: String) -> String {
-        for (from, to) in [("language_model.", "model.language_model."), ("vision_tower.", "model.vision_tower.vision_model."),
-                           ("multi_modal_projector.", "model.multi_modal_projector.")] where canonical.hasPrefix(from) {
-            return to + canonical.dropFirst(from.count)
-        }
+        if canonical == "lm_head.weight" { return "language_model.lm_head.weight" }
+        if canonical.hasPrefix("language_model.") { return "language_model.model." + canonical.dropFirst("language_model.".count) }
         return canonical
     }
 
@@ -134,8 +133,8 @@ extension FullParameters {
         let source = TensorDictionary(Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) }),
                                       name: "full-training snapshot of \(loaded.path)")
         let mode = loaded.model.computeMode
-        let model = try Gemma3TextModel(config: loaded.model.config, source: source, prefix: "model.language_model.",
-                                        lmHeadName: "lm_head.weight", computeMode: mode)
+        let model = try Gemma3TextModel(config: loaded.model.config, source: source, prefix: "language_model.model.",
+                                        lmHeadName: "language_model.lm_head.weight", computeMode: mode)
         var vision: Gemma3VisionEncoder?
         if let v = loaded.vision {
             vision = try Gemma3VisionEncoder(settings: v.settings, textHidden: loaded.model.config.hiddenSize, source: source, computeMode: mode)
