@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference LoRA gradients for the Swift backward passes (PyTorch autograd through peft).
+"""Reference gradients for the Swift backward passes: LoRA through peft, and every parameter (full training).
 
 For each case a tiny committed Gemma 3 checkpoint is loaded with eager attention, peft wraps it
 with LoraConfig(r=4, lora_alpha=8, lora_dropout=0, target_modules="all-linear"), every lora_A / lora_B is
@@ -23,9 +23,9 @@ Canonical module names are the Swift loader's: "language_model.layers.N.<...>" a
                          under FullParameters' canonical names, no LoRA
 
 Cases
-  text-sliding   tests/Fixtures/gemma3-text/sliding-gqa (window 8 < 24-token prompt, GQA, 4 layers) + 4 answer tokens
-  text-softcap   tests/Fixtures/gemma3-text/softcap-mqa (final-logit soft-capping 3.0, MQA) + 3 answer tokens
-  vlm            tests/Fixtures/gemma3-vlm/model with the at-size chat prompt and image + answer + <end_of_turn>;
+  text-sliding   Tests/Fixtures/gemma3-text/sliding-gqa (window 8 < 24-token prompt, GQA, 4 layers) + 4 answer tokens
+  text-softcap   Tests/Fixtures/gemma3-text/softcap-mqa (final-logit soft-capping 3.0, MQA) + 3 answer tokens
+  vlm            Tests/Fixtures/gemma3-vlm/model with the at-size chat prompt and image + answer + <end_of_turn>;
                  token_type_ids passed (transformers 5.24 then makes each image block bidirectional, in
                  training mode as in inference)
   full-text      every parameter of the text-sliding model (same example), incl. the tied embedding/output layer

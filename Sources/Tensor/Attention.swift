@@ -88,13 +88,7 @@ public enum Attention {
                                     b: kBase, ldb: p.ldk, transB: true, c: scores, ldc: kLen, insideParallelLoop: parallel)
                 }
                 if let cap = p.softcap { ck_softcap(scores, rn * kLen, cap) }
-                for i in 0..<rn {
-                    let row = scores + i * kLen
-                    let lo = p.keyLo[r0 + i] - kStart, hi = p.keyHi[r0 + i] - kStart
-                    if lo > 0 { row.update(repeating: -.infinity, count: min(lo, kLen)) }
-                    if hi < kLen { (row + max(hi, 0)).update(repeating: -.infinity, count: kLen - max(hi, 0)) }
-                }
-                ck_softmax_rows(scores, Int64(rn), Int64(kLen), Int64(kLen))
+                maskedSoftmax(scores, p, firstQuery: r0, rows: rn, kStart: kStart, kLen: kLen)
                 if let half {
                     let probs = UnsafeMutablePointer<UInt16>.allocate(capacity: rn * kLen)
                     defer { probs.deallocate() }

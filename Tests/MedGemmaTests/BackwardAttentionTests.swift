@@ -54,16 +54,17 @@ final class BackwardAttentionTests: XCTestCase {
         return total
     }
 
-    func check(softcap: Float?) throws {
-        let p = makeProblem(softcap: softcap)
+    /// Forward output and (dq, dk, dv) of `Attention` on the problem, with R as ∂L/∂out.
+    func run(_ p: Problem, bf16: Bool = false) throws -> (out: [Float], dq: [Float], dk: [Float], dv: [Float]) {
         let t = p.t, qw = p.heads * p.hd, kw = p.kvHeads * p.hd
         var dq = [Float](repeating: 0, count: t * qw), dk = [Float](repeating: 0, count: t * kw), dv = dk
         var out = [Float](repeating: 0, count: t * qw)
         try p.q.withUnsafeBufferPointer { q in try p.k.withUnsafeBufferPointer { k in try p.v.withUnsafeBufferPointer { v in
             try out.withUnsafeMutableBufferPointer { o in
-                let problem = AttentionProblem(queries: t, heads: p.heads, kvHeads: p.kvHeads, headDim: p.hd, q: q.baseAddress!, ldq: qw,
+                var problem = AttentionProblem(queries: t, heads: p.heads, kvHeads: p.kvHeads, headDim: p.hd, q: q.baseAddress!, ldq: qw,
                                                k: k.baseAddress!, v: v.baseAddress!, ldk: kw, kvHeadStride: p.hd, out: o.baseAddress!, ldo: qw,
                                                keyLo: p.lo, keyHi: p.hi, scale: p.scale, softcap: p.softcap)
+                problem.bf16Products = bf16
                 try Attention.run(problem)
                 try p.r.withUnsafeBufferPointer { r in
                     try dq.withUnsafeMutableBufferPointer { dq in try dk.withUnsafeMutableBufferPointer { dk in try dv.withUnsafeMutableBufferPointer { dv in
@@ -73,6 +74,12 @@ final class BackwardAttentionTests: XCTestCase {
                 }
             }
         } } }
+        return (out, dq, dk, dv)
+    }
+
+    func check(softcap: Float?) throws {
+        let p = makeProblem(softcap: softcap)
+        let (out, dq, dk, dv) = try run(p)
         var q = p.q.map(Double.init), k = p.k.map(Double.init), v = p.v.map(Double.init)
         // The forward itself matches the float64 reference.
         let lRef = reference(p, q: q, k: k, v: v)
@@ -107,6 +114,20 @@ final class BackwardAttentionTests: XCTestCase {
     }
 
     func testAttentionBackwardMatchesFiniteDifferences() throws { try check(softcap: nil) }
+
+    /// With bf16 products (as the vision tower's forward in bf16 mode) the gradients stay within bf16
+    /// rounding of the float32 ones.
+    func testBF16ProductsBackwardIsCloseToFloat32() throws {
+        let p = makeProblem(softcap: nil)
+        let e = try run(p), h = try run(p, bf16: true)
+        let exact = [e.dq, e.dk, e.dv], half = [h.dq, h.dk, h.dv]
+        for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(half, exact)) {
+            var num = 0.0, den = 0.0
+            for i in a.indices { num += Double(a[i] - b[i]) * Double(a[i] - b[i]); den += Double(b[i]) * Double(b[i]) }
+            XCTAssertLessThan((num / den).squareRoot(), 2e-2, name)
+            XCTAssertGreaterThan(num, 0, "\(name): the bf16 path really ran")
+        }
+    }
 
     func testSoftcappedAttentionBackwardMatchesFiniteDifferences() throws { try check(softcap: 0.5) }
 }

@@ -155,9 +155,14 @@ final class BackwardChecksTests: XCTestCase {
 
     /// dX = dY·W through 16-bit and quantised weights, several tiles (a ragged last one), equals the
     /// product with the widened / dequantised matrix in one piece.
-    func testTiledInputGradientEqualsDenseProduct() throws {
+    func testTiledInputGradientEqualsDenseProduct() throws { try checkTiledInputGradient(rows: 5, outF: 150) }
+
+    /// Few rows (the output layer at a handful of targets) take the per-core path: many small tiles.
+    func testFewRowsInputGradientEqualsDenseProduct() throws { try checkTiledInputGradient(rows: 2, outF: 2000) }
+
+    func checkTiledInputGradient(rows: Int, outF: Int) throws {
         var rng = SplitMix64(seed: 11)
-        let outF = 150, inF = 128, rows = 5
+        let inF = 128
         let w = Tensor(zeros: [outF, inF])
         for i in 0..<w.count { w.f32[i] = 2 * rng.nextFloat() - 1 }
         let dy = (0..<(rows * outF)).map { _ in 2 * rng.nextFloat() - 1 }
@@ -173,14 +178,28 @@ final class BackwardChecksTests: XCTestCase {
         }
         let bf = w.converted(to: .bf16)
         let gotBF = Tensor(zeros: [rows, inF])
-        try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, weight: bf, into: gotBF.f32, tile: 64) }
+        let tile: Int? = rows > FrozenWeight.smallRows ? 64 : nil
+        try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, weight: bf, into: gotBF.f32, tile: tile) }
         check(gotBF, dense(bf), "bf16")
         for scheme in [QuantizationScheme.int8, .nf4] {
             let q = try QuantizedMatrix.quantize(w, scheme: scheme)
             let got = Tensor(zeros: [rows, inF])
-            try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, quantized: q, into: got.f32, tile: 64) }
+            try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, quantized: q, into: got.f32, tile: tile) }
             check(got, dense(q.dequantized()), "\(scheme)")
+            // bf16 compute: the tiles and dY are rounded to bf16 (8 significant bits), float32 accumulation.
+            let half = Tensor(zeros: [rows, inF])
+            try dy.withUnsafeBufferPointer {
+                try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, quantized: q, into: half.f32, mode: .bf16, tile: tile)
+            }
+            let want = dense(q.dequantized()), scale = want.map(abs).max() ?? 1
+            let h = half.floats()
+            for i in want.indices { XCTAssertEqual(Double(h[i]), want[i], accuracy: 2e-2 * scale, "\(scheme) bf16[\(i)]") }
         }
+        let halfBF = Tensor(zeros: [rows, inF])
+        try dy.withUnsafeBufferPointer { try FrozenWeight.accumulateInputGradient($0.baseAddress!, rows: rows, weight: bf, into: halfBF.f32, mode: .bf16) }
+        let want = dense(bf), scale = want.map(abs).max() ?? 1
+        let h = halfBF.floats()
+        for i in want.indices { XCTAssertEqual(Double(h[i]), want[i], accuracy: 2e-2 * scale, "bf16 weight, bf16 mode[\(i)]") }
     }
 
     /// Finite differences through the image path: a vision-tower update and a decoder update of the tiny VLM.
@@ -207,6 +226,39 @@ final class BackwardChecksTests: XCTestCase {
             XCTAssertGreaterThan(abs(analytic), 1e-2, "\(p.name)[\(i)]: probe a non-vanishing gradient")
             XCTAssertEqual(fd, analytic, accuracy: 1e-2 * abs(analytic) + 1e-3, "\(p.name)[\(i)]")
         }
+    }
+
+    /// Two images in one turn: each image block sends its gradient to its own pass through the tower
+    /// (finite differences on vision and decoder updates; the second image alone also moves the loss).
+    func testFiniteDifferencesWithTwoImages() throws {
+        let m = try BackwardParityTests.vlm.get()
+        let c = try BackwardParityTests.loadCase("vlm")
+        let exp = try Fixtures.json("gemma3-vlm/two-images/expected.json")
+        let pixels = try ((exp["pixel_values_files"] as? [String]) ?? []).map {
+            try NPYFile.read(Fixtures.url("gemma3-vlm/two-images").appendingPathComponent($0)).floats()
+        }
+        XCTAssertEqual(pixels.count, 2)
+        let example = TrainingExample(prompt: ints(exp["input_ids"]), answer: [236762, 106], pixelValues: pixels)
+        let lora = try TrainableLoRA(layers: try TrainableLoRA.select(nil, from: m.linearLayers), rank: 4, alpha: 8, dropout: 0, values: c.values)
+        let engine = GradientEngine(loaded: m)
+        var rng = SplitMix64(seed: 2)
+        let base = try engine.lossAndGradients(example: example, lora: lora, dropout: &rng)
+        for (p, i) in try probes(lora, ["vision_tower.encoder.layers.0.mlp.fc2.lora_A.weight",
+                                        "vision_tower.encoder.layers.1.self_attn.v_proj.lora_B.weight",
+                                        "language_model.layers.2.self_attn.q_proj.lora_A.weight"]) {
+            let analytic = Double(p.grad.f32[i])
+            let h: Float = 1e-3, v = p.value.f32[i]
+            p.value.f32[i] = v + h
+            let up = Double(try engine.loss(example: example, lora: lora))
+            p.value.f32[i] = v - h
+            let down = Double(try engine.loss(example: example, lora: lora))
+            p.value.f32[i] = v
+            XCTAssertGreaterThan(abs(analytic), 1e-2, "\(p.name)[\(i)]: probe a non-vanishing gradient")
+            XCTAssertEqual((up - down) / (2 * Double(h)), analytic, accuracy: 1e-2 * abs(analytic) + 1e-3, "\(p.name)[\(i)]")
+        }
+        var swapped = example
+        swapped.pixelValues = [pixels[0], pixels[0]]
+        XCTAssertNotEqual(try engine.loss(example: swapped, lora: lora), base, "the second image block reads the second image")
     }
 
     func testPEFTInitialisationAndNames() throws {

@@ -111,6 +111,38 @@ final class BackwardFullTests: XCTestCase {
         XCTAssertEqual(Double(after - before), predicted, accuracy: 0.1 * abs(predicted))
     }
 
+    /// A snapshot model (inference path: vision tower, projector, KV-cached decoder) computes with the
+    /// current parameter values: its log-likelihood equals the training forward's loss after an update.
+    func testSnapshotSeesTheUpdatedParameters() throws {
+        let c = try Self.loadCase("full-vlm")
+        let m = try BackwardParityTests.vlm.get()
+        let full = try FullParameters(loaded: m)
+        var rng = SplitMix64(seed: 9)
+        for p in full.parameters { for i in 0..<p.count { p.value.f32[i] += 0.01 * (2 * rng.nextFloat() - 1) } }
+        let engine = GradientEngine(loaded: m)
+        let trained = try engine.loss(example: c.example, full: full)
+        XCTAssertNotEqual(trained, try engine.loss(example: c.example, lora: nil), "the update changes the loss")
+        let snap = try full.snapshot(of: m)
+        let vision = try XCTUnwrap(snap.vision)
+        let tokens = try vision.imageTokens(pixelValues: c.example.pixelValues[0])
+        let input = try snap.model.promptInput(ids: c.example.ids, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
+        let cache = try snap.model.makeCache(tokens: c.example.ids.count)
+        let logits = try snap.model.logits(try snap.model.forward(embeddings: input.embeddings, cache: cache, extraVisible: input.extraVisible))
+        let vocab = snap.model.config.vocabSize
+        var nll = 0.0
+        for t in c.example.targets {
+            let row = (0..<vocab).map { Double(logits.f32[t.position * vocab + $0]) }
+            let mx = row.max() ?? 0
+            nll += mx + log(row.reduce(0) { $0 + exp($1 - mx) }) - row[t.token]
+        }
+        XCTAssertEqual(Double(trained), nll / Double(c.example.targets.count), accuracy: 2e-6 * Double(trained))
+        // Checkpoint names and shapes are those of the fixture checkpoint (transformers' save_pretrained layout).
+        let names = try full.checkpointTensors(patchSize: 14)
+        let ckpt = try SafeTensorsCheckpoint(directory: Fixtures.url("gemma3-vlm/model"))
+        XCTAssertEqual(Set(names.map(\.name)), Set(ckpt.names))
+        for (name, tensor) in names { XCTAssertEqual(tensor.shape, try ckpt.tensor(name).shape, name) }
+    }
+
     func testQuantisedBaseCannotBeTrainedFully() throws {
         let dir = try TestPaths.modelWithTokenizer(Fixtures.url("gemma3-vlm/model"))
         let m = try ModelLoader.load(path: dir.path, computeMode: .f32, quantization: .int8)

@@ -110,6 +110,26 @@ final class BackwardParityTests: XCTestCase {
         XCTAssertGreaterThan(v.a.grad.floats().map(abs).max() ?? 0, 0)
     }
 
+    /// bf16 compute (bf16 weights and products, the vision attention on the bf16 units, bf16 input
+    /// gradients): the LoRA gradients stay within bf16 rounding of the exact ones.
+    func testImagePromptGradientsInBF16ComputeAreClose() throws {
+        let m = try ModelLoader.load(path: try TestPaths.modelWithTokenizer(Fixtures.url("gemma3-vlm/model")).path, computeMode: .bf16)
+        let c = try Self.loadCase("vlm")
+        let lora = try TrainableLoRA(layers: try TrainableLoRA.select(nil, from: m.linearLayers), rank: 4, alpha: 8, dropout: 0, values: c.values)
+        var rng = SplitMix64(seed: 1)
+        let loss = try GradientEngine(loaded: m).lossAndGradients(example: c.example, lora: lora, dropout: &rng)
+        XCTAssertEqual(loss, c.loss, accuracy: 2e-2 * abs(c.loss))
+        var total = 0.0, reference = 0.0
+        for p in lora.parameters {
+            let g = p.grad.floats(), r = try XCTUnwrap(c.grads[p.name]).floats()
+            for i in r.indices { total += Double(g[i] - r[i]) * Double(g[i] - r[i]); reference += Double(r[i]) * Double(r[i]) }
+        }
+        let rel = (total / reference).squareRoot()
+        print("vlm bf16: loss \(loss) vs \(c.loss), relative gradient error over all tensors \(rel)")
+        XCTAssertLessThan(rel, 5e-2)
+        XCTAssertGreaterThan(rel, 1e-6, "bf16 arithmetic really ran")
+    }
+
     /// The training forward is the inference arithmetic: its loss equals −mean log p(target) from the
     /// inference path (KV cache, image mask, the adapter attached with shared storage).
     func testTrainingLossEqualsInferenceLogLikelihood() throws {

@@ -101,3 +101,61 @@ public final class FullParameters: @unchecked Sendable {
         return (w, byName[l.module + ".bias"])
     }
 }
+
+extension FullParameters {
+    /// The checkpoint name of a canonical parameter name in the layout transformers 5.24's `save_pretrained`
+    /// writes for Gemma3ForConditionalGeneration (as the committed VLM fixture holds it): "language_model.model.*",
+    /// "vision_tower.*", "multi_modal_projector.*", and "language_model.lm_head.weight" when untied.
+    /// `ModelLoader` and transformers both read it.
+    public static func checkpointName(_ canonical: String) -> String {
+        if canonical == "lm_head.weight" { return "language_model.lm_head.weight" }
+        if canonical.hasPrefix("language_model.") { return "language_model.model." + canonical.dropFirst("language_model.".count) }
+        return canonical
+    }
+
+    /// Every parameter under its checkpoint name with its checkpoint shape (the patch embedding back to
+    /// [hidden, channels, patch, patch]), values copied: what a full-model checkpoint writer saves.
+    public func checkpointTensors(patchSize: Int?) throws -> [(name: String, tensor: Tensor)] {
+        try parameters.map { p in
+            let copy = Self.ownedCopy(p.value)
+            if p.name == "vision_tower.embeddings.patch_embedding.weight", let k = patchSize, k > 0 {
+                let channels = p.shape[1] / (k * k)
+                return (Self.checkpointName(p.name), try copy.reshaped([p.shape[0], channels, k, k]))
+            }
+            return (Self.checkpointName(p.name), copy)
+        }
+    }
+
+    /// An inference model holding a snapshot of the current values (per-epoch validation during full
+    /// training, e.g. with LabelScorer): `loaded`'s configuration, tokenizer and compute mode, these weights.
+    public func snapshot(of loaded: LoadedModel) throws -> LoadedModel {
+        let tensors = try checkpointTensors(patchSize: loaded.vision?.settings.vision.patchSize)
+        let source = TensorDictionary(Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) }),
+                                      name: "full-training snapshot of \(loaded.path)")
+        let mode = loaded.model.computeMode
+        let model = try Gemma3TextModel(config: loaded.model.config, source: source, prefix: "language_model.model.",
+                                        lmHeadName: "language_model.lm_head.weight", computeMode: mode)
+        var vision: Gemma3VisionEncoder?
+        if let v = loaded.vision {
+            vision = try Gemma3VisionEncoder(settings: v.settings, textHidden: loaded.model.config.hiddenSize, source: source, computeMode: mode)
+        }
+        return LoadedModel(model: model, vision: vision, directory: loaded.directory, tokenizer: loaded.tokenizer,
+                           stopIDs: loaded.stopIDs, path: loaded.path)
+    }
+}
+
+/// Named tensors held in memory, seen as a `WeightSource`.
+final class TensorDictionary: WeightSource {
+    let tensors: [String: Tensor]
+    let sourceName: String
+    init(_ tensors: [String: Tensor], name: String) {
+        self.tensors = tensors
+        sourceName = name
+    }
+    var tensorNames: [String] { tensors.keys.sorted() }
+    func contains(_ name: String) -> Bool { tensors[name] != nil }
+    func tensor(_ name: String) throws -> Tensor {
+        guard let t = tensors[name] else { throw ModelError.missingTensor(name: name, source: sourceName) }
+        return t
+    }
+}

@@ -92,15 +92,17 @@ public struct GradientEngine: @unchecked Sendable {
         }
     }
 
-    func run(_ example: TrainingExample, _ w: Trainables, rng: inout SplitMix64, lossScale: Float, backward: Bool) throws -> Float {
+    func run(_ example: TrainingExample, _ trainables: Trainables, rng: inout SplitMix64, lossScale: Float, backward: Bool) throws -> Float {
         try validate(example)
+        var w = trainables
+        w.mode = model.computeMode
         // Vision: each image through the tower (keeping the layer inputs) and the projector.
         var traces: [VisionTrace] = []
         var imageTokens: [Tensor] = []
         if !example.pixelValues.isEmpty {
             guard let vision else { throw ModelError.unsupportedFeature("the model has no vision tower, so the example's images cannot be used") }
             for pixels in example.pixelValues {
-                let trace = try vision.tower.trainingEncode(pixelValues: pixels, trainables: w, dropout: &rng)
+                let trace = try vision.tower.trainingEncode(pixelValues: pixels, trainables: w, dropout: &rng, keepLayerInputs: backward)
                 imageTokens.append(try vision.projector.trainingProject(trace.encoded, trainables: w))
                 traces.append(trace)
             }
@@ -189,7 +191,7 @@ public struct GradientEngine: @unchecked Sendable {
             try checkGEMM(ck_sgemm(1, 0, Int64(vocab), Int64(d), Int64(n), 1, dLogits.f32, Int64(vocab), normed.f32, Int64(d),
                                    1, outputLayer.grad.f32, Int64(d)), "output layer gradient")
         } else {
-            try FrozenWeight.accumulateInputGradient(dLogits.f32, rows: n, weight: model.lmHead, into: dNormed.f32)
+            try FrozenWeight.accumulateInputGradient(dLogits.f32, rows: n, weight: model.lmHead, into: dNormed.f32, mode: model.computeMode)
         }
         ck_rmsnorm_rows_backward(rows.f32, dNormed.f32, finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d), dNormed.f32,
                                  w.grad("language_model.norm.weight"))

@@ -29,6 +29,8 @@ enum LoRADropout {
 struct Trainables {
     var lora: TrainableLoRA?
     var full: FullParameters?
+    /// The model's compute mode (bf16: frozen-weight input gradients on the bf16 units too).
+    var mode: ComputeMode = .f32
 
     var scale: Float { lora?.scale ?? 0 }
     var dropout: Float { lora?.dropout ?? 0 }
@@ -89,7 +91,7 @@ extension LinearLayer {
                 for r in 0..<rows { for o in 0..<outF { b.grad.f32[o] += dOut[r * outF + o] } }
             }
         } else if let dx {
-            try accumulateInputGradient(dOut, rows: rows, into: dx)
+            try accumulateInputGradient(dOut, rows: rows, into: dx, mode: trainables.mode)
         }
         guard let module = trainables.module(self), let act = activations else { return }
         let r = module.a.shape[0], scale = trainables.scale
@@ -116,39 +118,57 @@ extension LinearLayer {
         }
     }
 
-    /// dx [rows, in] += dOut [rows, out] · W through the frozen base (float32, 16-bit or quantised).
-    func accumulateInputGradient(_ dOut: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) throws {
+    /// dx [rows, in] += dOut [rows, out] · W through the frozen base (float32, 16-bit or quantised); in bf16
+    /// compute mode the product runs on the bf16 units as the forward's does.
+    func accumulateInputGradient(_ dOut: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
+                                 mode: ComputeMode) throws {
         if let quantized {
-            try FrozenWeight.accumulateInputGradient(dOut, rows: rows, quantized: quantized, into: dx)
+            try FrozenWeight.accumulateInputGradient(dOut, rows: rows, quantized: quantized, into: dx, mode: mode)
         } else {
-            try FrozenWeight.accumulateInputGradient(dOut, rows: rows, weight: weight, into: dx)
+            try FrozenWeight.accumulateInputGradient(dOut, rows: rows, weight: weight, into: dx, mode: mode)
         }
     }
 }
 
 /// Input gradients through frozen weights W [out, in]: dx += dY · W. 16-bit and quantised weights are
-/// widened / dequantised a tile of rows at a time (never the whole matrix), each tile adding its share.
+/// widened / dequantised a tile of rows at a time (never the whole matrix), each tile adding its share; in
+/// bf16 compute mode bf16 weights multiply bf16-rounded dY directly, and quantised tiles are rounded to bf16.
 enum FrozenWeight {
     /// Rows of W per tile: about 8 MB of float32.
     static func tileRows(out: Int, cols: Int) -> Int { min(out, max(64, (8 << 20) / max(cols * 4, 1))) }
 
+    /// Row counts up to which the bf16 units are not worth the rounding (memory-bound products).
+    static let smallRows = 4
+
     static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, weight: Tensor, into dx: UnsafeMutablePointer<Float>,
-                                        tile: Int? = nil) throws {
+                                        mode: ComputeMode = .f32, tile: Int? = nil) throws {
         let outF = weight.shape[0], inF = weight.shape[1]
         if rows == 0 || outF == 0 { return }
         if weight.dtype == .f32 {
             try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dy, Int64(outF), weight.f32, Int64(inF),
-                                      1, dx, Int64(inF)), "input gradient")
+                                   1, dx, Int64(inF)), "input gradient")
             return
         }
-        try tiled(dy, rows: rows, outF: outF, inF: inF, into: dx, tile: tile) { r0, rn, buf in
+        if weight.dtype == .bf16 && mode == .bf16 && rows > smallRows {
+            let dyb = TensorStorage(uninitializedByteCount: rows * outF * 2)
+            let dyp = dyb.base.assumingMemoryBound(to: UInt16.self)
+            ck_f32_to_bf16(dy, dyp, rows * outF)
+            try checkGEMM(ck_gemm_bf16(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dyp, Int64(outF),
+                                       weight.raw.assumingMemoryBound(to: UInt16.self), Int64(inF), 1, dx, Int64(inF)), "bf16 input gradient")
+            return
+        }
+        try tiled(dy, rows: rows, outF: outF, inF: inF, into: dx, bf16: false, tile: tile) { r0, rn, buf in
             Convert.toFloat(from: weight.raw + r0 * inF * weight.dtype.byteSize, dtype: weight.dtype, into: buf, count: rn * inF)
         }
     }
 
     static func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, quantized w: QuantizedMatrix,
-                                        into dx: UnsafeMutablePointer<Float>, tile: Int? = nil) throws {
-        try tiled(dy, rows: rows, outF: w.rows, inF: w.cols, into: dx, tile: tile) { r0, rn, buf in
+                                        into dx: UnsafeMutablePointer<Float>, mode: ComputeMode = .f32, tile: Int? = nil) throws {
+        if rows <= smallRows && tile == nil {
+            try tiledFewRows(dy, rows: rows, outF: w.rows, inF: w.cols, into: dx) { r0, rn, buf in w.dequantize(rows: r0, count: rn, into: buf) }
+            return
+        }
+        try tiled(dy, rows: rows, outF: w.rows, inF: w.cols, into: dx, bf16: mode == .bf16 && rows > smallRows, tile: tile) { r0, rn, buf in
             // Split the tile's dequantisation over the cores (each row range is independent).
             let parts = min(Parallel.cores, rn), per = (rn + parts - 1) / parts
             let cols = w.cols
@@ -159,21 +179,67 @@ enum FrozenWeight {
         }
     }
 
-    /// `tile` overrides the rows per tile (tests).
-    static func tiled(_ dy: UnsafePointer<Float>, rows: Int, outF: Int, inF: Int, into dx: UnsafeMutablePointer<Float>, tile: Int?,
-                      fill: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+    /// `fill(r0, rn, buf)` writes rows r0 ..< r0+rn of W as float32 into buf; with `bf16` each tile is then
+    /// rounded and multiplied on the bf16 units. `tile` overrides the rows per tile (tests).
+    static func tiled(_ dy: UnsafePointer<Float>, rows: Int, outF: Int, inF: Int, into dx: UnsafeMutablePointer<Float>, bf16: Bool,
+                      tile: Int?, fill: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
         if rows == 0 || outF == 0 { return }
+        if rows <= smallRows && tile == nil && !bf16 {
+            try tiledFewRows(dy, rows: rows, outF: outF, inF: inF, into: dx) { r0, rn, buf in fill(r0, rn, buf) }
+            return
+        }
         let tile = max(1, min(outF, tile ?? tileRows(out: outF, cols: inF)))
         let scratch = TensorStorage(uninitializedByteCount: tile * inF * 4)
         let buf = scratch.base.assumingMemoryBound(to: Float.self)
+        var half: (dy: TensorStorage, w: TensorStorage)?
+        if bf16 {
+            let d = TensorStorage(uninitializedByteCount: rows * outF * 2)
+            ck_f32_to_bf16(dy, d.base.assumingMemoryBound(to: UInt16.self), rows * outF)
+            half = (d, TensorStorage(uninitializedByteCount: tile * inF * 2))
+        }
         var r0 = 0
         while r0 < outF {
             let rn = min(tile, outF - r0)
             fill(r0, rn, buf)
-            try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(rn), 1, dy + r0, Int64(outF), buf, Int64(inF),
-                                      1, dx, Int64(inF)), "input gradient")
+            if let half {
+                let wb = half.w.base.assumingMemoryBound(to: UInt16.self)
+                ck_f32_to_bf16(buf, wb, rn * inF)
+                try checkGEMM(ck_gemm_bf16(0, 0, Int64(rows), Int64(inF), Int64(rn), 1,
+                                           half.dy.base.assumingMemoryBound(to: UInt16.self) + r0, Int64(outF),
+                                           wb, Int64(inF), 1, dx, Int64(inF)), "bf16 input gradient")
+            } else {
+                try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(rn), 1, dy + r0, Int64(outF), buf, Int64(inF),
+                                       1, dx, Int64(inF)), "input gradient")
+            }
             r0 += rn
         }
+    }
+
+    /// Few rows of dY (the output layer at a handful of targets): memory-bound, so each core widens its own
+    /// small tiles in cache and accumulates into a private dx, summed at the end.
+    static func tiledFewRows(_ dy: UnsafePointer<Float>, rows: Int, outF: Int, inF: Int, into dx: UnsafeMutablePointer<Float>,
+                             fill: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+        let tile = max(16, min(256, (64 * 1024) / max(inF, 1)))
+        let tiles = (outF + tile - 1) / tile
+        let workers = min(Parallel.cores, tiles)
+        let scratch = TensorStorage(uninitializedByteCount: workers * (tile + rows) * inF * 4)
+        let base = scratch.base.assumingMemoryBound(to: Float.self)
+        var failure: Int32 = 0
+        let lock = SpinLock()
+        Parallel.forEach(workers) { w in
+            let buf = base + w * (tile + rows) * inF, acc = buf + tile * inF
+            acc.update(repeating: 0, count: rows * inF)
+            var t = w
+            while t < tiles {
+                let r0 = t * tile, rn = min(tile, outF - r0)
+                fill(r0, rn, buf)
+                let st = ck_sgemm_dnnl(0, 0, Int64(rows), Int64(inF), Int64(rn), 1, dy + r0, Int64(outF), buf, Int64(inF), 1, acc, Int64(inF))
+                if st != 0 { lock.withLock { failure = st } }
+                t += workers
+            }
+        }
+        try checkGEMM(failure, "input gradient")
+        for w in 0..<workers { ck_add(dx, base + w * (tile + rows) * inF + tile * inF, rows * inF) }
     }
 }
 

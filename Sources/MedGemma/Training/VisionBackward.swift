@@ -113,8 +113,10 @@ extension SiglipVisionModel {
         }
     }
 
-    /// Training forward of one preprocessed image: keeps each layer's input and dropout stream.
-    func trainingEncode(pixelValues: [Float], trainables w: Trainables, dropout: inout SplitMix64) throws -> VisionTrace {
+    /// Training forward of one preprocessed image: keeps each layer's input (when `keepLayerInputs`, for a
+    /// backward) and dropout stream.
+    func trainingEncode(pixelValues: [Float], trainables w: Trainables, dropout: inout SplitMix64,
+                        keepLayerInputs: Bool = true) throws -> VisionTrace {
         let size = config.imageSize
         guard pixelValues.count == config.numChannels * size * size else {
             throw ModelError.invalidInput("pixel values hold \(pixelValues.count) numbers, the vision tower expects 3×\(size)×\(size)")
@@ -128,12 +130,14 @@ extension SiglipVisionModel {
         ck_add(x.f32, w.matrix("vision_tower.embeddings.position_embedding.weight", positions).f32, t * d)
         var trace = VisionTrace(patches: patches, preNorm: x, encoded: Tensor(zeros: [t, d]))
         for li in 0..<layers.count {
-            let saved = Tensor(zeros: [t, d])
-            saved.f32.update(from: x.f32, count: t * d)
+            if keepLayerInputs {
+                let saved = Tensor(zeros: [t, d])
+                saved.f32.update(from: x.f32, count: t * d)
+                trace.layerInputs.append(saved)
+            }
             // Each layer draws its dropout masks from its own generator, seeded from the caller's stream,
             // so that the recomputation inside the backward replays exactly the forward's masks.
             var rng = SplitMix64(seed: dropout.next())
-            trace.layerInputs.append(saved)
             trace.layerRNG.append(rng)
             try trainingLayerForward(li, x: x, trainables: w, rng: &rng)
         }
@@ -169,20 +173,24 @@ extension SiglipVisionModel {
 }
 
 extension Gemma3MultimodalProjector {
-    /// Pooled patches [tokens, visionHidden] before the norm (the pooling of `project`).
+    /// Calls `body(token, patch)` for every patch of every pooling window (token-major, then window rows).
+    func forEachPoolingPair(_ body: (Int, Int) -> Void) {
+        let k = patchesPerSide / tokensPerSide
+        for ty in 0..<tokensPerSide {
+            for tx in 0..<tokensPerSide {
+                for dy in 0..<k {
+                    for dx in 0..<k { body(ty * tokensPerSide + tx, (ty * k + dy) * patchesPerSide + tx * k + dx) }
+                }
+            }
+        }
+    }
+
+    /// Pooled patches [tokens, visionHidden] before the norm (the pooling of `project`, same summation order).
     func pool(_ patches: Tensor) -> Tensor {
         let k = patchesPerSide / tokensPerSide, d = visionHidden
         let pooled = Tensor(zeros: [tokensPerSide * tokensPerSide, d])
-        let inv = 1 / Float(k * k)
-        for ty in 0..<tokensPerSide {
-            for tx in 0..<tokensPerSide {
-                let o = pooled.f32 + (ty * tokensPerSide + tx) * d
-                for dy in 0..<k {
-                    for dx in 0..<k { ck_add(o, patches.f32 + ((ty * k + dy) * patchesPerSide + tx * k + dx) * d, d) }
-                }
-                ck_scale(o, d, inv)
-            }
-        }
+        forEachPoolingPair { token, patch in ck_add(pooled.f32 + token * d, patches.f32 + patch * d, d) }
+        ck_scale(pooled.f32, pooled.count, 1 / Float(k * k))
         return pooled
     }
 
@@ -221,16 +229,9 @@ extension Gemma3MultimodalProjector {
         // Average pooling: each patch receives its token's gradient / k².
         let dPatches = Tensor(zeros: [patchesPerSide * patchesPerSide, d])
         let inv = 1 / Float(k * k)
-        for ty in 0..<tokensPerSide {
-            for tx in 0..<tokensPerSide {
-                let g = dNormed.f32 + (ty * tokensPerSide + tx) * d
-                for dy in 0..<k {
-                    for dx in 0..<k {
-                        let dst = dPatches.f32 + ((ty * k + dy) * patchesPerSide + tx * k + dx) * d
-                        for j in 0..<d { dst[j] = g[j] * inv }
-                    }
-                }
-            }
+        forEachPoolingPair { token, patch in
+            let g = dNormed.f32 + token * d, dst = dPatches.f32 + patch * d
+            for j in 0..<d { dst[j] = g[j] * inv }
         }
         return dPatches
     }
