@@ -1,6 +1,7 @@
-/// A trainable float32 tensor with its gradient (same shape), named by the key it is saved under
-/// (for LoRA: the PEFT key, e.g. "base_model.model.…q_proj.lora_A.weight"). Backward passes add into
-/// `grad`; optimisers read `grad` and update `value` in place.
+/// A trainable float32 tensor with its gradient (same shape), named canonically (LoRA:
+/// "<canonical module>.lora_A.weight"; full training: "language_model.layers.N.…weight"; writers map the
+/// names to a checkpoint layout). Backward passes add into `grad`; optimisers read `grad` and update `value`
+/// in place.
 public final class Parameter: @unchecked Sendable {
     public let name: String
     public let value: Tensor
