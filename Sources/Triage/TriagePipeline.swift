@@ -47,6 +47,8 @@ public final class TriagePipeline: @unchecked Sendable {
     public let adapterFingerprint: String?
     /// The model is a tiny test model (hidden size < 256, or a `TEST_MODEL` marker file): decisions are meaningless.
     public let isTestModel: Bool
+    /// Set for a demo model (`DEMO_MODEL` file): trained on synthetic images, its decisions have no clinical meaning.
+    public let demoNotice: String?
     public let scorer: LabelScorer
     public let parser: AnswerParser
     public let policy: DecisionPolicy
@@ -84,6 +86,7 @@ public final class TriagePipeline: @unchecked Sendable {
         }
         modelFingerprint = try ModelFingerprint.of(path: loaded.path, cacheDirectory: fingerprintCache)
         isTestModel = Self.isTestModel(loaded)
+        demoNotice = Self.demoNotice(loaded)
         scorer = try LabelScorer(model: loaded.model, answers: try LabelScorer.answers(profile: profile, loaded: loaded))
         parser = AnswerParser(profile: profile)
         policy = DecisionPolicy(profile: profile)
@@ -112,11 +115,22 @@ public final class TriagePipeline: @unchecked Sendable {
         return try TriagePipeline(loaded: loaded, profile: profile, mode: mode, adapter: adapter.map { URL(fileURLWithPath: $0) })
     }
 
-    /// Tiny test models: a hidden size under 256 (no real Gemma 3 is that small) or a `TEST_MODEL` file.
+    /// Tiny test models: a hidden size under 256 (no real Gemma 3 is that small) or a `TEST_MODEL` file; a
+    /// trained demo model (a `DEMO_MODEL` file) is not one.
     public static func isTestModel(_ loaded: LoadedModel) -> Bool {
+        if demoNotice(loaded) != nil { return false }
         if loaded.model.config.hiddenSize < 256 { return true }
         if let dir = loaded.directory, FileManager.default.fileExists(atPath: dir.appendingPathComponent("TEST_MODEL").path) { return true }
         return false
+    }
+
+    /// The notice of a demo model (the text of its `DEMO_MODEL` file, e.g. "trained on synthetic angiograms
+    /// only; no clinical meaning"), nil for other models.
+    public static func demoNotice(_ loaded: LoadedModel) -> String? {
+        guard let dir = loaded.directory,
+              let data = FileManager.default.contents(atPath: dir.appendingPathComponent("DEMO_MODEL").path) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "demo model: no clinical meaning" : text
     }
 
     // MARK: Planning
@@ -310,7 +324,7 @@ public final class TriagePipeline: @unchecked Sendable {
         TriageRecord(input: input, kind: kind, status: status, files: [], studyUIDHash: nil, seriesUIDHash: nil,
                      instanceUIDHashes: [], modality: nil, route: nil, routeReason: nil, framesUsed: [], pBlocked: nil,
                      labelProbabilities: nil, decision: nil, reasons: [], images: [], mode: mode, profile: profile.name,
-                     modelFingerprint: modelFingerprint, adapterFingerprint: adapterFingerprint, testModel: isTestModel,
+                     modelFingerprint: modelFingerprint, adapterFingerprint: adapterFingerprint, testModel: isTestModel, demoModel: demoNotice != nil,
                      error: nil, timings: TriageRecord.Timings())
     }
 

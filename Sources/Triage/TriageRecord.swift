@@ -95,6 +95,8 @@ public struct TriageRecord: Sendable, Codable, Equatable {
     public var adapterFingerprint: String?
     /// True when the model is the tiny test model: its decisions mean nothing.
     public var testModel: Bool
+    /// True when the model is a demo model trained on synthetic images: its decisions have no clinical meaning.
+    public var demoModel: Bool
     public var error: String?
     public var timings: Timings
 
@@ -104,6 +106,7 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         case routeReason = "route_reason", framesUsed = "frames_used", pBlocked = "p_blocked"
         case labelProbabilities = "label_probabilities", modelFingerprint = "model_fingerprint"
         case adapterFingerprint = "adapter_fingerprint", testModel = "test_model_decisions_meaningless"
+        case demoModel = "demo_model_no_clinical_meaning"
     }
 
     /// The record as one JSON line (sorted keys).

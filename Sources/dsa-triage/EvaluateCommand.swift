@@ -113,6 +113,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                 if pipeline.isTestModel {
                     Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
                 }
+                if let notice = pipeline.demoNotice { Self.stderr("warning: \(model) is a demo model — \(notice)\n") }
                 let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
                 var bar: ProgressBar?
                 let outcome = try PipelineEvaluation.run(

@@ -75,6 +75,9 @@ struct TriageCommand: AsyncParsableCommand {
             if pipeline.isTestModel {
                 Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless (records say test_model_decisions_meaningless: true)\n")
             }
+            if let notice = pipeline.demoNotice {
+                Self.stderr("warning: \(model) is a demo model — \(notice) (records say demo_model_no_clinical_meaning: true)\n")
+            }
             let units = TriagePipeline.plan(inputs)
             let bar = ProgressBar(total: units.count, enabled: progress == "always" || (progress == "auto" && units.count > 3 && isatty(2) != 0))
             if format == "table" { Self.stdout(TableFormat.header + "\n") }
@@ -112,6 +115,6 @@ enum TableFormat {
         let why = r.error ?? r.reasons.joined(separator: "; ")
         return pad(r.decision?.rawValue ?? "-", 14) + pad(p, 11) + pad(r.status.rawValue, 10) + pad(r.modality ?? "-", 9)
             + (r.files.count == 1 ? r.files[0] : r.input + (r.files.count > 1 ? " (\(r.files.count) files)" : "")) + " — " + why
-            + (r.testModel ? " [test model: meaningless]" : "")
+            + (r.testModel ? " [test model: meaningless]" : "") + (r.demoModel ? " [demo model: no clinical meaning]" : "")
     }
 }

@@ -47,6 +47,7 @@ final class TriageCommandTests: XCTestCase {
             let p = try XCTUnwrap(rec["p_blocked"] as? Double)
             XCTAssertTrue(p >= 0 && p <= 1)
             XCTAssertEqual(rec["test_model_decisions_meaningless"] as? Bool, true)
+            XCTAssertEqual(rec["demo_model_no_clinical_meaning"] as? Bool, false)
             XCTAssertEqual((rec["model_fingerprint"] as? String)?.count, 64)
             XCTAssertNotNil(rec["timings"] as? [String: Any])
         }
@@ -57,6 +58,23 @@ final class TriageCommandTests: XCTestCase {
         XCTAssertTrue((recs[3]["error"] as? String)?.contains(junk.path) == true)
         XCTAssertTrue(r.stderr.contains("tiny test model; its decisions are meaningless"), r.stderr)
         XCTAssertTrue(r.stderr.contains("1 of 4 input(s) failed"), r.stderr)
+    }
+
+    /// A `DEMO_MODEL` file marks a trained demo model: not a test model, but every record and the stderr
+    /// notice say its decisions have no clinical meaning.
+    func testDemoModelIsFlagged() throws {
+        let demo = try CLI.tempDir().appendingPathComponent("demo")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: try Self.model()), to: demo)
+        try Data("trained on synthetic angiograms only; no clinical meaning\n".utf8).write(to: demo.appendingPathComponent("DEMO_MODEL"))
+        let png = TestPaths.fixture("triage/images/dsa-64.png").path
+        let r = try CLI.run(["triage", "--model", demo.path, png], environment: Self.env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rec = try XCTUnwrap(try records(r.stdout).first)
+        XCTAssertEqual(rec["test_model_decisions_meaningless"] as? Bool, false)
+        XCTAssertEqual(rec["demo_model_no_clinical_meaning"] as? Bool, true)
+        XCTAssertTrue(r.stderr.contains("demo model — trained on synthetic angiograms only; no clinical meaning"), r.stderr)
+        let t = try CLI.run(["triage", "--model", demo.path, "--format", "table", png], environment: Self.env)
+        XCTAssertTrue(t.stdout.contains("[demo model: no clinical meaning]"), t.stdout)
     }
 
     func testExitCodesZeroAndFour() throws {
