@@ -25,14 +25,12 @@ import json
 import math
 import os
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_machine import machine_summary  # noqa: E402
+from bench_machine import machine_summary, model_dir_with_tokenizer  # noqa: E402
 from bench_torch_triage import DEFAULT_PROFILE, DEFAULT_TOKENIZER, END_OF_TURN, log  # noqa: E402
 
 
@@ -61,25 +59,12 @@ def main() -> int:
     positive = profile["positive_label"]
 
     load_before = os.getloadavg()
-    model_dir = os.path.abspath(os.path.expanduser(args.modeldir))
-    work = None
-    load_dir = model_dir
-    if not os.path.exists(os.path.join(model_dir, "tokenizer.json")):
-        if not os.path.exists(args.tokenizer):
-            sys.exit(f"{model_dir} has no tokenizer.json and {args.tokenizer} does not exist")
-        work = tempfile.mkdtemp()
-        load_dir = os.path.join(work, "model")
-        shutil.copytree(model_dir, load_dir)
-        shutil.copy(args.tokenizer, os.path.join(load_dir, "tokenizer.json"))
-    try:
+    with model_dir_with_tokenizer(args.modeldir, args.tokenizer) as load_dir:
         t0 = time.perf_counter()
         model = Gemma3ForConditionalGeneration.from_pretrained(load_dir, dtype="auto",
                                                                attn_implementation=args.attn).eval()
         processor = AutoProcessor.from_pretrained(load_dir)
         load_s = time.perf_counter() - t0
-    finally:
-        if work:
-            shutil.rmtree(work)
     param_dtype = next(model.model.language_model.parameters()).dtype
     tokenizer = processor.tokenizer
     answers = [tokenizer(text, add_special_tokens=False)["input_ids"] + [END_OF_TURN] for _, text in labels]

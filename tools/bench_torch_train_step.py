@@ -25,13 +25,11 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
-from bench_machine import machine_summary
+from bench_machine import machine_summary, model_dir_with_tokenizer
 from bench_torch_triage import DEFAULT_PROFILE, DEFAULT_TOKENIZER, test_image
 
 
@@ -66,17 +64,7 @@ def main() -> int:
     load_before = os.getloadavg()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    model_dir = os.path.abspath(os.path.expanduser(args.modeldir))
-    work = None
-    load_dir = model_dir
-    if not os.path.exists(os.path.join(model_dir, "tokenizer.json")):
-        if not os.path.exists(args.tokenizer):
-            sys.exit(f"{model_dir} has no tokenizer.json and {args.tokenizer} does not exist")
-        work = tempfile.mkdtemp()
-        load_dir = os.path.join(work, "model")
-        shutil.copytree(model_dir, load_dir)
-        shutil.copy(args.tokenizer, os.path.join(load_dir, "tokenizer.json"))
-    try:
+    with model_dir_with_tokenizer(args.modeldir, args.tokenizer) as load_dir:
         t0 = time.perf_counter()
         kwargs = {"attn_implementation": "sdpa"}
         if args.quantize == "nf4":
@@ -92,9 +80,6 @@ def main() -> int:
             from peft import prepare_model_for_kbit_training
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         processor = AutoProcessor.from_pretrained(load_dir)
-    finally:
-        if work:
-            shutil.rmtree(work)
     if args.full:
         if args.quantize != "none":
             sys.exit("--full needs --quantize none")
