@@ -140,7 +140,7 @@ def main() -> int:
 
     result = {
         "engine": "pytorch+transformers",
-        "model_dir": model_dir,
+        "model_dir": os.path.abspath(os.path.expanduser(args.modeldir)),
         "dtype": str(param_dtype).removeprefix("torch."),
         "attn_implementation": args.attn,
         "threads": torch.get_num_threads(),
