@@ -37,7 +37,7 @@ public struct TrainingOptions: Sendable {
                 hyperparameters: TrainingHyperparameters = TrainingHyperparameters(),
                 selection: SelectionCriterion = .default, resume: Bool = false, skipBadRows: Bool = false,
                 checkpointEvery: Int = 0, keepCheckpoints: Int = 2, maxSteps: Int? = nil,
-                imageCacheBytes: Int = 2 << 30) {
+                imageCacheBytes: Int = 4_000_000_000) {
         self.model = model
         self.data = data
         self.out = out

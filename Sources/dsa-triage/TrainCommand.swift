@@ -105,6 +105,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Stop after N optimiser steps in this session (resume later with --resume).")
     var maxSteps: Int?
 
+    @Option(name: .long, help: "Memory for preprocessed images kept between epochs, in GB (inputs beyond it are read again each epoch).")
+    var imageCacheGb = 4.0
+
     func validate() throws {
         if rank < 1 { throw ValidationError("--rank must be at least 1") }
         if !(alpha > 0) { throw ValidationError("--alpha must be positive") }
@@ -117,6 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
         if saveEvery < 0 { throw ValidationError("--save-every must be ≥ 0") }
         if keepCheckpoints < 1 { throw ValidationError("--keep-checkpoints must be at least 1") }
         if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
+        if !(imageCacheGb >= 0 && imageCacheGb <= 1024) { throw ValidationError("--image-cache-gb must lie in [0, 1024]") }
         if !["auto", "sampler", "weights", "none"].contains(balance) { throw ValidationError("--balance must be auto, sampler, weights or none") }
         do { _ = try SelectionCriterion(parsing: select) } catch { throw ValidationError("\(error)") }
     }
@@ -134,7 +138,8 @@ struct TrainCommand: AsyncParsableCommand {
         let options = TrainingOptions(
             model: model, data: data, out: out, validation: validation, profile: profile, hyperparameters: h,
             selection: try SelectionCriterion(parsing: select), resume: resume, skipBadRows: skipBadRows,
-            checkpointEvery: saveEvery, keepCheckpoints: keepCheckpoints, maxSteps: maxSteps)
+            checkpointEvery: saveEvery, keepCheckpoints: keepCheckpoints, maxSteps: maxSteps,
+            imageCacheBytes: Int(imageCacheGb * 1e9))
         let trainer = Trainer(options: options) { event in
             switch event {
             case .started(let total, let done, let summary):
