@@ -80,7 +80,7 @@ final class BackwardAttentionTests: XCTestCase {
     func check(softcap: Float?) throws {
         let p = makeProblem(softcap: softcap)
         let (out, dq, dk, dv) = try run(p)
-        var q = p.q.map(Double.init), k = p.k.map(Double.init), v = p.v.map(Double.init)
+        let q = p.q.map(Double.init), k = p.k.map(Double.init), v = p.v.map(Double.init)
         // The forward itself matches the float64 reference.
         let lRef = reference(p, q: q, k: k, v: v)
         var lOurs = 0.0
@@ -93,21 +93,26 @@ final class BackwardAttentionTests: XCTestCase {
             for _ in 0..<12 {
                 // Rows inside the bidirectional block or past it, in every query block.
                 let idx = rng.next(below: count)
-                func fd(_ x: inout [Double]) -> Double {
-                    let x0 = x[idx]
-                    x[idx] = x0 + h
-                    let up = which == 0 ? reference(p, q: x, k: k, v: v) : which == 1 ? reference(p, q: q, k: x, v: v) : reference(p, q: q, k: k, v: x)
-                    x[idx] = x0 - h
-                    let down = which == 0 ? reference(p, q: x, k: k, v: v) : which == 1 ? reference(p, q: q, k: x, v: v) : reference(p, q: q, k: k, v: x)
-                    x[idx] = x0
+                // Central difference of the reference loss in entry idx of q, k or v (copies, so the three
+                // arrays are never accessed while one of them is being modified).
+                func fd(_ which: Int) -> Double {
+                    var qq = q, kk = k, vv = v
+                    func set(_ value: Double) {
+                        switch which {
+                        case 0: qq[idx] = value
+                        case 1: kk[idx] = value
+                        default: vv[idx] = value
+                        }
+                    }
+                    let x0 = which == 0 ? q[idx] : which == 1 ? k[idx] : v[idx]
+                    set(x0 + h)
+                    let up = reference(p, q: qq, k: kk, v: vv)
+                    set(x0 - h)
+                    let down = reference(p, q: qq, k: kk, v: vv)
                     return (up - down) / (2 * h)
                 }
-                let (numeric, analytic): (Double, Float)
-                switch which {
-                case 0: numeric = fd(&q); analytic = dq[idx]
-                case 1: numeric = fd(&k); analytic = dk[idx]
-                default: numeric = fd(&v); analytic = dv[idx]
-                }
+                let numeric = fd(which)
+                let analytic: Float = which == 0 ? dq[idx] : which == 1 ? dk[idx] : dv[idx]
                 XCTAssertEqual(Double(analytic), numeric, accuracy: 1e-4 + 1e-4 * abs(numeric), "\(["dq", "dk", "dv"][which])[\(idx)] softcap \(String(describing: softcap))")
             }
         }
