@@ -257,38 +257,8 @@ TOKENIZER_CONFIG = {
     "model_max_length": 2048,
 }
 
-CHAT_TEMPLATE = """{{- bos_token -}}
-{%- set state = namespace(prefix='') -%}
-{%- if messages and messages[0]['role'] == 'system' -%}
-  {%- if messages[0]['content'] is string -%}
-    {%- set state.prefix = messages[0]['content'] ~ '\\n\\n' -%}
-  {%- else -%}
-    {%- set state.prefix = messages[0]['content'][0]['text'] ~ '\\n\\n' -%}
-  {%- endif -%}
-  {%- set turns = messages[1:] -%}
-{%- else -%}
-  {%- set turns = messages -%}
-{%- endif -%}
-{%- for message in turns -%}
-  {%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}
-  {{- '<start_of_turn>' ~ role ~ '\\n' ~ (state.prefix if loop.first else '') -}}
-  {%- if message['content'] is string -%}
-    {{- message['content'] | trim -}}
-  {%- else -%}
-    {%- for part in message['content'] -%}
-      {%- if part['type'] == 'image' -%}
-        {{- '<start_of_image>' -}}
-      {%- elif part['type'] == 'text' -%}
-        {{- part['text'] | trim -}}
-      {%- endif -%}
-    {%- endfor -%}
-  {%- endif -%}
-  {{- '<end_of_turn>\\n' -}}
-{%- endfor -%}
-{%- if add_generation_prompt -%}
-  {{- '<start_of_turn>model\\n' -}}
-{%- endif -%}
-"""
+# The Gemma 3 turn format of the tiny VLM fixture (a system message folded into the first user turn).
+from make_gemma3_vlm_fixtures import CHAT_TEMPLATE  # noqa: E402
 
 README = """# demo-base: random starting point of the demo model
 
