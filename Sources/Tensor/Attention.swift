@@ -39,14 +39,26 @@ public struct AttentionProblem {
     }
 }
 
+extension AttentionProblem {
+    /// Checks the layout the forward and backward rely on: one key range per query, query heads a multiple of
+    /// the key/value heads.
+    public func validate() throws {
+        guard keyLo.count == queries, keyHi.count == queries else {
+            throw TensorError.shapeMismatch("attention: \(keyLo.count)/\(keyHi.count) key ranges for \(queries) queries")
+        }
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw TensorError.shapeMismatch("attention: \(heads) query heads are not a multiple of \(kvHeads) key/value heads")
+        }
+    }
+}
+
 public enum Attention {
     /// Queries per block: small blocks for short prompts, larger ones for long bidirectional problems
     /// (the vision tower) where per-call overhead and K=head_dim products dominate.
     public static func blockRows(queries: Int) -> Int { queries >= 1024 ? 256 : 64 }
 
     public static func run(_ p: AttentionProblem) throws {
-        precondition(p.keyLo.count == p.queries && p.keyHi.count == p.queries, "one key range per query")
-        precondition(p.heads % p.kvHeads == 0, "heads must be a multiple of kv heads")
+        try p.validate()
         let blockRows = Self.blockRows(queries: p.queries)
         let blocks = (p.queries + blockRows - 1) / blockRows
         let tasks = blocks * p.heads

@@ -20,8 +20,7 @@ extension Attention {
     /// Work is split by KV head so that each worker owns its heads' dK/dV rows. With `bf16Products` every
     /// product runs on the bf16 units like the forward's (dS and P rounded to bf16, float32 accumulation).
     public static func backward(_ p: AttentionProblem, dOut: UnsafePointer<Float>, ldDOut: Int, grads: AttentionGradients) throws {
-        precondition(p.keyLo.count == p.queries && p.keyHi.count == p.queries, "one key range per query")
-        precondition(p.heads % p.kvHeads == 0, "heads must be a multiple of kv heads")
+        try p.validate()
         let blockRows = Self.blockRows(queries: p.queries)
         let blocks = (p.queries + blockRows - 1) / blockRows
         let group = p.heads / p.kvHeads
