@@ -107,8 +107,12 @@ public final class Trainer: @unchecked Sendable {
 
         // Data first: a bad manifest fails before the model is loaded.
         // Every row's input must give a model image (as triage would make it): unreadable or out-of-scope
-        // inputs are bad rows, found before any training.
-        let readable: (TrainingRow) throws -> Void = { row in _ = try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile) }
+        // inputs are bad rows, found before any training. The images made for the check are kept (up to the
+        // cache's limit), so the first epoch does not read and decode them again.
+        let cache = ImageCache(limit: options.imageCacheBytes)
+        let readable: (TrainingRow) throws -> Void = { row in
+            cache.put(row.resolvedPath, try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile))
+        }
         let manifest = try TrainingManifest.load(path: options.data, profile: profile, skipBadRows: options.skipBadRows, validate: readable)
         for s in manifest.skipped { report(.skipped("\(options.data):\(s.line): \(s.reason)")) }
         let validation = try options.validation.map {
@@ -133,24 +137,26 @@ public final class Trainer: @unchecked Sendable {
         let engine = GradientEngine(loaded: loaded)
         var initRNG = SplitMix64(seed: h.seed)
         // What trains: LoRA updates on the frozen base, or (--full) every weight of a small model.
-        let lora: TrainableLoRA?, full: FullParameters?
+        let trainable: Trainable
         if h.fullFineTune {
             guard scheme == .none else {
                 throw TrainingDataError.invalidArgument("full training (--full) needs the unquantised base: use --quantize none")
             }
-            full = try FullParameters(loaded: loaded)
-            lora = nil
+            trainable = .full(try FullParameters(loaded: loaded))
         } else {
-            lora = try TrainableLoRA(loaded: loaded, targets: options.targetList, rank: h.rank, alpha: Float(h.alpha),
-                                     dropout: Float(h.dropout), rng: &initRNG)
-            full = nil
+            trainable = .lora(try TrainableLoRA(loaded: loaded, targets: options.targetList, rank: h.rank, alpha: Float(h.alpha),
+                                                dropout: Float(h.dropout), rng: &initRNG))
         }
-        let parameters = full?.parameters ?? lora?.parameters ?? []
+        let parameters = trainable.parameters
         let optimizer = try AdamW(parameters: parameters, settings: h.adamW)
         let writer = PEFTAdapterWriter(architecture: .conditionalGeneration, rank: h.rank, alpha: h.alpha, dropout: h.dropout,
                                        targets: options.targetList == nil ? .allLinear : .exactly, useRSLoRA: false,
                                        baseModelNameOrPath: options.model)
-        let layout: TrainingCheckpoint.ParameterLayout = full == nil ? .peftAdapter(writer) : .plain
+        let layout: TrainingCheckpoint.ParameterLayout
+        switch trainable {
+        case .lora: layout = .peftAdapter(writer)
+        case .full: layout = .plain
+        }
         func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
         let epochLength = manifest.rows.count
@@ -188,33 +194,30 @@ public final class Trainer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try record.write(to: out)
         let summary = "\(manifest.rows.count) training rows (\(Self.counts(manifest))), balance \(mode.rawValue), "
-            + (full == nil ? "\(parameters.count / 2) LoRA modules" : "full training of \(parameters.count) tensors")
+            + trainable.summary
             + " (\(parameters.reduce(0) { $0 + $1.count }) parameters), "
             + "\(stepsPerEpoch) steps per epoch × \(h.epochs), base \(scheme.rawValue)"
         report(.started(totalSteps: totalSteps, doneSteps: globalStep, summary: summary))
 
-        let cache = ImageCache(limit: options.imageCacheBytes)
         let weights = balance.lossWeights(mode: mode)
         let positive = profile.positiveLabel
         var sessionSteps = 0
 
-        func examples(of row: Int, in m: TrainingManifest, cacheKey: String) throws -> [LabeledExample] {
+        func examples(of row: Int, in m: TrainingManifest) throws -> [LabeledExample] {
             let r = m.rows[row]
-            let w = weights[m.classIndices[row]]
-            let key = cacheKey + String(row)
-            let pixels: [[Float]]
-            if let hit = cache.get(key) {
-                pixels = hit
+            let images: [PreparedImage]
+            if let hit = cache.get(r.resolvedPath) {
+                images = hit
             } else {
-                pixels = try builder.images(row: r).map { try loaded.pixelValues(image: $0.rgb, backend: builder.imageBackend) }
-                cache.put(key, pixels)
+                images = try builder.images(row: r)
+                cache.put(r.resolvedPath, images)
             }
-            return try pixels.map { try builder.example(label: r.label, pixelValues: $0, weight: w, source: r.resolvedPath, line: r.line) }
+            return try builder.examples(row: r, images: images, weight: weights[m.classIndices[row]])
         }
 
         func state() -> TrainerState {
             TrainerState(globalStep: globalStep, epoch: sampler.state.epoch, positionInEpoch: sampler.state.position,
-                         epochOrder: [], rngStates: ["dropout": dropout.state, "sampler_seed": samplerSeed],
+                         epochOrder: [], rngStates: ["dropout": dropout.state],
                          steps: record.steps, epochs: record.epochs, best: record.best)
         }
 
@@ -226,42 +229,34 @@ public final class Trainer: @unchecked Sendable {
             report(.checkpoint(url))
         }
 
-        /// P(blocked) and the label log-likelihoods of one validation image, as triage scores it: LoRA through
-        /// the inference path with the adapter attached; full training through the training forward (the
-        /// model's own weights are the frozen base), each label's answer teacher-forced.
-        func score(_ ex: LabeledExample) throws -> ValidationCase {
-            var logprobs: [String: Double] = [:]
-            if let full {
-                for answer in builder.answers {
-                    let e = try builder.example(label: answer.label, pixelValues: ex.pixelValues[0])
-                    logprobs[answer.label] = -Double(try engine.loss(example: e.example, full: full)) * Double(e.targets.count)
-                }
-            } else {
-                guard let vision = loaded.vision else { throw TrainingDataError.invalidArgument("\(options.model) has no vision tower") }
-                let scorer = try LabelScorer(model: loaded.model, answers: builder.answers)
-                let tokens = try vision.imageTokens(pixelValues: ex.pixelValues[0], adapter: Self.adapterName)
-                let prompt = try loaded.model.promptInput(ids: builder.promptIDs, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
-                for l in try scorer.score(prompt: prompt, adapter: Self.adapterName).labels { logprobs[l.label] = l.logprob }
-            }
-            let m = logprobs.values.max() ?? 0
-            let z = logprobs.values.reduce(0) { $0 + exp($1 - m) }
-            let p = logprobs[positive].map { exp($0 - m) / z } ?? .nan
-            return ValidationCase(label: ex.label, pBlocked: p, labelLogprobs: logprobs)
-        }
-
+        /// Per-epoch validation scores every validation input as triage does (the inference path: image tokens,
+        /// prompt prefill, label log-likelihoods; the most suspicious image of a multi-image input): LoRA with
+        /// the parameters attached as an adapter, full training on a snapshot of the current weights.
         func validate(epoch: Int) throws -> (EpochRecord, String, Bool) {
             var epochRecord = EpochRecord(epoch: epoch + 1, step: globalStep, trainLoss: record.steps.last?.loss)
             guard let validation else { return (epochRecord, "no validation set", false) }
-            lora?.attach(as: Self.adapterName)
-            defer { lora?.detach(Self.adapterName) }
+            let model: LoadedModel, adapter: String?
+            switch trainable {
+            case .lora(let lora):
+                lora.attach(as: Self.adapterName)
+                (model, adapter) = (loaded, Self.adapterName)
+            case .full(let full):
+                (model, adapter) = (try full.snapshot(of: loaded), nil)
+            }
+            defer { if case .lora(let lora) = trainable { lora.detach(Self.adapterName) } }
+            guard let vision = model.vision else { throw TrainingDataError.invalidArgument("\(options.model) has no vision tower") }
+            let scorer = try LabelScorer(model: model.model, answers: builder.answers)
             var cases: [ValidationCase] = []
             for row in validation.rows.indices {
                 var best: ValidationCase?
-                for ex in try examples(of: row, in: validation, cacheKey: "v") {
-                    let c = try score(ex)
-                    // Triage keeps the most suspicious image of an input.
-                    if let b = best, c.pBlocked <= b.pBlocked { continue }
-                    best = c
+                for ex in try examples(of: row, in: validation) {
+                    let tokens = try vision.imageTokens(pixelValues: ex.pixelValues[0], adapter: adapter)
+                    let prompt = try model.model.promptInput(ids: builder.promptIDs, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
+                    let scores = try scorer.score(prompt: prompt, adapter: adapter)
+                    let p = scores.probability(positive) ?? .nan
+                    if let b = best, p <= b.pBlocked { continue }
+                    best = ValidationCase(label: ex.label, pBlocked: p,
+                                          labelLogprobs: Dictionary(uniqueKeysWithValues: scores.labels.map { ($0.label, $0.logprob) }))
                 }
                 if let best { cases.append(best) }
             }
@@ -286,26 +281,21 @@ public final class Trainer: @unchecked Sendable {
         while globalStep < totalSteps {
             if let maxSteps = options.maxSteps, sessionSteps >= maxSteps { break }
             let stepStart = clock.now
-            var rows: [Int] = []
-            var epoch = sampler.state.position >= epochLength ? sampler.state.epoch + 1 : sampler.state.epoch
-            while rows.count < window {
-                let (e, row) = sampler.next()
-                epoch = e
-                rows.append(row)
-                if sampler.state.position >= epochLength { break }
-            }
+            // The window's rows: the first draw opens the next epoch when the last one ended.
+            let (epoch, first) = sampler.next()
+            var rows = [first]
+            while rows.count < window && sampler.state.position < epochLength { rows.append(sampler.next().row) }
             var batch: [LabeledExample] = []
-            for row in rows { batch += try examples(of: row, in: manifest, cacheKey: "t") }
+            for row in rows { batch += try examples(of: row, in: manifest) }
             var lossSum = 0.0
             let n = Float(max(batch.count, 1))
             for ex in batch {
                 let loss: Float
-                if let full {
-                    loss = try engine.lossAndGradients(example: ex.example, full: full, dropout: &dropout, lossScale: ex.weight / n)
-                } else if let lora {
+                switch trainable {
+                case .lora(let lora):
                     loss = try engine.lossAndGradients(example: ex.example, lora: lora, dropout: &dropout, lossScale: ex.weight / n)
-                } else {
-                    loss = .nan
+                case .full(let full):
+                    loss = try engine.lossAndGradients(example: ex.example, full: full, dropout: &dropout, lossScale: ex.weight / n)
                 }
                 lossSum += Double(loss) * Double(ex.weight)
             }
@@ -349,10 +339,11 @@ public final class Trainer: @unchecked Sendable {
                 _ = try TrainingCheckpoint.load(from: out.appendingPathComponent(best.path), parameters: parameters,
                                                 optimizer: optimizer, layout: layout)
             }
-            if full != nil {
-                try FullModelWriter.write(parameters: parameters, base: URL(fileURLWithPath: options.model), to: out)
-            } else {
-                try writer.write(parameters: parameters, to: out)
+            switch trainable {
+            case .lora: try writer.write(parameters: parameters, to: out)
+            case .full(let full):
+                try FullModelWriter.write(tensors: try full.checkpointTensors(patchSize: loaded.vision?.settings.vision.patchSize),
+                                          base: URL(fileURLWithPath: options.model), to: out)
             }
         }
         record.finishSession(seconds: (clock.now - sessionStart).seconds, completed: completed)
@@ -383,18 +374,44 @@ public final class Trainer: @unchecked Sendable {
     }
 }
 
-/// Pixel values of manifest rows kept between epochs, up to a byte limit (first come, first kept).
+/// What a run trains.
+enum Trainable {
+    /// LoRA updates on the frozen base.
+    case lora(TrainableLoRA)
+    /// Every weight (`--full`).
+    case full(FullParameters)
+
+    var parameters: [Parameter] {
+        switch self {
+        case .lora(let l): return l.parameters
+        case .full(let f): return f.parameters
+        }
+    }
+
+    /// "N LoRA modules" or "full training of N tensors".
+    var summary: String {
+        switch self {
+        case .lora(let l): return "\(l.modules.count) LoRA modules"
+        case .full(let f): return "full training of \(f.parameters.count) tensors"
+        }
+    }
+}
+
+
+/// The model images of manifest inputs (by resolved path), kept between epochs up to a byte limit (first
+/// come, first kept). 8-bit images, a quarter of their float pixel values' size.
 final class ImageCache: @unchecked Sendable {
     let limit: Int
     private var bytes = 0
-    private var entries: [String: [[Float]]] = [:]
+    private var entries: [String: [PreparedImage]] = [:]
 
     init(limit: Int) { self.limit = limit }
 
-    func get(_ key: String) -> [[Float]]? { entries[key] }
+    func get(_ key: String) -> [PreparedImage]? { entries[key] }
 
-    func put(_ key: String, _ value: [[Float]]) {
-        let size = value.reduce(0) { $0 + $1.count * 4 }
+    func put(_ key: String, _ value: [PreparedImage]) {
+        guard entries[key] == nil else { return }
+        let size = value.reduce(0) { $0 + $1.rgb.pixels.count + $1.gray.count }
         guard bytes + size <= limit else { return }
         entries[key] = value
         bytes += size

@@ -53,6 +53,8 @@ public struct ExampleBuilder: Sendable {
     public let imageTokenID: Int
     /// Floats per image: channels · size · size.
     public let pixelCount: Int
+    /// The model's image processor (its settings read once).
+    public let preprocessor: ImagePreprocessor
 
     public init(loaded: LoadedModel, profile: TaskProfile, imageBackend: ImagePreprocessor.Backend = .torchvision) throws {
         try profile.validate(source: "profile \(profile.name)")
@@ -65,6 +67,7 @@ public struct ExampleBuilder: Sendable {
         imageTokenID = vision.settings.imageTokenID
         let v = vision.settings.vision
         pixelCount = v.numChannels * v.imageSize * v.imageSize
+        preprocessor = ImagePreprocessor(config: try loaded.imageProcessorConfig(), backend: imageBackend)
         promptIDs = try TriagePipeline.promptIDs(loaded: loaded, profile: profile)
         answers = try LabelScorer.answers(profile: profile, loaded: loaded)
         // The scorer's own checks (two labels, distinct non-empty answers inside the vocabulary) apply here too.
@@ -102,9 +105,13 @@ public struct ExampleBuilder: Sendable {
     /// gives one; triage scores each image of a multi-image input separately, so training sees each with
     /// the row's label). Errors name the manifest line's input.
     public func examples(row: TrainingRow, weight: Float = 1) throws -> [LabeledExample] {
-        try images(row: row).map { img in
-            try example(label: row.label, pixelValues: try loaded.pixelValues(image: img.rgb, backend: imageBackend), weight: weight,
-                        source: img.file, line: row.line)
+        try examples(row: row, images: try images(row: row), weight: weight)
+    }
+
+    /// The examples of a row whose model images are already made (`images(row:)`, e.g. kept in memory).
+    public func examples(row: TrainingRow, images: [PreparedImage], weight: Float = 1) throws -> [LabeledExample] {
+        try images.map { img in
+            try example(label: row.label, pixelValues: try preprocessor.pixelValues(img.rgb), weight: weight, source: img.file, line: row.line)
         }
     }
 }
