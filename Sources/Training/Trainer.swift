@@ -233,7 +233,9 @@ public final class Trainer: @unchecked Sendable {
         /// prompt prefill, label log-likelihoods; the most suspicious image of a multi-image input): LoRA with
         /// the parameters attached as an adapter, full training on a snapshot of the current weights.
         func validate(epoch: Int) throws -> (EpochRecord, String, Bool) {
-            var epochRecord = EpochRecord(epoch: epoch + 1, step: globalStep, trainLoss: record.steps.last?.loss)
+            let epochLosses = record.steps.filter { $0.epoch == epoch }.map(\.loss)
+            let meanLoss = epochLosses.isEmpty ? nil : epochLosses.reduce(0, +) / Double(epochLosses.count)
+            var epochRecord = EpochRecord(epoch: epoch + 1, step: globalStep, trainLoss: meanLoss)
             guard let validation else { return (epochRecord, "no validation set", false) }
             let model: LoadedModel, adapter: String?
             switch trainable {

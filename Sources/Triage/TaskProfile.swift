@@ -94,6 +94,19 @@ public struct TaskProfile: Codable, Sendable, Equatable {
     /// The frame strategy as the angiography pipeline's type (valid profiles only).
     public var strategy: FrameStrategy { FrameStrategy(rawValue: frameStrategy) ?? .minimumIntensityProjection }
 
+    /// This profile with a new operating threshold (e.g. one chosen for a target sensitivity). When the threshold
+    /// lies above the review band, the band's upper edge moves up to it: otherwise a probability between the
+    /// band and the threshold would be called patent with no review, the high-risk direction. (A threshold
+    /// below the band needs nothing: probabilities between the two are called blocked.) `widened` says
+    /// whether the band moved.
+    public func withThreshold(_ t: Double) -> (profile: TaskProfile, widened: Bool) {
+        var p = self
+        p.threshold = t
+        guard reviewBand.count == 2, t > reviewBand[1] else { return (p, false) }
+        p.reviewBand[1] = t
+        return (p, true)
+    }
+
     /// Checks every field; the error names the profile's source and the field.
     public func validate(source: String) throws {
         func fail(_ field: String, _ reason: String) -> TriageError { .invalidProfile(file: source, field: field, reason: reason) }

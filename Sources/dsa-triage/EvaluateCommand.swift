@@ -167,11 +167,13 @@ struct EvaluateCommand: AsyncParsableCommand {
                 guard let t = result.operatingPoint?.threshold else {
                     throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity!); \(writeProfile) not written")
                 }
-                var p = taskProfile
-                p.threshold = min(max(t, 0.0001), 0.9999)
+                let (p, widened) = taskProfile.withThreshold(min(max(t, 0.0001), 0.9999))
                 try p.validate(source: writeProfile)
                 try p.jsonData().write(to: URL(fileURLWithPath: writeProfile))
                 Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
+                if widened {
+                    Self.stderr("note: the threshold lies above the review band; the band now reaches it (\(p.reviewBand)) so that no probability below the threshold is called patent without review\n")
+                }
             }
             if let floor = failUnderSensitivity {
                 let s = result.metrics["sensitivity"]?.value

@@ -26,7 +26,7 @@ struct SynthCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Frames per run.")
     var frames = 12
 
-    @Option(name: .long, help: "Runs to write: native, subtracted or both (comma-separated).")
+    @Option(name: .long, help: "Runs to write: native, subtracted, or both (\"both\" or \"native,subtracted\").")
     var runs = "native,subtracted"
 
     @Option(name: .long, help: "Transfer syntax for all files: explicit-le, implicit-le, explicit-be, jpeg-lossless, rle (default: cycle through explicit-le, jpeg-lossless, rle, implicit-le).")
@@ -49,8 +49,12 @@ struct SynthCommand: AsyncParsableCommand {
     func parsedRuns() throws -> [SynthRunKind] {
         var kinds: [SynthRunKind] = []
         for part in runs.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            if part == "both" {
+                for k in [SynthRunKind.native, .subtracted] where !kinds.contains(k) { kinds.append(k) }
+                continue
+            }
             guard let k = SynthRunKind(rawValue: part) else {
-                throw ValidationError("--runs: '\(part)' is not native or subtracted")
+                throw ValidationError("--runs: '\(part)' is not native, subtracted or both")
             }
             if !kinds.contains(k) { kinds.append(k) }
         }

@@ -76,6 +76,8 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual((op["reported"] as? [String: Any])?["split"] as? String, "test")
         let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: profile))) as? [String: Any])
         XCTAssertEqual(try XCTUnwrap(written["threshold"] as? Double), t, accuracy: 1e-12)
+        let band = try XCTUnwrap(written["review_band"] as? [Double])
+        XCTAssertGreaterThanOrEqual(band[1], t, "no probability below the written threshold is called patent without review")
         let sub = try XCTUnwrap(ev["subgroups"] as? [String: [[String: Any]]])
         XCTAssertEqual(sub["month"]?.map { $0["group"] as? String }, ["2025-01", "2025-02", "2025-03"])
         XCTAssertEqual(sub["scanner"]?.count, 3)

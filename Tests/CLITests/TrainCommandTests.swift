@@ -78,8 +78,11 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertLessThan(losses.suffix(2).reduce(0, +), losses.prefix(2).reduce(0, +) - 0.5, "\(losses)")
         let epochs = try XCTUnwrap(rec["epochs"] as? [[String: Any]])
         XCTAssertEqual(epochs.count, 2)
-        for e in epochs {
+        for (i, e) in epochs.enumerated() {
             for k in ["sensitivity", "specificity", "balanced_accuracy", "validation_loss"] { XCTAssertNotNil(e[k], k) }
+            // The epoch's training loss is the mean over its three steps.
+            let own = losses[(3 * i)..<(3 * i + 3)]
+            XCTAssertEqual(try XCTUnwrap(e["train_loss"] as? Double), own.reduce(0, +) / 3, accuracy: 1e-12)
         }
         XCTAssertNotNil(rec["best"] as? [String: Any])
 

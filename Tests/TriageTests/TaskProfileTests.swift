@@ -31,6 +31,25 @@ final class TaskProfileTests: XCTestCase {
         XCTAssertEqual(p.generation.mode, "score")
     }
 
+    func testNewThresholdAboveTheBandWidensTheBand() {
+        let p = TaskProfile.standard  // threshold 0.35, band [0.2, 0.6]
+        let (high, widened) = p.withThreshold(0.97)
+        XCTAssertTrue(widened)
+        XCTAssertEqual(high.threshold, 0.97)
+        XCTAssertEqual(high.reviewBand, [0.2, 0.97])
+        // P = 0.8 lies below the new threshold: without the wider band it would be called patent, unreviewed.
+        let policy = DecisionPolicy(profile: high)
+        XCTAssertTrue(policy.band.contains(0.8))
+        XCTAssertFalse(policy.band.contains(0.98))
+        let (inside, w2) = p.withThreshold(0.5)
+        XCTAssertFalse(w2)
+        XCTAssertEqual(inside.reviewBand, [0.2, 0.6])
+        let (low, w3) = p.withThreshold(0.1)  // below the band: P in [0.1, 0.2) is called blocked, nothing to widen
+        XCTAssertFalse(w3)
+        XCTAssertEqual(low.reviewBand, [0.2, 0.6])
+        XCTAssertEqual(low.threshold, 0.1)
+    }
+
     func mutate(_ body: (inout [String: Any]) -> Void) throws -> Data {
         var d = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(TaskProfile.defaultJSON.utf8)) as? [String: Any])
         body(&d)

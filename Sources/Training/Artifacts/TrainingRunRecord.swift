@@ -169,7 +169,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var epoch: Int
     /// Optimiser steps done when the epoch ended.
     public var step: Int
-    /// Mean training loss of the epoch's last step.
+    /// Mean training loss over the epoch's optimiser steps.
     public var trainLoss: Double?
     /// Mean validation loss.
     public var validationLoss: Double?
