@@ -58,6 +58,8 @@ public final class TriagePipeline: @unchecked Sendable {
     public let promptIDs: [Int]
     /// Which reference image processor the pixel values follow (transformers' default: torchvision).
     public let imageBackend: ImagePreprocessor.Backend
+    /// The model's image processor (its settings read once, at load).
+    public let preprocessor: ImagePreprocessor
     /// Whether records keep the generated text. Off by default: a model can read text burned into the
     /// pixels (names on a secondary capture) and repeat it; the parsed verdict and its reason quote only
     /// the profile's own words.
@@ -76,6 +78,7 @@ public final class TriagePipeline: @unchecked Sendable {
         self.profile = profile
         self.mode = mode
         self.imageBackend = imageBackend
+        preprocessor = ImagePreprocessor(config: try loaded.imageProcessorConfig(), backend: imageBackend)
         if let adapter {
             let a = try loaded.attachAdapter(directory: adapter, name: "triage")
             adapterName = "triage"
@@ -461,7 +464,7 @@ public final class TriagePipeline: @unchecked Sendable {
         guard let vision = loaded.vision else { throw TriageError.invalidArgument("\(loaded.path) has no vision tower") }
         let clock = ContinuousClock()
         let t0 = clock.now
-        let pixels = try loaded.pixelValues(image: rgb, backend: imageBackend)
+        let pixels = try preprocessor.pixelValues(rgb)
         let tokens = try vision.imageTokens(pixelValues: pixels, adapter: adapterName)
         let prompt = try loaded.model.promptInput(ids: promptIDs, imageTokens: [tokens], imageTokenID: vision.settings.imageTokenID)
         timings.vision += (clock.now - t0).seconds
