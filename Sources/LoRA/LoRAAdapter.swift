@@ -14,25 +14,9 @@ public final class LoRAAdapter: @unchecked Sendable {
     /// sha256 of adapter_model.safetensors.
     public let sha256: String
 
-    /// Module path prefixes peft writes (after `base_model.model.`) for Gemma 3 under older and newer
-    /// transformers, mapped to our canonical ones. Vision first: "model." alone is the text-only layout.
-    static let prefixMap: [(String, String)] = [
-        ("model.vision_tower.vision_model.", "vision_tower."),
-        ("vision_tower.vision_model.", "vision_tower."),
-        ("model.vision_tower.", "vision_tower."),
-        ("vision_tower.", "vision_tower."),
-        ("model.language_model.", "language_model."),
-        ("language_model.model.", "language_model."),
-        ("model.", "language_model."),
-    ]
-
-    /// Canonical module path of a peft module path, or nil when it is neither text nor vision.
-    static func canonicalModule(_ peftModule: String) -> String? {
-        for (from, to) in prefixMap where peftModule.hasPrefix(from) {
-            return to + peftModule.dropFirst(from.count)
-        }
-        return nil
-    }
+    /// Canonical module path of a peft module path (the layouts of `Gemma3CheckpointLayout`), or nil when it
+    /// is neither text nor vision.
+    static func canonicalModule(_ peftModule: String) -> String? { Gemma3CheckpointLayout.canonicalModule(peftModule) }
 
     /// Reads the adapter in `directory` and validates every tensor against `layers` (the base model's
     /// linear layers by canonical path).

@@ -8,8 +8,8 @@ public final class Gemma3VisionEncoder: @unchecked Sendable {
     public let projector: Gemma3MultimodalProjector
 
     /// Checkpoint prefixes of the vision tower in the wild: Google's release, newer transformers.
-    static let towerPrefixes = ["vision_tower.vision_model.", "model.vision_tower.vision_model.", "vision_tower.", "model.vision_tower."]
-    static let projectorPrefixes = ["multi_modal_projector.", "model.multi_modal_projector."]
+    static var towerPrefixes: [String] { Gemma3CheckpointLayout.visionTower }
+    static var projectorPrefixes: [String] { Gemma3CheckpointLayout.projector }
 
     init(settings: Gemma3VisionSettings, textHidden: Int, source: WeightSource, computeMode: ComputeMode) throws {
         self.settings = settings

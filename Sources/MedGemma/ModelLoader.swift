@@ -152,13 +152,7 @@ public enum ModelLoader {
         let (config, root) = try Gemma3TextConfig.load(configURL: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: dir)
         let weights = SafeTensorsWeights(checkpoint, name: dir.path)
-        // Checkpoint layouts: newer transformers, Google's release, text-only.
-        let layouts: [(prefix: String, lmHead: String)] = [
-            ("model.language_model.", "lm_head.weight"),
-            ("language_model.model.", "language_model.lm_head.weight"),
-            ("model.", "lm_head.weight"),
-        ]
-        guard let layout = layouts.first(where: { weights.contains($0.prefix + "embed_tokens.weight") }) else {
+        guard let layout = Gemma3CheckpointLayout.text.first(where: { weights.contains($0.prefix + "embed_tokens.weight") }) else {
             throw ModelError.missingTensor(name: "embed_tokens.weight (under model., model.language_model. or language_model.model.)",
                                            source: dir.path)
         }
