@@ -3,13 +3,17 @@
 /// `model.vision_tower.`), Google's release (`language_model.model.`, `vision_tower.vision_model.`) and
 /// text-only exports (`model.`). The one table the loader, the vision encoder and adapter loading share.
 public enum Gemma3CheckpointLayout {
-    /// Text decoder prefixes with the untied output layer's name in that layout, in the order they are
-    /// tried ("model." last: it is also the start of the multimodal names).
-    public static let text: [(prefix: String, lmHead: String)] = [
-        ("model.language_model.", "lm_head.weight"),
-        ("language_model.model.", "language_model.lm_head.weight"),
-        ("model.", "lm_head.weight"),
-    ]
+    /// A text decoder's prefix and the untied output layer's name in one layout.
+    public typealias TextLayout = (prefix: String, lmHead: String)
+    /// Newer transformers' Gemma3ForConditionalGeneration.
+    public static let transformers: TextLayout = ("model.language_model.", "lm_head.weight")
+    /// Google's release, which transformers 5.24's `save_pretrained` also writes for the vision-language model
+    /// (the layout full training saves in).
+    public static let release: TextLayout = ("language_model.model.", "language_model.lm_head.weight")
+    /// A text-only export (Gemma3ForCausalLM).
+    public static let textOnly: TextLayout = ("model.", "lm_head.weight")
+    /// The text layouts in the order they are tried ("model." last: it is also the start of the multimodal names).
+    public static let text: [TextLayout] = [transformers, release, textOnly]
     /// SigLIP tower prefixes, longer before shorter so that a prefix match picks the whole prefix.
     public static let visionTower = ["vision_tower.vision_model.", "model.vision_tower.vision_model.", "vision_tower.", "model.vision_tower."]
     /// Multimodal projector prefixes.

@@ -57,7 +57,7 @@ public final class TriagePipeline: @unchecked Sendable {
     /// The chat prompt with one image block.
     public let promptIDs: [Int]
     /// Which reference image processor the pixel values follow (transformers' default: torchvision).
-    public let imageBackend: ImagePreprocessor.Backend
+    public var imageBackend: ImagePreprocessor.Backend { preprocessor.backend }
     /// The model's image processor (its settings read once, at load).
     public let preprocessor: ImagePreprocessor
     /// Whether records keep the generated text. Off by default: a model can read text burned into the
@@ -77,7 +77,6 @@ public final class TriagePipeline: @unchecked Sendable {
         self.loaded = loaded
         self.profile = profile
         self.mode = mode
-        self.imageBackend = imageBackend
         preprocessor = ImagePreprocessor(config: try loaded.imageProcessorConfig(), backend: imageBackend)
         if let adapter {
             let a = try loaded.attachAdapter(directory: adapter, name: "triage")

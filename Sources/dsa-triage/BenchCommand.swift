@@ -5,6 +5,7 @@ import Foundation
 import LoRA
 import MedGemma
 import Tensor
+import Training
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -97,9 +98,7 @@ struct BenchCommand: AsyncParsableCommand {
                     ("decode_runs", "[" + r.decodeRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
                 ]
             }
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            fields.append(("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)))
+            fields.append(("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)))
             print(JSONOutput.object(fields))
         }
     }
@@ -133,8 +132,6 @@ enum DICOMIngestBenchmark {
             total.append(t3.timeIntervalSince(t0))
         }
         func ms(_ xs: [Double]) -> String { String(format: "%.1f", TextBenchmarkResult.median(xs) * 1000) }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
         let d = description
         return JSONOutput.object([
             ("reader", JSONOutput.string("dsa-triage")),
@@ -148,7 +145,7 @@ enum DICOMIngestBenchmark {
             ("model_input_ms", ms(build)),
             ("total_ms", ms(total)),
             ("total_runs_ms", "[" + total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
-            ("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)),
+            ("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)),
         ])
     }
 }

@@ -68,7 +68,7 @@ final class BackwardFullTests: XCTestCase {
     func testFullTextGradientsMatchAutograd() throws {
         let c = try Self.loadCase("full-text")
         let model = try BackwardParityTests.textModel(Fixtures.url("gemma3-text/sliding-gqa"))
-        let full = FullParameters(model: model)
+        let full = try FullParameters(model: model)
         let engine = GradientEngine(model: model)
         // Before any update the parameters are the model's weights: the same loss as the frozen forward.
         XCTAssertEqual(try engine.loss(example: c.example, full: full), try engine.loss(example: c.example, lora: nil))

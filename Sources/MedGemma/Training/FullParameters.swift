@@ -23,44 +23,39 @@ public final class FullParameters: @unchecked Sendable {
     public subscript(name: String) -> Parameter? { byName[name] }
 
     /// Copies every weight of `model` (and `vision`) into float32 parameters.
-    public init(model: Gemma3TextModel, vision: Gemma3VisionEncoder? = nil) {
+    public init(model: Gemma3TextModel, vision: Gemma3VisionEncoder? = nil) throws {
         var list: [Parameter] = []
         func add(_ name: String, _ t: Tensor) { list.append(Parameter(name: name, value: Self.ownedCopy(t))) }
-        func addVector(_ name: String, _ v: [Float]) {
-            // Lengths come from the loaded model, so the shape always matches.
-            let t = Tensor(zeros: [v.count])
-            v.withUnsafeBufferPointer { t.f32.update(from: $0.baseAddress!, count: v.count) }
-            list.append(Parameter(name: name, value: t))
-        }
+        func addVector(_ name: String, _ v: [Float]) throws { list.append(Parameter(name: name, value: try Tensor(v, shape: [v.count]))) }
         add("language_model.embed_tokens.weight", model.embedTokens)
         if !model.config.tieWordEmbeddings { add("lm_head.weight", model.lmHead) }
         for (i, l) in model.layers.enumerated() {
             let p = "language_model.layers.\(i)."
-            addVector(p + "input_layernorm.weight", l.inputNorm)
-            for lin in [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj] { Self.addLinear(lin, to: &list) }
-            addVector(p + "self_attn.q_norm.weight", l.qNorm)
-            addVector(p + "self_attn.k_norm.weight", l.kNorm)
-            addVector(p + "post_attention_layernorm.weight", l.postAttentionNorm)
-            addVector(p + "pre_feedforward_layernorm.weight", l.preFeedforwardNorm)
-            addVector(p + "post_feedforward_layernorm.weight", l.postFeedforwardNorm)
+            try addVector(p + "input_layernorm.weight", l.inputNorm)
+            for lin in [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj] { try Self.addLinear(lin, to: &list) }
+            try addVector(p + "self_attn.q_norm.weight", l.qNorm)
+            try addVector(p + "self_attn.k_norm.weight", l.kNorm)
+            try addVector(p + "post_attention_layernorm.weight", l.postAttentionNorm)
+            try addVector(p + "pre_feedforward_layernorm.weight", l.preFeedforwardNorm)
+            try addVector(p + "post_feedforward_layernorm.weight", l.postFeedforwardNorm)
         }
-        addVector("language_model.norm.weight", model.finalNorm)
+        try addVector("language_model.norm.weight", model.finalNorm)
         if let vision {
             let tower = vision.tower
             add("vision_tower.embeddings.patch_embedding.weight", tower.patchWeight)
-            addVector("vision_tower.embeddings.patch_embedding.bias", tower.patchBias)
+            try addVector("vision_tower.embeddings.patch_embedding.bias", tower.patchBias)
             add("vision_tower.embeddings.position_embedding.weight", tower.positions)
             for (i, l) in tower.layers.enumerated() {
                 let p = "vision_tower.encoder.layers.\(i)."
-                addVector(p + "layer_norm1.weight", l.norm1Weight)
-                addVector(p + "layer_norm1.bias", l.norm1Bias)
-                for lin in [l.qProj, l.kProj, l.vProj, l.outProj, l.fc1, l.fc2] { Self.addLinear(lin, to: &list) }
-                addVector(p + "layer_norm2.weight", l.norm2Weight)
-                addVector(p + "layer_norm2.bias", l.norm2Bias)
+                try addVector(p + "layer_norm1.weight", l.norm1Weight)
+                try addVector(p + "layer_norm1.bias", l.norm1Bias)
+                for lin in [l.qProj, l.kProj, l.vProj, l.outProj, l.fc1, l.fc2] { try Self.addLinear(lin, to: &list) }
+                try addVector(p + "layer_norm2.weight", l.norm2Weight)
+                try addVector(p + "layer_norm2.bias", l.norm2Bias)
             }
-            addVector("vision_tower.post_layernorm.weight", tower.postNormWeight)
-            addVector("vision_tower.post_layernorm.bias", tower.postNormBias)
-            addVector("multi_modal_projector.mm_soft_emb_norm.weight", vision.projector.normWeight)
+            try addVector("vision_tower.post_layernorm.weight", tower.postNormWeight)
+            try addVector("vision_tower.post_layernorm.bias", tower.postNormBias)
+            try addVector("multi_modal_projector.mm_soft_emb_norm.weight", vision.projector.normWeight)
             add("multi_modal_projector.mm_input_projection_weight", vision.projector.projection)
         }
         parameters = list
@@ -72,17 +67,13 @@ public final class FullParameters: @unchecked Sendable {
         if loaded.linearLayers.values.contains(where: { $0.quantized != nil }) {
             throw ModelError.unsupportedFeature("\(loaded.path): full training needs the unquantised base (load it without --quantize)")
         }
-        self.init(model: loaded.model, vision: loaded.vision)
+        try self.init(model: loaded.model, vision: loaded.vision)
     }
 
-    static func addLinear(_ l: LinearLayer, to list: inout [Parameter]) {
+    static func addLinear(_ l: LinearLayer, to list: inout [Parameter]) throws {
         let source = l.quantized?.dequantized() ?? l.weight
         list.append(Parameter(name: l.module + ".weight", value: ownedCopy(source)))
-        if let b = l.bias {
-            let t = Tensor(zeros: [b.count])
-            b.withUnsafeBufferPointer { t.f32.update(from: $0.baseAddress!, count: b.count) }
-            list.append(Parameter(name: l.module + ".bias", value: t))
-        }
+        if let b = l.bias { list.append(Parameter(name: l.module + ".bias", value: try Tensor(b, shape: [b.count]))) }
     }
 
     /// An owned float32 copy (never a view of a memory-mapped checkpoint, which is read-only).
@@ -91,9 +82,6 @@ public final class FullParameters: @unchecked Sendable {
         Convert.toFloat(from: t.raw, dtype: t.dtype, into: out.f32, count: t.count)
         return out
     }
-
-    /// Zeroes every gradient.
-    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
     /// Weight [out, in] and bias of a linear layer.
     func linear(_ l: LinearLayer) -> (w: Parameter, b: Parameter?)? {
@@ -108,8 +96,9 @@ extension FullParameters {
     /// "vision_tower.*", "multi_modal_projector.*", and "language_model.lm_head.weight" when untied.
     /// `ModelLoader` and transformers both read it.
     public static func checkpointName(_ canonical: String) -> String {
-        if canonical == "lm_head.weight" { return "language_model.lm_head.weight" }
-        if canonical.hasPrefix("language_model.") { return "language_model.model." + canonical.dropFirst("language_model.".count) }
+        let layout = Gemma3CheckpointLayout.release
+        if canonical == "lm_head.weight" { return layout.lmHead }
+        if canonical.hasPrefix("language_model.") { return layout.prefix + canonical.dropFirst("language_model.".count) }
         return canonical
     }
 
@@ -133,8 +122,9 @@ extension FullParameters {
         let source = TensorDictionary(Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) }),
                                       name: "full-training snapshot of \(loaded.path)")
         let mode = loaded.model.computeMode
-        let model = try Gemma3TextModel(config: loaded.model.config, source: source, prefix: "language_model.model.",
-                                        lmHeadName: "language_model.lm_head.weight", computeMode: mode)
+        let layout = Gemma3CheckpointLayout.release
+        let model = try Gemma3TextModel(config: loaded.model.config, source: source, prefix: layout.prefix,
+                                        lmHeadName: layout.lmHead, computeMode: mode)
         var vision: Gemma3VisionEncoder?
         if let v = loaded.vision {
             vision = try Gemma3VisionEncoder(settings: v.settings, textHidden: loaded.model.config.hiddenSize, source: source, computeMode: mode)

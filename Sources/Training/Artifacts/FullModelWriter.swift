@@ -27,14 +27,8 @@ public enum FullModelWriter {
             }
             try AtomicWrite.write(data, to: to)
         }
-        let target = directory.appendingPathComponent("model.safetensors")
-        let tmp = AtomicWrite.temporarySibling(of: target)
-        do {
+        try AtomicWrite.write(to: directory.appendingPathComponent("model.safetensors")) { tmp in
             try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: tmp)
-            try AtomicWrite.replace(target, with: tmp)
-        } catch {
-            try? fm.removeItem(at: tmp)
-            throw error
         }
     }
 }

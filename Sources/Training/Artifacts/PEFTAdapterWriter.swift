@@ -204,22 +204,8 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
     /// Reads the LoRA matrices of an adapter written by `write` back into `parameters` (matched by name,
     /// shapes checked); used to resume from a checkpoint.
     public func read(into parameters: [Parameter], from directory: URL) throws {
-        let url = directory.appendingPathComponent(Self.weightsFileName)
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TrainingArtifactError.corrupt(path: url.path, reason: "missing") }
-        let file = try SafeTensorsFile(url: url)
-        var expected = Set<String>()
-        for p in parameters {
-            let key = try peftKey(parameterName: p.name)
-            expected.insert(key)
-            guard file.contains(key) else { throw TrainingArtifactError.corrupt(path: url.path, reason: "no tensor '\(key)' for parameter '\(p.name)'") }
-            let t = try file.tensor(key)
-            guard t.dtype == .f32, t.shape == p.shape else {
-                throw TrainingArtifactError.corrupt(path: url.path, reason: "tensor '\(key)' is \(t.dtype) \(t.shape), expected f32 \(p.shape)")
-            }
-            p.value.f32.update(from: t.f32, count: p.count)
-        }
-        if let extra = Set(file.names).subtracting(expected).sorted().first {
-            throw TrainingArtifactError.corrupt(path: url.path, reason: "tensor '\(extra)' is not among the trained parameters")
+        try TrainingCheckpoint.readParameters(parameters, from: directory.appendingPathComponent(Self.weightsFileName)) {
+            try peftKey(parameterName: $0.name)
         }
     }
 }

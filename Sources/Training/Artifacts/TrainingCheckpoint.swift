@@ -10,7 +10,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var epoch: Int
     /// Examples of `epochOrder` already consumed in this epoch.
     public var positionInEpoch: Int
-    /// This epoch's sample order (indices into the training set).
+    /// This epoch's sample order (indices into the training set), for a loop that keeps it; `Trainer` leaves
+    /// it empty, since its sampler re-derives the order from its seed, the epoch and the position.
     public var epochOrder: [Int]
     /// Every random generator's state by purpose ("dropout", "sampler", …): `SplitMix64.state` words.
     public var rngStates: [String: UInt64]
@@ -145,15 +146,7 @@ public enum TrainingCheckpoint {
         case .peftAdapter(let writer):
             try writer.read(into: parameters, from: folder)
         case .plain:
-            let url = folder.appendingPathComponent(parametersFileName)
-            let file = try openSafeTensors(url)
-            for p in parameters {
-                let t = try tensor(file, p.name, shape: p.shape, url: url)
-                p.value.f32.update(from: t.f32, count: p.count)
-            }
-            if let extra = Set(file.names).subtracting(parameters.map(\.name)).sorted().first {
-                throw TrainingArtifactError.corrupt(path: url.path, reason: "tensor '\(extra)' is not among the trained parameters")
-            }
+            try readParameters(parameters, from: folder.appendingPathComponent(parametersFileName))
         }
         let url = folder.appendingPathComponent(optimizerFileName)
         let file = try openSafeTensors(url)
@@ -177,13 +170,32 @@ public enum TrainingCheckpoint {
         return state
     }
 
+    /// Copies each parameter's tensor (stored under `key(parameter)`: its own name by default) from the
+    /// safetensors file `url` into it, checking float32 and the shape; a missing file or tensor, a tensor of
+    /// another shape, or a tensor no parameter claims is an error naming the file.
+    static func readParameters(_ parameters: [Parameter], from url: URL, key: (Parameter) throws -> String = { $0.name }) throws {
+        let file = try openSafeTensors(url)
+        var expected = Set<String>()
+        for p in parameters {
+            let k = try key(p)
+            expected.insert(k)
+            let t = try tensor(file, k, shape: p.shape, url: url, parameter: k == p.name ? nil : p.name)
+            p.value.f32.update(from: t.f32, count: p.count)
+        }
+        if let extra = Set(file.names).subtracting(expected).sorted().first {
+            throw TrainingArtifactError.corrupt(path: url.path, reason: "tensor '\(extra)' is not among the trained parameters")
+        }
+    }
+
     static func openSafeTensors(_ url: URL) throws -> SafeTensorsFile {
         guard FileManager.default.fileExists(atPath: url.path) else { throw TrainingArtifactError.corrupt(path: url.path, reason: "missing") }
         do { return try SafeTensorsFile(url: url) } catch { throw TrainingArtifactError.corrupt(path: url.path, reason: "\(error)") }
     }
 
-    static func tensor(_ file: SafeTensorsFile, _ name: String, shape: [Int], url: URL) throws -> Tensor {
-        guard file.contains(name) else { throw TrainingArtifactError.corrupt(path: url.path, reason: "no tensor '\(name)'") }
+    static func tensor(_ file: SafeTensorsFile, _ name: String, shape: [Int], url: URL, parameter: String? = nil) throws -> Tensor {
+        guard file.contains(name) else {
+            throw TrainingArtifactError.corrupt(path: url.path, reason: "no tensor '\(name)'" + (parameter.map { " for parameter '\($0)'" } ?? ""))
+        }
         let t = try file.tensor(name)
         guard t.dtype == .f32, t.shape == shape else {
             throw TrainingArtifactError.corrupt(path: url.path, reason: "tensor '\(name)' is \(t.dtype) \(t.shape), expected f32 \(shape)")

@@ -45,7 +45,8 @@ public struct LabeledExample: Sendable {
 public struct ExampleBuilder: Sendable {
     public let loaded: LoadedModel
     public let profile: TaskProfile
-    public let imageBackend: ImagePreprocessor.Backend
+    /// Which reference image processor the pixel values follow.
+    public var imageBackend: ImagePreprocessor.Backend { preprocessor.backend }
     /// The user turn with one image block, as `TriagePipeline.promptIDs`.
     public let promptIDs: [Int]
     /// Each label's answer tokens, as the scorer reads them.
@@ -63,7 +64,6 @@ public struct ExampleBuilder: Sendable {
         }
         self.loaded = loaded
         self.profile = profile
-        self.imageBackend = imageBackend
         imageTokenID = vision.settings.imageTokenID
         let v = vision.settings.vision
         pixelCount = v.numChannels * v.imageSize * v.imageSize
