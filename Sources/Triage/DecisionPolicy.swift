@@ -70,10 +70,12 @@ public struct DecisionPolicy: Sendable {
         if x.scored {
             if let p = x.pBlocked, p.isFinite, p >= 0, p <= 1 {
                 scoreLabel = p >= threshold ? .blocked : .patent
-                reasons.append("P(blocked) \(Self.fmt(p)) \(p >= threshold ? "≥" : "<") threshold \(Self.fmt(threshold))")
                 if band.contains(p) {
+                    // One reason, naming the band first: "P ≥ threshold" beside a review would read as a blocked call.
                     review = true
-                    reasons.append("P(blocked) in the review band [\(Self.fmt(band.lowerBound)), \(Self.fmt(band.upperBound))]")
+                    reasons.append("P(blocked) \(Self.fmt(p)) lies in the review band [\(Self.fmt(band.lowerBound)), \(Self.fmt(band.upperBound))] (threshold \(Self.fmt(threshold))): uncertain, for manual review")
+                } else {
+                    reasons.append("P(blocked) \(Self.fmt(p)) \(p >= threshold ? "≥" : "<") threshold \(Self.fmt(threshold))")
                 }
             } else {
                 review = true

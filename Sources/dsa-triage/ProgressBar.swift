@@ -33,10 +33,20 @@ final class ProgressBar {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    func finish() {
+    /// Erases the bar's line (carriage return + erase to end of line), so that a row written next to the same
+    /// terminal starts at column 0 instead of after the bar's text; `advance` draws it again.
+    func clear() {
         guard enabled, total > 0 else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        FileHandle.standardError.write(Data(Self.eraseLine.utf8))
     }
+
+    /// Leaves the terminal clean: the bar's line is erased, so the closing summary starts on an empty line.
+    func finish() {
+        clear()
+    }
+
+    /// ANSI "carriage return, erase in line" (CSI K).
+    static let eraseLine = "\r\u{1B}[K"
 
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())

@@ -64,6 +64,7 @@ struct TriageCommand: AsyncParsableCommand {
 
     func run() async throws {
         var total = 0, failed = 0
+        var summary = RunSummary()
         try CommandErrors.reporting {
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
             if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
@@ -85,12 +86,16 @@ struct TriageCommand: AsyncParsableCommand {
                 let r = pipeline.run(unit)
                 total += 1
                 if r.status == .error { failed += 1 }
+                summary.add(r)
+                // The bar shares the terminal with the rows: erase it first, or a row starts after its text.
+                bar.clear()
                 // Written straight to the file descriptor, one line per unit, so a reader sees each as it lands.
                 Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
                 bar.advance()
             }
             bar.finish()
         }
+        if total > 0 { Self.stderr(summary.text + "\n") }
         if total == 0 {
             Self.stderr("no DICOM, PNG or JPEG file found in the inputs\n")
             throw ExitCode(4)

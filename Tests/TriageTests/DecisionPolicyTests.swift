@@ -45,7 +45,7 @@ final class DecisionPolicyTests: XCTestCase {
         XCTAssertEqual(policy.decide(DecisionInputs(scored: true, pBlocked: 0.05)),
                        Decision(label: .patent, reasons: ["P(blocked) 0.05 < threshold 0.35"]))
         XCTAssertEqual(policy.decide(DecisionInputs(scored: true, pBlocked: 0.3)),
-                       Decision(label: .manualReview, reasons: ["P(blocked) 0.3 < threshold 0.35", "P(blocked) in the review band [0.2, 0.6]"]))
+                       Decision(label: .manualReview, reasons: ["P(blocked) 0.3 lies in the review band [0.2, 0.6] (threshold 0.35): uncertain, for manual review"]))
     }
 
     func testQualityAndUnreadablePartsForceReview() {
