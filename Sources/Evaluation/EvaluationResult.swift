@@ -31,10 +31,11 @@ public struct SweepRow: Sendable, Equatable, Codable {
     public var sensitivity: Double?
     public var specificity: Double?
     public var ppv: Double?
-    /// Share of cases flagged for a reader at this threshold.
-    public var reviewRate: Double
+    /// Share of cases flagged (P(blocked) ≥ threshold) at this threshold: every case a reader must look at
+    /// under the plain threshold rule. Not the manual-review rate, which the review band sets.
+    public var flaggedRate: Double
 
-    enum CodingKeys: String, CodingKey { case threshold, sensitivity, specificity, ppv, reviewRate = "review_rate" }
+    enum CodingKeys: String, CodingKey { case threshold, sensitivity, specificity, ppv, flaggedRate = "flagged_rate" }
 }
 
 public struct Curves: Sendable, Equatable, Codable {
@@ -79,10 +80,23 @@ public struct ReviewSummary: Sendable, Equatable, Codable {
     /// Cases sent to manual review (counted as flags in the headline confusion matrix).
     public var count: Int
     public var rate: MetricValue
+    /// Of those, the cases that are truly blocked and truly patent (the review column of the report's matrix).
+    public var actuallyBlocked: Int
+    public var actuallyPatent: Int
     /// The metrics on the cases the model decided itself.
     public var autoDecided: MetricTable
 
-    enum CodingKeys: String, CodingKey { case count, rate, autoDecided = "auto_decided" }
+    public init(count: Int, rate: MetricValue, actuallyBlocked: Int, actuallyPatent: Int, autoDecided: MetricTable) {
+        self.count = count
+        self.rate = rate
+        self.actuallyBlocked = actuallyBlocked
+        self.actuallyPatent = actuallyPatent
+        self.autoDecided = autoDecided
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case count, rate, autoDecided = "auto_decided", actuallyBlocked = "actually_blocked", actuallyPatent = "actually_patent"
+    }
 }
 
 /// One row of a subgroup table.
@@ -110,9 +124,10 @@ public struct SplitPerformance: Sendable, Equatable, Codable {
     public var specificity: MetricValue
     public var ppv: MetricValue
     public var npv: MetricValue
-    public var reviewRate: MetricValue
+    /// Share of the split's scored cases flagged at the threshold (what a reader must look at).
+    public var flaggedRate: MetricValue
 
-    enum CodingKeys: String, CodingKey { case split, n, confusion, sensitivity, specificity, ppv, npv, reviewRate = "review_rate" }
+    enum CodingKeys: String, CodingKey { case split, n, confusion, sensitivity, specificity, ppv, npv, flaggedRate = "flagged_rate" }
 }
 
 /// The threshold that reaches a target sensitivity.
@@ -160,11 +175,17 @@ public struct Provenance: Sendable, Equatable, Codable {
     public var dataFingerprint: String?
     public var predictions: String?
     public var predictionsFingerprint: String?
+    /// The model is a demo model (a `DEMO_MODEL` file: trained on synthetic images); its figures have no
+    /// clinical meaning. `demoNotice` is the file's text.
+    public var demoModel: Bool
+    public var demoNotice: String?
+    /// The model is a tiny test model: its decisions are meaningless.
+    public var testModel: Bool
 
     public init(software: String = "dsa-triage", softwareVersion: String, mode: String, model: String? = nil,
                 modelFingerprint: String? = nil, adapters: [String] = [], adapterFingerprints: [String] = [], profile: String,
                 profileFingerprint: String, data: String? = nil, dataFingerprint: String? = nil, predictions: String? = nil,
-                predictionsFingerprint: String? = nil) {
+                predictionsFingerprint: String? = nil, demoNotice: String? = nil, testModel: Bool = false) {
         self.software = software
         self.softwareVersion = softwareVersion
         self.mode = mode
@@ -178,10 +199,14 @@ public struct Provenance: Sendable, Equatable, Codable {
         self.dataFingerprint = dataFingerprint
         self.predictions = predictions
         self.predictionsFingerprint = predictionsFingerprint
+        self.demoModel = demoNotice != nil
+        self.demoNotice = demoNotice
+        self.testModel = testModel
     }
 
     enum CodingKeys: String, CodingKey {
         case software, mode, model, adapters, profile, data, predictions
+        case demoModel = "demo_model_no_clinical_meaning", demoNotice = "demo_notice", testModel = "test_model_decisions_meaningless"
         case softwareVersion = "software_version", modelFingerprint = "model_fingerprint", adapterFingerprints = "adapter_fingerprints"
         case profileFingerprint = "profile_fingerprint", dataFingerprint = "data_fingerprint", predictionsFingerprint = "predictions_fingerprint"
     }
@@ -288,7 +313,7 @@ extension SweepRow {
         try box.encodeOrNull(sensitivity, forKey: .sensitivity)
         try box.encodeOrNull(specificity, forKey: .specificity)
         try box.encodeOrNull(ppv, forKey: .ppv)
-        try box.encodeOrNull(reviewRate, forKey: .reviewRate)
+        try box.encodeOrNull(flaggedRate, forKey: .flaggedRate)
     }
 }
 
@@ -343,5 +368,8 @@ extension Provenance {
         try box.encodeOrNull(dataFingerprint, forKey: .dataFingerprint)
         try box.encodeOrNull(predictions, forKey: .predictions)
         try box.encodeOrNull(predictionsFingerprint, forKey: .predictionsFingerprint)
+        try box.encodeOrNull(demoModel, forKey: .demoModel)
+        try box.encodeOrNull(demoNotice, forKey: .demoNotice)
+        try box.encodeOrNull(testModel, forKey: .testModel)
     }
 }

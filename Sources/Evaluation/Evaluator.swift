@@ -45,12 +45,13 @@ public enum Evaluator {
         if c.positives == 0 { warnings.append("no blocked case among the \(s.count) evaluated: sensitivity, AUROC and AUPRC are undefined") }
         if c.negatives == 0 { warnings.append("no patent case among the \(s.count) evaluated: specificity and AUROC are undefined") }
         let unscored = s.filter { $0.pBlocked == nil }.count
-        if unscored > 0 { warnings.append("\(unscored) case(s) have no P(blocked): they count for the decision metrics only") }
-        if s.count < 30 { warnings.append("only \(s.count) case(s): intervals are wide and bootstrap intervals rough") }
+        if unscored > 0 { warnings.append("\(Plural.count(unscored, "case")) \(unscored == 1 ? "has" : "have") no P(blocked): \(unscored == 1 ? "it counts" : "they count") for the decision metrics only") }
+        if s.count < 30 { warnings.append("only \(Plural.count(s.count, "case")): intervals are wide and bootstrap intervals rough") }
 
         let reviews = s.filter(\.isReview)
         let review = ReviewSummary(count: reviews.count,
                                    rate: MetricValue(value: Double(reviews.count) / Double(s.count), ci: Intervals.wilson(successes: reviews.count, n: s.count)),
+                                   actuallyBlocked: reviews.filter(\.blocked).count, actuallyPatent: reviews.filter { !$0.blocked }.count,
                                    autoDecided: reviews.isEmpty ? head : table(s.filter { !$0.isReview }, bootstrap: options.bootstrap))
 
         let imbalance = imbalanceCheck(head)
@@ -103,7 +104,7 @@ public enum Evaluator {
         func mv(_ k: Int, _ n: Int) -> MetricValue { MetricValue(value: n > 0 ? Double(k) / Double(n) : nil, ci: Intervals.wilson(successes: k, n: n)) }
         return SplitPerformance(split: split, n: scored.count, confusion: c, sensitivity: mv(c.tp, c.tp + c.fn),
                                 specificity: mv(c.tn, c.tn + c.fp), ppv: mv(c.tp, c.tp + c.fp), npv: mv(c.tn, c.tn + c.fn),
-                                reviewRate: mv(c.tp + c.fp, c.total))
+                                flaggedRate: mv(c.tp + c.fp, c.total))
     }
 
     /// The highest threshold whose sensitivity on the validation split reaches `target` (the candidates are
@@ -169,7 +170,7 @@ public enum Evaluator {
                 let t = Double(k) / 100
                 let c = ConfusionCounts(labels: scored.map(\.blocked), flagged: scored.map { $0.pBlocked! >= t })
                 sweep.append(SweepRow(threshold: t, sensitivity: c.sensitivity, specificity: c.specificity, ppv: c.ppv,
-                                      reviewRate: Double(c.tp + c.fp) / Double(c.total)))
+                                      flaggedRate: Double(c.tp + c.fp) / Double(c.total)))
             }
         }
         return Curves(roc: roc, pr: pr, calibration: bins, thresholdSweep: sweep)

@@ -35,9 +35,16 @@ enum ReportMapping {
         }
 
         var warnings = r.warnings
+        if p.testModel {
+            warnings.insert("TEST MODEL: the model is a tiny test model; its decisions and these figures are meaningless.", at: 0)
+        }
+        if p.demoModel {
+            warnings.insert("DEMO MODEL: \(p.demoNotice ?? "trained on synthetic images only") — these figures have no clinical meaning.", at: 0)
+            provenance.append(ReportField("Demo model", "yes — no clinical meaning"))
+        }
         if r.imbalance.majorityClassFailure { warnings.insert(r.imbalance.message, at: 0) }
         var notes = [
-            "Manual-review decisions count as flags (positive) in the confusion matrix; metrics on automatically decided cases only are listed below.",
+            "Manual-review decisions count as flags (positive) in the metrics; the confusion matrix shows them in a column of their own; metrics on automatically decided cases only are listed below.",
             "Intervals: Wilson 95 % for proportions; stratified bootstrap (\(r.bootstrap.resamples) resamples, seed \(r.bootstrap.seed)) for the others.",
         ]
         if !r.imbalance.majorityClassFailure { notes.append(r.imbalance.message) }
@@ -49,7 +56,7 @@ enum ReportMapping {
             metrics.append(ReportMetric(name: l.name, value: m.value, ciLow: m.ci?.first, ciHigh: m.ci?.last, format: l.format))
         }
         metrics.append(ReportMetric(name: "Manual-review rate", value: r.review.rate.value, ciLow: r.review.rate.ci?.first,
-                                    ciHigh: r.review.rate.ci?.last, format: .percent, note: "\(r.review.count) cases"))
+                                    ciHigh: r.review.rate.ci?.last, format: .percent, note: Plural.count(r.review.count, "case")))
 
         let sens = r.metrics["sensitivity"]?.value, spec = r.metrics["specificity"]?.value, ppv = r.metrics["ppv"]?.value
         let rocOp = sens.flatMap { s in spec.map { ReportROCPoint(fpr: 1 - $0, tpr: s) } }
@@ -64,8 +71,9 @@ enum ReportMapping {
         }, ece: r.metrics["ece"]?.value)
         let sweep = ReportThresholdSweep(points: r.curves.thresholdSweep.compactMap { row in
             guard let s = row.sensitivity, let sp = row.specificity else { return nil }
-            return ReportSweepPoint(threshold: row.threshold, sensitivity: s, specificity: sp, reviewRate: row.reviewRate)
-        }, chosenThreshold: r.operatingPoint?.threshold ?? r.threshold, targetSensitivity: r.operatingPoint?.targetSensitivity)
+            return ReportSweepPoint(threshold: row.threshold, sensitivity: s, specificity: sp, flaggedRate: row.flaggedRate)
+        }, chosenThreshold: r.operatingPoint?.threshold ?? r.threshold, targetSensitivity: r.operatingPoint?.targetSensitivity,
+           manualReviewRate: r.review.rate.value)
 
         let b = r.imbalance.baseline
         return ReportDocument(
@@ -73,7 +81,9 @@ enum ReportMapping {
             provenance: provenance, notes: notes, warnings: warnings, metrics: metrics,
             baseline: ReportBaseline(majorityClass: b.majorityClass, accuracy: b.accuracy, sensitivity: b.sensitivity,
                                      specificity: b.specificity),
-            confusion: r.confusion, threshold: r.threshold, roc: roc, pr: pr, calibration: calibration,
+            confusion: r.confusion,
+            reviews: ReportReviewCounts(actuallyBlocked: r.review.actuallyBlocked, actuallyPatent: r.review.actuallyPatent),
+            threshold: r.threshold, roc: roc, pr: pr, calibration: calibration,
             thresholdSweep: sweep, subgroupTables: subgroupTables(r), comparisonTables: comparisonTables(r))
     }
 
@@ -107,11 +117,11 @@ enum ReportMapping {
             var rows: [[String]] = []
             for perf in [op.chosen, op.reported].compactMap({ $0 }) {
                 rows.append([perf.split, "\(perf.n)", pct(perf.sensitivity.value), pct(perf.specificity.value),
-                             pct(perf.ppv.value), pct(perf.npv.value), pct(perf.reviewRate.value)])
+                             pct(perf.ppv.value), pct(perf.npv.value), pct(perf.flaggedRate.value)])
             }
             tables.append(ReportTable(title: "Operating point for target sensitivity \(pct(op.targetSensitivity))",
                                       caption: "threshold \(dec(op.threshold)) chosen on \(op.chosenOn)" + (op.warning.map { "; \($0)" } ?? ""),
-                                      headers: ["split", "n", "sensitivity", "specificity", "PPV", "NPV", "review rate"], rows: rows))
+                                      headers: ["split", "n", "sensitivity", "specificity", "PPV", "NPV", "share flagged"], rows: rows))
         }
         return tables
     }
@@ -127,4 +137,9 @@ enum ReportMapping {
                             caption: "McNemar on the decisions, DeLong on AUROC",
                             headers: ["run", "n", "sensitivity", "specificity", "AUROC", "McNemar", "DeLong"], rows: rows)]
     }
+}
+
+/// "1 case", "2 cases".
+public enum Plural {
+    public static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }

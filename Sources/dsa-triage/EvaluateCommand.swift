@@ -144,7 +144,8 @@ struct EvaluateCommand: AsyncParsableCommand {
                 provenance = Provenance(softwareVersion: SoftwareVersion.current, mode: "model", model: model, modelFingerprint: pipeline.modelFingerprint,
                                         adapters: adapter.map { [$0] } ?? [], adapterFingerprints: pipeline.adapterFingerprint.map { [$0] } ?? [],
                                         profile: taskProfile.name, profileFingerprint: profileFP, data: manifestPath,
-                                        dataFingerprint: Artifacts.fingerprint(file: manifestPath))
+                                        dataFingerprint: Artifacts.fingerprint(file: manifestPath),
+                                        demoNotice: pipeline.demoNotice, testModel: pipeline.isTestModel)
             }
             let settings = BootstrapSettings(resamples: bootstrap, seed: seed)
             var comparisons: [RunComparison] = []
@@ -191,7 +192,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             guard let v = m?.value else { return "undefined" }
             return String(format: "%.3f", v) + (m?.ci.map { String(format: " [%.3f, %.3f]", $0[0], $0[1]) } ?? "")
         }
-        var s = "evaluated \(r.n) case(s) (split: \(r.evaluatedSplit)); prevalence \(f(r.prevalence))\n"
+        var s = "evaluated \(Plural.count(r.n, "case")) (split: \(r.evaluatedSplit)); prevalence \(f(r.prevalence))\n"
         for k in ["sensitivity", "specificity", "accuracy", "auroc"] { s += "  \(k): \(f(r.metrics[k]))\n" }
         s += "  \(r.imbalance.message)\n"
         return s

@@ -1,3 +1,4 @@
+import Evaluation
 import Triage
 
 /// The closing lines of a triage run on stderr: how many units got each decision, how many were skipped or
@@ -22,9 +23,7 @@ struct RunSummary {
     var text: String {
         let order: [TriageLabel] = [.blocked, .manualReview, .patent]
         let parts = order.map { "\(decisions[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
-        return "\(Self.count(units, "unit")): \(parts); \(skipped) skipped; \(failed) failed.\n"
+        return "\(Plural.count(units, "unit")): \(parts); \(skipped) skipped; \(failed) failed.\n"
             + "Decision support only: every result needs review by a radiologist; manual_review cases need one first."
     }
-
-    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }

@@ -6,7 +6,12 @@ import Foundation
 struct SynthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Generate synthetic DSA runs (XA DICOM native and subtracted, PNG) with a labels.csv manifest.")
+        abstract: "Generate synthetic DSA runs (XA DICOM native and subtracted, PNG) with labels.csv and manifest.csv.",
+        discussion: """
+            OUT/labels.csv has one row per case (label, files, generator settings, where the occlusion is); \
+            OUT/manifest.csv has one row per DICOM run (path,label), which `evaluate --data` and `train --data` \
+            read as they are.
+            """)
 
     @Option(name: .long, help: "Output directory (must not exist or be empty).")
     var out: String
@@ -96,6 +101,7 @@ struct SynthCommand: AsyncParsableCommand {
                 ("cases", String(records.count)),
                 ("blocked", String(records.filter(\.blocked).count)),
                 ("labels", JSONOutput.string(URL(fileURLWithPath: out).appendingPathComponent("labels.csv").path)),
+                ("manifest", JSONOutput.string(URL(fileURLWithPath: out).appendingPathComponent("manifest.csv").path)),
                 ("seconds", String(format: "%.2f", Date().timeIntervalSince(start))),
             ]))
         }

@@ -37,7 +37,15 @@ final class SynthGeneratorTests: XCTestCase {
         try SynthBatch.write(SynthBatchOptions(outputDirectory: b, count: 4, prevalence: 0.5, seed: 11, configuration: small))
         try SynthBatch.write(SynthBatchOptions(outputDirectory: c, count: 4, prevalence: 0.5, seed: 12, configuration: small))
         let names = try files(under: a)
-        XCTAssertEqual(names.count, 4 * 3 + 1)
+        XCTAssertEqual(names.count, 4 * 3 + 2, "\(names)")
+        // manifest.csv: one path,label row per DICOM run, in case order, native before subtracted.
+        let labels = try String(contentsOf: a.appendingPathComponent("labels.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        var expected = "path,label\n"
+        for row in labels {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false)
+            expected += "\(f[2]),\(f[1])\n\(f[3]),\(f[1])\n"
+        }
+        XCTAssertEqual(try String(contentsOf: a.appendingPathComponent("manifest.csv"), encoding: .utf8), expected)
         XCTAssertEqual(try files(under: b), names)
         var differing = 0
         for n in names {

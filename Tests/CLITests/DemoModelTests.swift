@@ -66,12 +66,13 @@ final class DemoModelTests: XCTestCase {
             // case_id,label,native_dicom,subtracted_dicom,…
             XCTAssertFalse(row[2].isEmpty, "--runs both writes the native run")
             XCTAssertFalse(row[3].isEmpty, "--runs both writes the subtracted run")
-            manifest += "fresh/\(row[2]),\(row[1])\nfresh/\(row[3]),\(row[1])\n"
+            manifest += "\(row[2]),\(row[1])\n\(row[3]),\(row[1])\n"
             if row[1] == "blocked" { blocked += 1 }
         }
         XCTAssertGreaterThan(blocked, 20)
-        let manifestURL = dir.appendingPathComponent("manifest.csv")
-        try Data(manifest.utf8).write(to: manifestURL)
+        // synth's own manifest.csv is that manifest, and evaluate reads it as it is.
+        let manifestURL = data.appendingPathComponent("manifest.csv")
+        XCTAssertEqual(try String(contentsOf: manifestURL, encoding: .utf8), manifest)
         let out = dir.appendingPathComponent("eval")
         let r = try CLI.run(["evaluate", "--data", manifestURL.path, "--model", Self.demo.path, "--out", out.path,
                              "--bootstrap", "0", "--progress", "never"], environment: Self.env)
@@ -84,6 +85,12 @@ final class DemoModelTests: XCTestCase {
         XCTAssertEqual(Int(tp + fn), 2 * blocked)
         XCTAssertGreaterThanOrEqual(tp / (tp + fn), 0.90, "sensitivity \(c)")
         XCTAssertGreaterThanOrEqual(tn / (tn + fp), 0.90, "specificity \(c)")
+        // The artifacts say it is a demo model, not only stderr.
+        let prov = try XCTUnwrap(ev["provenance"] as? [String: Any])
+        XCTAssertEqual(prov["demo_model_no_clinical_meaning"] as? Bool, true)
+        XCTAssertEqual(prov["test_model_decisions_meaningless"] as? Bool, false)
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("DEMO MODEL:") && html.contains("no clinical meaning"), "report.html lacks the demo-model warning")
     }
 
     /// The README's main command: every bundled sample series gets its generator label (manual review

@@ -94,7 +94,13 @@ final class EvaluateCommandTests: XCTestCase {
         }
         XCTAssertEqual(html.components(separatedBy: "<polyline").count - 1 >= 4, true, "curves are drawn")
         let confusion = try XCTUnwrap(ev["confusion"] as? [String: Int])
-        for key in ["tp", "fp", "tn", "fn"] { XCTAssertTrue(html.contains("\(key.uppercased()) \(confusion[key] ?? -1)"), key) }
+        // Manual reviews have a column of their own; the caption keeps the headline TP and FP (reviews counted as flags).
+        for key in ["tn", "fn"] { XCTAssertTrue(html.contains("\(key.uppercased()) \(confusion[key] ?? -1)</td>"), key) }
+        for key in ["tp", "fp"] { XCTAssertTrue(html.contains("\(key.uppercased()) = \(confusion[key] ?? -1)"), key) }
+        let review = try XCTUnwrap(ev["review"] as? [String: Any])
+        let reviewBlocked = try XCTUnwrap(review["actually_blocked"] as? Int), reviewPatent = try XCTUnwrap(review["actually_patent"] as? Int)
+        XCTAssertEqual(reviewBlocked + reviewPatent, review["count"] as? Int)
+        XCTAssertTrue(html.contains("TP \((confusion["tp"] ?? 0) - reviewBlocked)</td><td class=\"review\">review \(reviewBlocked)</td>"), html)
         for title in ["Per site", "Per scanner", "Over time (by month)", "Operating point for target sensitivity", "Comparison with other runs"] {
             XCTAssertTrue(html.contains(title), "report lacks \(title)")
         }
@@ -186,6 +192,9 @@ final class EvaluateCommandTests: XCTestCase {
         let prov = try XCTUnwrap(ev["provenance"] as? [String: Any])
         XCTAssertEqual((prov["model_fingerprint"] as? String)?.count, 64)
         XCTAssertEqual(prov["mode"] as? String, "model")
+        XCTAssertEqual(prov["test_model_decisions_meaningless"] as? Bool, true)
+        XCTAssertEqual(prov["demo_model_no_clinical_meaning"] as? Bool, false)
+        XCTAssertTrue(try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8).contains("TEST MODEL:"))
         let third = try CLI.run(["evaluate", "--data", m.path, "--model", model, "--out", out.path, "--bootstrap", "100"], environment: Self.env)
         XCTAssertEqual(third.status, 0, third.stderr)
         XCTAssertTrue(third.stderr.contains("computed 0, cached 6, remaining 0"), third.stderr)

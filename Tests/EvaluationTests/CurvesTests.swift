@@ -48,8 +48,8 @@ final class CurvesTests: XCTestCase {
         XCTAssertEqual(at35.threshold, 0.35)
         XCTAssertEqual(at35.sensitivity, 1)
         XCTAssertEqual(at35.specificity, 0.5)
-        XCTAssertEqual(at35.reviewRate, 4.0 / 6)
-        XCTAssertEqual(c.thresholdSweep[0].reviewRate, 1)
+        XCTAssertEqual(at35.flaggedRate, 4.0 / 6)
+        XCTAssertEqual(c.thresholdSweep[0].flaggedRate, 1)
         // ECE by hand: bins 0 (0.05 vs 0), 3 (0.325 vs 0.5), 9 (0.95 vs 1/3).
         let ece = MetricEngine(samples: s).ece()!
         XCTAssertEqual(ece, (1 * 0.05 + 2 * 0.175 + 3 * abs(0.95 - 1.0 / 3)) / 6, accuracy: 1e-12)

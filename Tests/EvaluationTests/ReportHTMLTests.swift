@@ -17,7 +17,7 @@ enum ReportSample {
         let sweep = (0...50).map { i -> ReportSweepPoint in
             let t = Double(i) / 50
             return ReportSweepPoint(threshold: t, sensitivity: 1 - pow(t, 2.5), specificity: pow(t, 0.6),
-                              reviewRate: 0.3 * exp(-pow((t - 0.35) / 0.12, 2)))
+                              flaggedRate: 0.3 * exp(-pow((t - 0.35) / 0.12, 2)))
         }
         let bins = (0..<10).map { i -> ReportCalibrationBin in
             let mp = (Double(i) + 0.5) / 10

@@ -108,13 +108,29 @@ public enum SynthBatch {
             return try r.get()
         }
         let csv = ([csvHeader] + records.map { csvRow($0, options.configuration) }).joined(separator: "\n") + "\n"
-        let labels = out.appendingPathComponent("labels.csv")
-        do {
-            try Data(csv.utf8).write(to: labels, options: .atomic)
-        } catch {
-            throw SynthError.writeFailed(path: labels.path, reason: error.localizedDescription)
+        for (name, text) in [("labels.csv", csv), ("manifest.csv", manifestCSV(records))] {
+            let url = out.appendingPathComponent(name)
+            do {
+                try Data(text.utf8).write(to: url, options: .atomic)
+            } catch {
+                throw SynthError.writeFailed(path: url.path, reason: error.localizedDescription)
+            }
         }
         return records
+    }
+
+    /// `manifest.csv` as `evaluate --data` and `train --data` read it: `path,label`, one row per DICOM run
+    /// written (native before subtracted), paths relative to the output directory (where the manifest lies).
+    /// The PNG pictures are left out: they are another kind of input (no subtraction, no DICOM display
+    /// pipeline) than the runs a model trained on DICOM sees.
+    public static func manifestCSV(_ records: [SynthCaseRecord]) -> String {
+        var rows = ["path,label"]
+        for r in records {
+            for file in [r.nativeFile, r.subtractedFile].compactMap({ $0 }) {
+                rows.append("\(file),\(r.blocked ? "blocked" : "patent")")
+            }
+        }
+        return rows.joined(separator: "\n") + "\n"
     }
 
     /// Generates one case and writes its files.

@@ -38,7 +38,7 @@ public enum HTMLReport {
         h += "</section>\n"
 
         h += "<section id=\"decisions\">\n<h2>Decisions</h2>\n"
-        h += confusionTable(doc.confusion)
+        h += confusionTable(doc.confusion, reviews: doc.reviews)
         h += "<p class=\"threshold\">Threshold on P(blocked) used for these decisions: <strong>\(e(HTMLText.number(doc.threshold, .decimal)))</strong></p>\n"
         h += "</section>\n"
 
@@ -85,13 +85,26 @@ public enum HTMLReport {
         return "<p id=\"baseline\" class=\"baseline\">Majority-class baseline (always “\(e(b.majorityClass))”): accuracy \(e(HTMLText.number(b.accuracy, .percent))), sensitivity \(e(HTMLText.number(b.sensitivity, .percent))), specificity \(e(HTMLText.number(b.specificity, .percent))).</p>\n"
     }
 
-    static func confusionTable(_ c: ConfusionCounts?) -> String {
+    static func confusionTable(_ c: ConfusionCounts?, reviews: ReportReviewCounts? = nil) -> String {
         guard let c else { return "<p id=\"\(confusionID)\" class=\"not-defined\">Confusion matrix not available.</p>\n" }
+        if let r = reviews, r.actuallyBlocked <= c.tp, r.actuallyPatent <= c.fp { return confusionTableWithReview(c, r) }
         var h = "<table id=\"\(confusionID)\" class=\"confusion\">\n<caption>Confusion matrix (blocked is the positive class)</caption>\n"
         h += "<thead><tr><td></td><th scope=\"col\">Predicted blocked</th><th scope=\"col\">Predicted patent</th><th scope=\"col\">Total</th></tr></thead>\n<tbody>\n"
         h += "<tr><th scope=\"row\">Actually blocked</th><td class=\"tp\">TP \(c.tp)</td><td class=\"fn\">FN \(c.fn)</td><td class=\"total\">\(c.tp + c.fn)</td></tr>\n"
         h += "<tr><th scope=\"row\">Actually patent</th><td class=\"fp\">FP \(c.fp)</td><td class=\"tn\">TN \(c.tn)</td><td class=\"total\">\(c.fp + c.tn)</td></tr>\n"
         h += "<tr><th scope=\"row\">Total</th><td class=\"total\">\(c.tp + c.fp)</td><td class=\"total\">\(c.fn + c.tn)</td><td class=\"total\">\(c.total)</td></tr>\n"
+        return h + "</tbody>\n</table>\n"
+    }
+
+    /// Manual reviews in a column of their own between the model's blocked and patent calls; the metrics still
+    /// count them as flags (the caption says so).
+    static func confusionTableWithReview(_ c: ConfusionCounts, _ r: ReportReviewCounts) -> String {
+        let tpCalled = c.tp - r.actuallyBlocked, fpCalled = c.fp - r.actuallyPatent
+        var h = "<table id=\"\(confusionID)\" class=\"confusion\">\n<caption>Confusion matrix (blocked is the positive class; manual-review cases are counted as flags in the metrics: TP = \(c.tp), FP = \(c.fp))</caption>\n"
+        h += "<thead><tr><td></td><th scope=\"col\">Called blocked</th><th scope=\"col\">Manual review</th><th scope=\"col\">Called patent</th><th scope=\"col\">Total</th></tr></thead>\n<tbody>\n"
+        h += "<tr><th scope=\"row\">Actually blocked</th><td class=\"tp\">TP \(tpCalled)</td><td class=\"review\">review \(r.actuallyBlocked)</td><td class=\"fn\">FN \(c.fn)</td><td class=\"total\">\(c.tp + c.fn)</td></tr>\n"
+        h += "<tr><th scope=\"row\">Actually patent</th><td class=\"fp\">FP \(fpCalled)</td><td class=\"review\">review \(r.actuallyPatent)</td><td class=\"tn\">TN \(c.tn)</td><td class=\"total\">\(c.fp + c.tn)</td></tr>\n"
+        h += "<tr><th scope=\"row\">Total</th><td class=\"total\">\(tpCalled + fpCalled)</td><td class=\"total\">\(r.actuallyBlocked + r.actuallyPatent)</td><td class=\"total\">\(c.fn + c.tn)</td><td class=\"total\">\(c.total)</td></tr>\n"
         return h + "</tbody>\n</table>\n"
     }
 
@@ -154,6 +167,7 @@ public enum HTMLReport {
     table.confusion td.tp, table.confusion td.tn { background: #e3f1e5; }
     table.confusion td.fp, table.confusion td.fn { background: #fbe4e2; }
     table.confusion td.total { background: #f3f4f6; }
+    table.confusion td.review { background: #fff4d6; }
     td.not-defined, .not-defined { color: #8a5a00; font-style: italic; }
     .baseline { background: #fff8e1; border-left: 4px solid #e0a800; padding: 6px 12px; }
     .figures { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 18px; }

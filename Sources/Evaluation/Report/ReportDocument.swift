@@ -15,8 +15,10 @@ public struct ReportDocument: Sendable, Codable, Equatable {
     public var metrics: [ReportMetric]
     /// The majority-class baseline, shown beside the headline metrics.
     public var baseline: ReportBaseline?
-    /// The decision confusion matrix ("blocked" is the positive class).
+    /// The decision confusion matrix ("blocked" is the positive class; manual reviews count as flags).
     public var confusion: ConfusionCounts?
+    /// Of the flags in `confusion`, the manual reviews by truth: shown as a column of their own.
+    public var reviews: ReportReviewCounts?
     /// The probability threshold the decisions used.
     public var threshold: Double?
     public var roc: ReportROC?
@@ -30,7 +32,7 @@ public struct ReportDocument: Sendable, Codable, Equatable {
 
     public init(title: String, subtitle: String? = nil, provenance: [ReportField] = [], notes: [String] = [],
                 warnings: [String] = [], metrics: [ReportMetric] = [], baseline: ReportBaseline? = nil,
-                confusion: ConfusionCounts? = nil, threshold: Double? = nil, roc: ReportROC? = nil,
+                confusion: ConfusionCounts? = nil, reviews: ReportReviewCounts? = nil, threshold: Double? = nil, roc: ReportROC? = nil,
                 pr: ReportPR? = nil, calibration: ReportCalibration? = nil,
                 thresholdSweep: ReportThresholdSweep? = nil, subgroupTables: [ReportTable] = [],
                 comparisonTables: [ReportTable] = []) {
@@ -42,6 +44,7 @@ public struct ReportDocument: Sendable, Codable, Equatable {
         self.metrics = metrics
         self.baseline = baseline
         self.confusion = confusion
+        self.reviews = reviews
         self.threshold = threshold
         self.roc = roc
         self.pr = pr
@@ -177,17 +180,17 @@ public struct ReportCalibration: Sendable, Codable, Equatable {
     }
 }
 
-/// One threshold of the sweep; `reviewRate` is the fraction sent to manual review, when a review band applies.
+/// One threshold of the sweep; `flaggedRate` is the share of cases with P(blocked) ≥ the threshold.
 public struct ReportSweepPoint: Sendable, Codable, Equatable {
     public var threshold: Double
     public var sensitivity: Double
     public var specificity: Double
-    public var reviewRate: Double?
-    public init(threshold: Double, sensitivity: Double, specificity: Double, reviewRate: Double? = nil) {
+    public var flaggedRate: Double?
+    public init(threshold: Double, sensitivity: Double, specificity: Double, flaggedRate: Double? = nil) {
         self.threshold = threshold
         self.sensitivity = sensitivity
         self.specificity = specificity
-        self.reviewRate = reviewRate
+        self.flaggedRate = flaggedRate
     }
 }
 
@@ -198,10 +201,13 @@ public struct ReportThresholdSweep: Sendable, Codable, Equatable {
     public var chosenThreshold: Double?
     /// The sensitivity the threshold was chosen to reach, drawn as a horizontal guide.
     public var targetSensitivity: Double?
-    public init(points: [ReportSweepPoint], chosenThreshold: Double?, targetSensitivity: Double? = nil) {
+    /// The run's real manual-review rate (set by the review band, not by the threshold), drawn as a guide.
+    public var manualReviewRate: Double?
+    public init(points: [ReportSweepPoint], chosenThreshold: Double?, targetSensitivity: Double? = nil, manualReviewRate: Double? = nil) {
         self.points = points
         self.chosenThreshold = chosenThreshold
         self.targetSensitivity = targetSensitivity
+        self.manualReviewRate = manualReviewRate
     }
 }
 
@@ -216,5 +222,15 @@ public struct ReportTable: Sendable, Codable, Equatable {
         self.caption = caption
         self.headers = headers
         self.rows = rows
+    }
+}
+
+/// Manual-review decisions split by truth (they are counted as flags in the confusion matrix).
+public struct ReportReviewCounts: Sendable, Codable, Equatable {
+    public var actuallyBlocked: Int
+    public var actuallyPatent: Int
+    public init(actuallyBlocked: Int, actuallyPatent: Int) {
+        self.actuallyBlocked = actuallyBlocked
+        self.actuallyPatent = actuallyPatent
     }
 }

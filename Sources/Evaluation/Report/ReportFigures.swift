@@ -88,9 +88,15 @@ enum ReportFigures {
             ChartSeries(label: "sensitivity", points: valid.map { ChartPoint(x: $0.threshold, y: $0.sensitivity) }, color: blue),
             ChartSeries(label: "specificity", points: valid.map { ChartPoint(x: $0.threshold, y: $0.specificity) }, color: orange, dash: "8 4"),
         ]
-        let review = valid.compactMap { p in p.reviewRate.flatMap { unit($0) ? ChartPoint(x: p.threshold, y: $0) : nil } }
-        if review.count >= 2 {
-            spec.series.append(ChartSeries(label: "manual-review rate", points: review, color: green, dash: "2 3"))
+        // The share flagged at each threshold is what a reader must look at under the plain threshold rule; the
+        // run's manual-review rate is set by the review band, so it is a horizontal guide, not this line.
+        let flagged = valid.compactMap { p in p.flaggedRate.flatMap { unit($0) ? ChartPoint(x: p.threshold, y: $0) : nil } }
+        if flagged.count >= 2 {
+            spec.series.append(ChartSeries(label: "share flagged (P ≥ threshold)", points: flagged, color: green, dash: "2 3"))
+        }
+        if let r = sweep.manualReviewRate, unit(r) {
+            spec.guides.append(ChartGuide(label: "manual-review rate of this run \(HTMLText.number(r, .percent))",
+                                          from: ChartPoint(x: 0, y: r), to: ChartPoint(x: 1, y: r), color: green, dash: "1 4"))
         }
         if let target = sweep.targetSensitivity, unit(target) {
             spec.guides.append(ChartGuide(label: "target sensitivity \(HTMLText.number(target, .percent))",
