@@ -10,8 +10,9 @@ struct DSATriage: AsyncParsableCommand {
         commandName: "dsa-triage",
         abstract: "Triage digital subtraction angiography with MedGemma (decision support only).",
         version: SoftwareVersion.current,
-        subcommands: [GenerateCommand.self, MergeCommand.self, BenchCommand.self, InspectCommand.self, EvaluateCommand.self,
-                      SynthCommand.self, TrainCommand.self, TriageCommand.self]
+        // The main job first, then the commands around it in the order a user meets them.
+        subcommands: [TriageCommand.self, EvaluateCommand.self, InspectCommand.self, SynthCommand.self, TrainCommand.self,
+                      MergeCommand.self, GenerateCommand.self, BenchCommand.self]
     )
 }
 

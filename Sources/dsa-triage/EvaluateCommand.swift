@@ -15,7 +15,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         discussion: """
             MANIFEST is CSV or JSONL with path,label (patent/blocked) and optional site, scanner, date, split. With \
             --model every input runs through the triage pipeline (resumable: results are cached in OUT/cache/); with \
-            --predictions (path,p_blocked [,label] [,decision]) any model's outputs are evaluated. Writes \
+            --predictions (path,p_blocked[,label][,decision]) any model's outputs are evaluated. Writes \
             OUT/evaluation.json, OUT/predictions.csv and OUT/report.html. See docs/EVALUATION.md.
 
             Exit status: 0 done; 1 bad arguments or input; 3 stopped by --limit with inputs left (run again to \
