@@ -19,6 +19,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 / HMAC through BoringSSL (hardware SHA extensions) for model, adapter and data fingerprints.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
     ],
     targets: [
         // C shim over oneDNN and OpenBLAS plus a few vectorised element-wise kernels.
@@ -34,7 +36,7 @@ let package = Package(
             ]
         ),
         .target(name: "Tensor", dependencies: ["CKernels"]),
-        .target(name: "ModelFiles", dependencies: ["Tensor"]),
+        .target(name: "ModelFiles", dependencies: ["Tensor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizer"),
         .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer", "Imaging"]),
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.

@@ -26,8 +26,9 @@ public enum AdapterMerger {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
             .filter { $0.hasSuffix(".safetensors") || $0 == "model.safetensors.index.json" }.sorted()
         guard !files.isEmpty else { throw LoRAError.missingFile(dir.appendingPathComponent("model.safetensors").path) }
+        let digests = try SHA256Hasher.hex(ofFiles: files.map { dir.appendingPathComponent($0).path })
         var lines = ""
-        for f in files { lines += "\(f) \(try SHA256Hasher.hex(ofFile: dir.appendingPathComponent(f).path))\n" }
+        for (f, d) in zip(files, digests) { lines += "\(f) \(d)\n" }
         return SHA256Hasher.hex(of: Data(lines.utf8))
     }
 

@@ -1,90 +1,65 @@
+import Crypto
+import Dispatch
 import Foundation
 
-/// SHA-256 (FIPS 180-4), streaming. Used to fingerprint model, adapter and data files.
+/// SHA-256, streaming, through swift-crypto (BoringSSL's implementation, which uses the CPU's SHA
+/// extensions where present: about 1.1 GB/s against 0.12–0.16 GB/s for the hand-written compression loop
+/// it replaces, on a 2-core AMD EPYC; docs/PERFORMANCE.md). Used to fingerprint model, adapter and data files.
 public struct SHA256Hasher {
-    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    private var buffer = [UInt8](repeating: 0, count: 64)
-    private var buffered = 0
-    private var length: UInt64 = 0
-
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+    private var hasher = Crypto.SHA256()
 
     public init() {}
 
-    private mutating func compress(_ p: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 { w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) }
-        for i in 16..<64 {
-            let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for i in 0..<64 {
-            let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-            let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
-        h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
-    }
-
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        guard var p = bytes.baseAddress else { return }
-        var n = bytes.count
-        length &+= UInt64(n)
-        if buffered > 0 {
-            let take = min(64 - buffered, n)
-            buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: buffered).copyMemory(from: p, byteCount: take) }
-            buffered += take; p += take; n -= take
-            if buffered == 64 {
-                let block = buffer
-                block.withUnsafeBytes { compress($0.baseAddress!) }
-                buffered = 0
-            }
-        }
-        while n >= 64 {
-            compress(p)
-            p += 64; n -= 64
-        }
-        if n > 0 {
-            buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: p, byteCount: n) }
-            buffered = n
-        }
+        hasher.update(bufferPointer: bytes)
     }
 
     public mutating func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
 
+    /// The digest's 32 bytes; the hasher is spent afterwards.
+    public mutating func finalizeBytes() -> [UInt8] { Array(hasher.finalize()) }
+
     /// The digest as lowercase hex; the hasher is spent afterwards.
-    public mutating func finalizeHex() -> String {
-        let bits = length &* 8
-        var pad: [UInt8] = [0x80] + [UInt8](repeating: 0, count: (buffered < 56 ? 55 - buffered : 119 - buffered))
-        for i in (0..<8).reversed() { pad.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
-        let savedLength = length
-        pad.withUnsafeBytes { update($0) }
-        length = savedLength
-        return h.map { String(format: "%08x", $0) }.joined()
+    public mutating func finalizeHex() -> String { Self.hex(bytes: finalizeBytes()) }
+
+    /// Lowercase hex of `bytes`.
+    public static func hex(bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Digest of a whole file, read through a memory map.
+    /// Digest of a whole file, read through a memory map in 64 MiB steps (the kernel pages it in as it goes).
     public static func hex(ofFile path: String) throws -> String {
         let f = try MappedFile(path: path)
         var hasher = SHA256Hasher()
-        hasher.update(UnsafeRawBufferPointer(start: f.base, count: f.size))
+        let step = 64 << 20
+        var offset = 0
+        while offset < f.size {
+            let n = min(step, f.size - offset)
+            hasher.update(UnsafeRawBufferPointer(start: f.base + offset, count: n))
+            offset += n
+        }
         return hasher.finalizeHex()
+    }
+
+    /// Digests of several files, hashed concurrently (one file per core at a time): a sharded checkpoint's
+    /// fingerprint costs the time of its largest shard, not the sum.
+    public static func hex(ofFiles paths: [String]) throws -> [String] {
+        var results = paths.map { Result<String, Error>.failure(ModelFileError.unreadable(path: $0, reason: "not hashed")) }
+        results.withUnsafeMutableBufferPointer { buffer in
+            // Each iteration writes only its own slot.
+            nonisolated(unsafe) let slots = buffer
+            DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+                slots[i] = Result { try hex(ofFile: paths[i]) }
+            }
+        }
+        return try results.map { try $0.get() }
     }
 
     public static func hex(of data: Data) -> String {
@@ -92,8 +67,4 @@ public struct SHA256Hasher {
         hasher.update(data)
         return hasher.finalizeHex()
     }
-}
-
-private extension UInt32 {
-    @inline(__always) func rotr(_ n: UInt32) -> UInt32 { (self >> n) | (self << (32 - n)) }
 }

@@ -31,3 +31,35 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(try SHA256Hasher.hex(ofFile: url.path), whole)
     }
 }
+
+/// Several files hashed at once give each file's own digest, in order; a missing file names itself.
+final class SHA256ManyFilesTests: XCTestCase {
+    func testConcurrentFileDigestsMatchOneByOne() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sha-many-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var paths: [String] = []
+        for n in [1, 70_000_001, 64, 3_000] {
+            var bytes = [UInt8](repeating: 0, count: n)
+            for i in stride(from: 0, to: n, by: 4093) { bytes[i] = UInt8(truncatingIfNeeded: i / 4093 &+ n) }
+            let url = dir.appendingPathComponent("f\(n)")
+            try Data(bytes).write(to: url)
+            paths.append(url.path)
+        }
+        let many = try SHA256Hasher.hex(ofFiles: paths)
+        XCTAssertEqual(many, try paths.map { try SHA256Hasher.hex(ofFile: $0) })
+        // Independent check of the multi-step (64 MiB) path against coreutils.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [paths[1]]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(many[1], String(text.prefix(64)))
+        XCTAssertThrowsError(try SHA256Hasher.hex(ofFiles: [paths[0], dir.appendingPathComponent("missing").path])) { e in
+            XCTAssertTrue("\(e)".contains("missing"), "\(e)")
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
