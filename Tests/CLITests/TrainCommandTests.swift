@@ -236,6 +236,9 @@ final class TrainCommandTests: XCTestCase {
         let train = try data(count: 4, prevalence: 0.5, seed: 21, in: dir, name: "train")
         let validation = try data(count: 2, prevalence: 0.5, seed: 22, in: dir, name: "val")
         let base = CLI.packageRoot.appendingPathComponent("models/demo-base")
+        // The committed weights are the ones tools/make_demo_base.py writes (its README states their sha256).
+        let sha = try SHA256Hasher.hex(ofFile: base.appendingPathComponent("model.safetensors").path)
+        XCTAssertTrue(try String(contentsOf: base.appendingPathComponent("README.md"), encoding: .utf8).contains("sha256 \(sha)"), sha)
         let out = dir.appendingPathComponent("runs/demo")
         let r = try CLI.run(["train", "--model", base.path, "--data", train.path, "--validation", validation.path, "--out", out.path,
                              "--full", "--grad-accum", "2", "--max-steps", "1"])
