@@ -36,6 +36,7 @@ import torch
 
 import transformers
 from transformers import Gemma3ForCausalLM, Gemma3ForConditionalGeneration
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 from transformers.models.gemma3 import modeling_gemma3
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,6 +76,9 @@ def main() -> int:
     assert "final_logit_softcapping" in inspect.getsource(Gemma3ForCausalLM.forward)
     assert "final_logit_softcapping" not in inspect.getsource(Gemma3ForConditionalGeneration.forward)
     assert "final_logit_softcapping" not in inspect.getsource(modeling_gemma3.Gemma3Model.forward)
+    # ... and a "gemma3" config is that class also when loaded as a causal LM.
+    assert MODEL_FOR_CAUSAL_LM_MAPPING_NAMES["gemma3"] == "Gemma3ForConditionalGeneration"
+    assert MODEL_FOR_CAUSAL_LM_MAPPING_NAMES["gemma3_text"] == "Gemma3ForCausalLM"
 
     model_dir = os.path.join(args.fixtures, "model")
     case_dir = os.path.join(args.fixtures, CASE)
