@@ -264,9 +264,16 @@ README = """# demo-base: random starting point of the demo model
 
 A tiny model of the Gemma 3 vision-language architecture (Gemma3ForConditionalGeneration: SigLIP
 256x256 patch 16, 64 image tokens, 6 text layers of width 128) with its own 1k-token tokenizer, written by
-`tools/make_demo_base.py --seed {seed}` with transformers' random initialisation. It knows nothing: it
-is the checkpoint `dsa-triage train --full` starts from to make the demo model (models/demo), which is
-trained on synthetic angiograms only and has no clinical meaning. See docs/DEMO_MODEL.md.
+`tools/make_demo_base.py --seed {seed}` with transformers' random initialisation (the projector matrix,
+which transformers starts at zero, drawn from a seeded N(0, 1/128)). It knows nothing: it is the checkpoint
+`dsa-triage train --full` starts from to make the demo model (models/demo), which is trained on synthetic
+angiograms only and has no clinical meaning. See docs/DEMO_MODEL.md.
+
+Every file is in the repository, the float32 random weights included (model.safetensors, {size_mb:.1f} MB,
+sha256 {sha256}),
+so that the README's training command runs on a fresh clone. The script writes them again, byte for byte:
+
+    python3 tools/make_demo_base.py --out models/demo-base
 """
 
 
@@ -326,8 +333,11 @@ def write_all(out: str, seed: int, fixture: str | None) -> None:
             f.write("\n")
     with open(os.path.join(out, "chat_template.jinja"), "w") as f:
         f.write(CHAT_TEMPLATE)
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:
+        weights_sha256 = hashlib.sha256(f.read()).hexdigest()
     with open(os.path.join(out, "README.md"), "w") as f:
-        f.write(README.format(seed=seed))
+        f.write(README.format(seed=seed, sha256=weights_sha256,
+                              size_mb=os.path.getsize(os.path.join(out, "model.safetensors")) / 1e6))
 
     # Reload through transformers to be sure the directory is a loadable model.
     from transformers import Gemma3ForConditionalGeneration

@@ -29,8 +29,13 @@ public struct Gemma3TextConfig: Sendable {
     public var slidingWindow: Int? = 4096
     public var layerTypes: [AttentionKind] = []
     public var rope: [AttentionKind: RopeParameters] = [:]
+    /// `final_logit_softcapping` as the config states it; `outputLogitSoftcap` is what is applied.
     public var finalLogitSoftcapping: Float?
     public var attnLogitSoftcapping: Float?
+    /// Whether the model class applies `final_logit_softcapping`: transformers' Gemma3ForCausalLM (a
+    /// `gemma3_text` config) does, Gemma3ForConditionalGeneration (a `gemma3` config) never does, whatever
+    /// its text_config says. Parity follows the class the reference would load.
+    public var appliesFinalLogitSoftcapping = true
     public var tieWordEmbeddings = true
     public var useBidirectionalAttention = false
     public var bosTokenID: Int? = 2
@@ -38,6 +43,9 @@ public struct Gemma3TextConfig: Sendable {
     public var padTokenID: Int? = 0
 
     public init() {}
+
+    /// The cap applied to output logits (scoring, generation, training), nil when the model class applies none.
+    public var outputLogitSoftcap: Float? { appliesFinalLogitSoftcapping ? finalLogitSoftcapping : nil }
 
     /// Parses a `gemma3_text` dictionary (or the `text_config` of a `gemma3` one). `source` names the file in errors.
     public init(dictionary d: [String: Any], source: String) throws {
@@ -174,7 +182,11 @@ public struct Gemma3TextConfig: Sendable {
             for key in ["eos_token_id", "bos_token_id", "pad_token_id"] where text[key] == nil {
                 if let v = root[key] { text[key] = v }
             }
-            return (try Gemma3TextConfig(dictionary: text, source: url.path + " (text_config)"), root)
+            var config = try Gemma3TextConfig(dictionary: text, source: url.path + " (text_config)")
+            // A `gemma3` config loads as Gemma3ForConditionalGeneration (also through AutoModelForCausalLM),
+            // whose forward computes lm_head(hidden) and never reads final_logit_softcapping.
+            config.appliesFinalLogitSoftcapping = false
+            return (config, root)
         default:
             throw ModelError.unsupportedArchitecture(file: url.path, found: type.isEmpty ? "(no model_type)" : type)
         }

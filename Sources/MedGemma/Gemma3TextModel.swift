@@ -188,7 +188,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
         return x
     }
 
-    /// Logits [rows, vocab] for final hidden states [rows, hidden] (soft-capped when configured).
+    /// Logits [rows, vocab] for final hidden states [rows, hidden], soft-capped when the model class caps (`outputLogitSoftcap`).
     public func logits(_ hidden: Tensor) throws -> Tensor {
         let rows = hidden.shape[0]
         let out = Tensor(zeros: [rows, config.vocabSize])
@@ -204,7 +204,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
         } else {
             try MatMul.linear(hidden.f32, rows: rows, weight: lmHead, out: out.f32, mode: computeMode)
         }
-        if let cap = config.finalLogitSoftcapping { ck_softcap(out.f32, out.count, cap) }
+        if let cap = config.outputLogitSoftcap { ck_softcap(out.f32, out.count, cap) }
         return out
     }
 
@@ -220,7 +220,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
         }
         let out = Tensor(zeros: [rows, ids.count])
         try MatMul.linear(hidden.f32, rows: rows, weight: w, out: out.f32, mode: computeMode)
-        if let cap = config.finalLogitSoftcapping { ck_softcap(out.f32, out.count, cap) }
+        if let cap = config.outputLogitSoftcap { ck_softcap(out.f32, out.count, cap) }
         return out
     }
 

@@ -18,11 +18,7 @@ public struct LoadedModel: @unchecked Sendable {
     public let path: String
 
     /// Every linear layer (text decoder and vision tower) by canonical module path: where LoRA adapters attach.
-    public var linearLayers: [String: LinearLayer] {
-        var all = model.linearLayers
-        if let vision { all += vision.tower.linearLayers }
-        return Dictionary(uniqueKeysWithValues: all.map { ($0.module, $0) })
-    }
+    public var linearLayers: [String: LinearLayer] { ModelWeights(model: model, vision: vision).linearLayers }
 
     /// Stop ids for a chat turn: the configured ones plus `<end_of_turn>`, which ends the model's turn.
     public var chatStopIDs: Set<Int> {
@@ -40,6 +36,20 @@ public struct LoadedModel: @unchecked Sendable {
             prompt = vision.expandImageMarkers(prompt)
         }
         return tokenizer.encode(prompt, addBOS: true)
+    }
+}
+
+/// The decoder and vision tower of a model directory without its tokenizer: what merging weights needs.
+public struct ModelWeights: @unchecked Sendable {
+    public let model: Gemma3TextModel
+    /// SigLIP tower + projector; nil for text-only checkpoints.
+    public let vision: Gemma3VisionEncoder?
+
+    /// Every linear layer (text decoder and vision tower) by canonical module path: where LoRA adapters attach.
+    public var linearLayers: [String: LinearLayer] {
+        var all = model.linearLayers
+        if let vision { all += vision.tower.linearLayers }
+        return Dictionary(uniqueKeysWithValues: all.map { ($0.module, $0) })
     }
 }
 
@@ -148,6 +158,17 @@ public enum ModelLoader {
     }
 
     static func loadDirectory(_ dir: URL, computeMode: ComputeMode?) throws -> LoadedModel {
+        let (weights, config) = try loadWeights(directory: dir, computeMode: computeMode)
+        let tokURL = dir.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: tokURL.path) else { throw ModelError.missingFile(tokURL.path) }
+        let tokenizer = try GemmaTokenizer(tokenizerJSON: tokURL)
+        var stops = Set(config.eosTokenIDs)
+        stops.formUnion(try generationConfigEOS(dir))
+        return LoadedModel(model: weights.model, vision: weights.vision, directory: dir, tokenizer: tokenizer, stopIDs: stops, path: dir.path)
+    }
+
+    /// The weights of a model directory (config.json + safetensors), without reading its tokenizer.
+    public static func loadWeights(directory dir: URL, computeMode: ComputeMode?) throws -> (weights: ModelWeights, config: Gemma3TextConfig) {
         let configURL = dir.appendingPathComponent("config.json")
         let (config, root) = try Gemma3TextConfig.load(configURL: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: dir)
@@ -166,12 +187,7 @@ public enum ModelLoader {
            let settings = try Gemma3VisionSettings(root: root, source: configURL.path) {
             vision = try Gemma3VisionEncoder(settings: settings, textHidden: config.hiddenSize, source: weights, computeMode: mode)
         }
-        let tokURL = dir.appendingPathComponent("tokenizer.json")
-        guard FileManager.default.fileExists(atPath: tokURL.path) else { throw ModelError.missingFile(tokURL.path) }
-        let tokenizer = try GemmaTokenizer(tokenizerJSON: tokURL)
-        var stops = Set(config.eosTokenIDs)
-        stops.formUnion(try generationConfigEOS(dir))
-        return LoadedModel(model: model, vision: vision, directory: dir, tokenizer: tokenizer, stopIDs: stops, path: dir.path)
+        return (ModelWeights(model: model, vision: vision), config)
     }
 
     /// `eos_token_id` of generation_config.json when present (instruction models list <end_of_turn> there).

@@ -3,6 +3,9 @@
 public enum ModelFileError: Error, CustomStringConvertible, Equatable, Sendable {
     /// No file or directory at `path`.
     case notFound(path: String)
+    /// The model directory `path` holds no weights: no `model.safetensors`, no index, no `.safetensors` shard;
+    /// `readme` is the folder's README.md when it has one.
+    case noWeights(path: String, readme: String?)
     /// `path` exists but is not a regular file (a directory, a device...).
     case notRegularFile(path: String)
     /// The file has zero bytes.
@@ -41,7 +44,7 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable, Sendable 
     /// The file (or index) this error is about.
     public var path: String {
         switch self {
-        case .notFound(let p), .notRegularFile(let p), .emptyFile(let p): return p
+        case .notFound(let p), .noWeights(let p, _), .notRegularFile(let p), .emptyFile(let p): return p
         case .unreadable(let p, _), .truncated(let p, _, _, _), .malformed(let p, _, _), .notGGUF(let p, _): return p
         case .unsupportedVersion(let p, _, _, _), .unsupportedDType(let p, _, _), .unknownGGMLType(let p, _, _): return p
         case .invalidTensor(let p, _, _), .overlappingTensors(let p, _, _), .tensorNotFound(let p, _): return p
@@ -54,6 +57,12 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable, Sendable 
         switch self {
         case .notFound(let p):
             return "\(p): no such file or directory"
+        case .noWeights(let p, let readme):
+            // Name the file that is missing and where weights come from; a folder written by a tool (e.g.
+            // tools/make_demo_base.py) says how to make them in its README.
+            let hint = readme.map { "; \($0) may say how to make them" } ?? ""
+            return "\(p): no model weights: model.safetensors (or model.safetensors.index.json and its shards) is missing. "
+                + "Copy the model's weight files into the folder (a Hugging Face model download has them)\(hint)"
         case .notRegularFile(let p):
             return "\(p): not a regular file"
         case .emptyFile(let p):

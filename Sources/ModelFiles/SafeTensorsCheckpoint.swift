@@ -43,7 +43,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         } else {
             let shards = entries.filter { $0.hasSuffix(".safetensors") }
             guard !shards.isEmpty else {
-                throw ModelFileError.notFound(path: directory.appendingPathComponent("*.safetensors").path)
+                throw ModelFileError.noWeights(path: directory.path,
+                                               readme: entries.contains("README.md") ? directory.appendingPathComponent("README.md").path : nil)
             }
             try self.init(files: shards.map { try SafeTensorsFile(url: directory.appendingPathComponent($0)) }, index: nil, metadata: [:])
         }

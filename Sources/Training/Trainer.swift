@@ -55,7 +55,7 @@ public struct TrainingOptions: Sendable {
 
     /// Target modules as `TrainableLoRA.select` takes them: nil for "all-linear", else the listed names.
     var targetList: [String]? {
-        let t = hyperparameters.targetModules.trimmingCharacters(in: .whitespaces)
+        let t = (hyperparameters.targetModules ?? "").trimmingCharacters(in: .whitespaces)
         if t.isEmpty || t == "all-linear" { return nil }
         return t.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -100,6 +100,8 @@ public final class Trainer: @unchecked Sendable {
         let out = URL(fileURLWithPath: options.out)
         let profile = try options.profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
         h.profile = options.profile ?? "default"
+        // The record keeps only the settings that apply: LoRA's mean nothing to full training.
+        if h.fullFineTune { (h.rank, h.alpha, h.dropout, h.targetModules) = (nil, nil, nil, nil) }
         h.selectionCriterion = options.selection.name
         guard let scheme = QuantizationScheme(rawValue: h.quantization) else {
             throw TrainingDataError.invalidArgument("unknown quantisation \"\(h.quantization)\" (none, int8 or nf4)")
@@ -138,25 +140,26 @@ public final class Trainer: @unchecked Sendable {
         var initRNG = SplitMix64(seed: h.seed)
         // What trains: LoRA updates on the frozen base, or (--full) every weight of a small model.
         let trainable: Trainable
+        let layout: TrainingCheckpoint.ParameterLayout
         if h.fullFineTune {
             guard scheme == .none else {
                 throw TrainingDataError.invalidArgument("full training (--full) needs the unquantised base: use --quantize none")
             }
             trainable = .full(try FullParameters(loaded: loaded))
+            layout = .plain
         } else {
-            trainable = .lora(try TrainableLoRA(loaded: loaded, targets: options.targetList, rank: h.rank, alpha: Float(h.alpha),
-                                                dropout: Float(h.dropout), rng: &initRNG))
+            guard let rank = h.rank, let alpha = h.alpha, let dropout = h.dropout else {
+                throw TrainingDataError.invalidArgument("LoRA training needs a rank, an alpha and a dropout")
+            }
+            let writer = PEFTAdapterWriter(architecture: .conditionalGeneration, rank: rank, alpha: alpha, dropout: dropout,
+                                           targets: options.targetList == nil ? .allLinear : .exactly, useRSLoRA: false,
+                                           baseModelNameOrPath: options.model)
+            trainable = .lora(try TrainableLoRA(loaded: loaded, targets: options.targetList, rank: rank, alpha: Float(alpha),
+                                                dropout: Float(dropout), rng: &initRNG), writer)
+            layout = .peftAdapter(writer)
         }
         let parameters = trainable.parameters
         let optimizer = try AdamW(parameters: parameters, settings: h.adamW)
-        let writer = PEFTAdapterWriter(architecture: .conditionalGeneration, rank: h.rank, alpha: h.alpha, dropout: h.dropout,
-                                       targets: options.targetList == nil ? .allLinear : .exactly, useRSLoRA: false,
-                                       baseModelNameOrPath: options.model)
-        let layout: TrainingCheckpoint.ParameterLayout
-        switch trainable {
-        case .lora: layout = .peftAdapter(writer)
-        case .full: layout = .plain
-        }
         func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
         let epochLength = manifest.rows.count
@@ -232,20 +235,24 @@ public final class Trainer: @unchecked Sendable {
         /// Per-epoch validation scores every validation input as triage does (the inference path: image tokens,
         /// prompt prefill, label log-likelihoods; the most suspicious image of a multi-image input): LoRA with
         /// the parameters attached as an adapter, full training on a snapshot of the current weights.
+        /// `epoch` is 1-based, as every record numbers epochs.
         func validate(epoch: Int) throws -> (EpochRecord, String, Bool) {
-            let epochLosses = record.steps.filter { $0.epoch == epoch }.map(\.loss)
+            let epochLosses = record.steps.filter { $0.epoch == epoch }.map(\.tokenLoss)
             let meanLoss = epochLosses.isEmpty ? nil : epochLosses.reduce(0, +) / Double(epochLosses.count)
-            var epochRecord = EpochRecord(epoch: epoch + 1, step: globalStep, trainLoss: meanLoss)
-            guard let validation else { return (epochRecord, "no validation set", false) }
+            var epochRecord = EpochRecord(epoch: epoch, step: globalStep, trainTokenLoss: meanLoss)
+            guard let validation else {
+                epochRecord.summary = "train token loss \(Self.format(meanLoss)); no validation set"
+                return (epochRecord, epochRecord.summary ?? "", false)
+            }
             let model: LoadedModel, adapter: String?
             switch trainable {
-            case .lora(let lora):
+            case .lora(let lora, _):
                 lora.attach(as: Self.adapterName)
                 (model, adapter) = (loaded, Self.adapterName)
             case .full(let full):
                 (model, adapter) = (try full.snapshot(of: loaded), nil)
             }
-            defer { if case .lora(let lora) = trainable { lora.detach(Self.adapterName) } }
+            defer { if case .lora(let lora, _) = trainable { lora.detach(Self.adapterName) } }
             guard let vision = model.vision else { throw TrainingDataError.invalidArgument("\(options.model) has no vision tower") }
             let scorer = try LabelScorer(model: model.model, answers: builder.answers)
             var cases: [ValidationCase] = []
@@ -264,7 +271,13 @@ public final class Trainer: @unchecked Sendable {
             }
             let metrics = try ValidationMetrics(cases: cases, threshold: profile.threshold, positiveLabel: positive)
             let score = options.selection.score(metrics)
-            epochRecord.validationLoss = metrics.meanLoss
+            // The training objective's quantity on the validation set, so the two token losses compare.
+            let answerLength = Dictionary(uniqueKeysWithValues: builder.answers.map { ($0.label, $0.ids.count) })
+            let tokenLosses = cases.compactMap { c in
+                c.labelLogprobs?[c.label].flatMap { lp in answerLength[c.label].map { -lp / Double($0) } }
+            }
+            epochRecord.validationTokenLoss = tokenLosses.isEmpty ? nil : tokenLosses.reduce(0, +) / Double(tokenLosses.count)
+            epochRecord.validationLabelLoss = metrics.meanLoss
             epochRecord.sensitivity = metrics.sensitivity
             epochRecord.specificity = metrics.specificity
             epochRecord.balancedAccuracy = metrics.balancedAccuracy
@@ -274,7 +287,14 @@ public final class Trainer: @unchecked Sendable {
             for (i, k) in score.keys.enumerated() { epochRecord.extra["selection_key_\(i)"] = k }
             let previousBest = record.best.flatMap { b in record.epochs.first { $0.step == b.step } }.map(Self.selectionScore)
             let isBest = previousBest.map { score > $0 } ?? true
-            return (epochRecord, score.summary, isBest)
+            // One text for the console and the record: the metrics at the profile threshold (the fields above),
+            // then the criterion's own operating point, which may lie at another threshold.
+            let f = Self.format
+            epochRecord.summary = "at the profile threshold \(profile.threshold): sensitivity \(f(metrics.sensitivity)), "
+                + "specificity \(f(metrics.specificity)), balanced accuracy \(f(metrics.balancedAccuracy)); "
+                + "losses: train token \(f(meanLoss)), validation token \(f(epochRecord.validationTokenLoss)), "
+                + "validation label \(f(metrics.meanLoss)); selection (\(options.selection.name)): \(score.summary)"
+            return (epochRecord, epochRecord.summary ?? "", isBest)
         }
 
         // The loop: windows of batch × accumulation rows within an epoch, one optimiser step each.
@@ -294,7 +314,7 @@ public final class Trainer: @unchecked Sendable {
             for ex in batch {
                 let loss: Float
                 switch trainable {
-                case .lora(let lora):
+                case .lora(let lora, _):
                     loss = try engine.lossAndGradients(example: ex.example, lora: lora, dropout: &dropout, lossScale: ex.weight / n)
                 case .full(let full):
                     loss = try engine.lossAndGradients(example: ex.example, full: full, dropout: &dropout, lossScale: ex.weight / n)
@@ -311,17 +331,17 @@ public final class Trainer: @unchecked Sendable {
             zeroGrad()
             globalStep += 1
             sessionSteps += 1
-            let stepRecord = StepRecord(step: globalStep, epoch: epoch, loss: batch.isEmpty ? .nan : lossSum / Double(batch.count),
+            let stepRecord = StepRecord(step: globalStep, epoch: epoch + 1, tokenLoss: batch.isEmpty ? .nan : lossSum / Double(batch.count),
                                         learningRate: lr, gradNorm: Double(norm), seconds: (clock.now - stepStart).seconds)
             record.steps.append(stepRecord)
             report(.step(stepRecord, totalSteps: totalSteps))
 
             let epochEnded = sampler.state.position >= epochLength
             if epochEnded {
-                let (er, text, isBest) = try validate(epoch: epoch)
+                let (er, text, isBest) = try validate(epoch: epoch + 1)
                 record.epochs.append(er)
                 if isBest && validation != nil {
-                    record.best = BestCheckpoint(step: globalStep, epoch: epoch, criterion: options.selection.name,
+                    record.best = BestCheckpoint(step: globalStep, epoch: epoch + 1, criterion: options.selection.name,
                                                  value: er.criterion ?? -.infinity, path: TrainingCheckpoint.folder(in: out, step: globalStep).lastPathComponent)
                 }
                 report(.epoch(er, summary: text, isBest: isBest && validation != nil))
@@ -342,10 +362,11 @@ public final class Trainer: @unchecked Sendable {
                                                 optimizer: optimizer, layout: layout)
             }
             switch trainable {
-            case .lora: try writer.write(parameters: parameters, to: out)
+            case .lora(_, let writer): try writer.write(parameters: parameters, to: out)
             case .full(let full):
                 try FullModelWriter.write(tensors: try full.checkpointTensors(patchSize: loaded.vision?.settings.vision.patchSize),
-                                          base: URL(fileURLWithPath: options.model), to: out)
+                                          base: URL(fileURLWithPath: options.model),
+                                          readme: TrainedModelReadme.text(record: record), to: out)
             }
         }
         record.finishSession(seconds: (clock.now - sessionStart).seconds, completed: completed)
@@ -360,6 +381,9 @@ public final class Trainer: @unchecked Sendable {
         while let k = e.extra["selection_key_\(i)"] { keys.append(k); i += 1 }
         return SelectionScore(keys: keys, summary: "")
     }
+
+    /// A metric with four decimals, "n/a" when undefined.
+    static func format(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "n/a" }
 
     static func counts(_ m: TrainingManifest) -> String {
         zip(m.labels, m.classCounts).map { "\($0) \($1)" }.joined(separator: ", ")
@@ -378,14 +402,14 @@ public final class Trainer: @unchecked Sendable {
 
 /// What a run trains.
 enum Trainable {
-    /// LoRA updates on the frozen base.
-    case lora(TrainableLoRA)
+    /// LoRA updates on the frozen base, and the writer of their PEFT adapter.
+    case lora(TrainableLoRA, PEFTAdapterWriter)
     /// Every weight (`--full`).
     case full(FullParameters)
 
     var parameters: [Parameter] {
         switch self {
-        case .lora(let l): return l.parameters
+        case .lora(let l, _): return l.parameters
         case .full(let f): return f.parameters
         }
     }
@@ -393,7 +417,7 @@ enum Trainable {
     /// "N LoRA modules" or "full training of N tensors".
     var summary: String {
         switch self {
-        case .lora(let l): return "\(l.modules.count) LoRA modules"
+        case .lora(let l, _): return "\(l.modules.count) LoRA modules"
         case .full(let f): return "full training of \(f.parameters.count) tensors"
         }
     }

@@ -128,6 +128,11 @@ struct TrainCommand: AsyncParsableCommand {
     static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 
     func run() async throws {
+        // "error: …" and exit 1 as every other command, not ArgumentParser's "Error: …".
+        try CommandErrors.reporting { try train() }
+    }
+
+    func train() throws {
         guard let kind = LearningRateSchedule.Kind(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }
         let h = TrainingHyperparameters(
             rank: rank, alpha: alpha, dropout: dropout, targetModules: targets, fullFineTune: full, learningRate: lr,
@@ -148,8 +153,8 @@ struct TrainCommand: AsyncParsableCommand {
                 Self.stderr("skipped: \(why)\n")
             case .step(let s, let total):
                 let norm = s.gradNorm.map { String(format: "%.3g", $0) } ?? "-"
-                Self.stderr(String(format: "step %d/%d  epoch %d  loss %.4f  lr %.3g  grad-norm %@  %.2f s\n",
-                                   s.step, total, s.epoch + 1, s.loss, s.learningRate, norm, s.seconds ?? 0))
+                Self.stderr(String(format: "step %d/%d  epoch %d  token loss %.4f  lr %.3g  grad-norm %@  %.2f s\n",
+                                   s.step, total, s.epoch, s.tokenLoss, s.learningRate, norm, s.seconds ?? 0))
             case .epoch(let e, let summary, let isBest):
                 Self.stderr("epoch \(e.epoch) (step \(e.step)): \(summary)\(isBest ? "  [best so far]" : "")\n")
             case .checkpoint(let url):

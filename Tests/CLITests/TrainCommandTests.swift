@@ -72,19 +72,33 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertGreaterThan(rec["peak_memory_bytes"] as? Int ?? 0, 0)
         let steps = try XCTUnwrap(rec["steps"] as? [[String: Any]])
         XCTAssertEqual(steps.count, 6)
-        let losses = steps.compactMap { $0["loss"] as? Double }
+        let losses = steps.compactMap { $0["token_loss"] as? Double }
         XCTAssertEqual(losses.count, 6)
         // Learning happens: the loss of the answer tokens falls over the run.
         XCTAssertLessThan(losses.suffix(2).reduce(0, +), losses.prefix(2).reduce(0, +) - 0.5, "\(losses)")
         let epochs = try XCTUnwrap(rec["epochs"] as? [[String: Any]])
         XCTAssertEqual(epochs.count, 2)
         for (i, e) in epochs.enumerated() {
-            for k in ["sensitivity", "specificity", "balanced_accuracy", "validation_loss"] { XCTAssertNotNil(e[k], k) }
-            // The epoch's training loss is the mean over its three steps.
+            for k in ["sensitivity", "specificity", "balanced_accuracy", "validation_label_loss", "validation_token_loss"] { XCTAssertNotNil(e[k], k) }
+            // The epoch's training token loss is the mean over its three steps.
             let own = losses[(3 * i)..<(3 * i + 3)]
-            XCTAssertEqual(try XCTUnwrap(e["train_loss"] as? Double), own.reduce(0, +) / 3, accuracy: 1e-12)
+            XCTAssertEqual(try XCTUnwrap(e["train_token_loss"] as? Double), own.reduce(0, +) / 3, accuracy: 1e-12)
+            // Token losses are of one kind: per answer token over the whole (262k) vocabulary, far above the
+            // label loss (two labels) for this barely trained model.
+            XCTAssertGreaterThan(try XCTUnwrap(e["validation_token_loss"] as? Double), try XCTUnwrap(e["validation_label_loss"] as? Double))
+            // The console prints exactly what the record holds, and the record's profile-threshold metrics are
+            // the ones named as such.
+            let summary = try XCTUnwrap(e["summary"] as? String)
+            XCTAssertTrue(r.stderr.contains("epoch \(i + 1) (step \(3 * i + 3)): \(summary)"), "\(summary)\n\(r.stderr)")
+            let sens = try XCTUnwrap(e["sensitivity"] as? Double), spec = try XCTUnwrap(e["specificity"] as? Double)
+            XCTAssertTrue(summary.hasPrefix(String(format: "at the profile threshold 0.35: sensitivity %.4f, specificity %.4f", sens, spec)), summary)
         }
-        XCTAssertNotNil(rec["best"] as? [String: Any])
+        // One epoch numbering (from 1) in steps, epochs and best.
+        XCTAssertEqual(steps.compactMap { $0["epoch"] as? Int }, [1, 1, 1, 2, 2, 2])
+        XCTAssertEqual(epochs.compactMap { $0["epoch"] as? Int }, [1, 2])
+        let best = try XCTUnwrap(rec["best"] as? [String: Any])
+        let bestEpoch = try XCTUnwrap(epochs.first { $0["step"] as? Int == best["step"] as? Int }?["epoch"] as? Int)
+        XCTAssertEqual(best["epoch"] as? Int, bestEpoch)
 
         // Stopped after two steps and resumed: the same checkpoints, adapter and history, byte for byte.
         let out2 = dir.appendingPathComponent("run2")
@@ -101,7 +115,7 @@ final class TrainCommandTests: XCTestCase {
             XCTAssertEqual(a, b, f)
         }
         let rec2 = try record(out2)
-        XCTAssertEqual((rec2["steps"] as? [[String: Any]])?.compactMap { $0["loss"] as? Double }, losses)
+        XCTAssertEqual((rec2["steps"] as? [[String: Any]])?.compactMap { $0["token_loss"] as? Double }, losses)
         XCTAssertEqual(rec2["epochs"] as? NSArray, rec["epochs"] as? NSArray)
 
         // The adapter is a PEFT adapter the triage command loads.
@@ -128,6 +142,14 @@ final class TrainCommandTests: XCTestCase {
         let h = try XCTUnwrap(try record(out)["hyperparameters"] as? [String: Any])
         XCTAssertEqual(h["full_fine_tune"] as? Bool, true)
         XCTAssertEqual(h["quantization"] as? String, "none")
+        // No LoRA settings: they do not apply to full training.
+        for k in ["rank", "alpha", "dropout", "target_modules"] { XCTAssertNil(h[k], k) }
+        // The README describes the trained model (base, data, chosen checkpoint), not the base.
+        let readme = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.hasPrefix("# Fully fine-tuned model"), readme)
+        XCTAssertTrue(readme.contains(model) && readme.contains(train.path), readme)
+        let best = try XCTUnwrap(try record(out)["best"] as? [String: Any])
+        XCTAssertTrue(readme.contains("checkpoint of step \(best["step"] as? Int ?? -1)"), readme)
         // The same tensors as the base under the same names, every one float32 now, trained ones changed.
         let base = try SafeTensorsCheckpoint(directory: URL(fileURLWithPath: model))
         let trained = try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors"))
@@ -161,8 +183,18 @@ final class TrainCommandTests: XCTestCase {
         let missing = try manifest(good + "png/nope.png,blocked\n", "missing.csv")
         let r1 = try CLI.run(args(model: model, train: missing, validation: nil, out: dir.appendingPathComponent("o1")))
         XCTAssertEqual(r1.status, 1)
+        XCTAssertTrue(r1.stderr.hasPrefix("error: "), r1.stderr)
         XCTAssertTrue(r1.stderr.contains("missing.csv:8"), r1.stderr)
         XCTAssertTrue(r1.stderr.contains("nope.png"), r1.stderr)
+        // Several bad rows: every one is named with its line and reason, in one run.
+        let several = try manifest(good + "png/nope.png,blocked\npng/case_0001.png,stenosis\n,patent\n", "several.csv")
+        let rs = try CLI.run(args(model: model, train: several, validation: nil, out: dir.appendingPathComponent("os")))
+        XCTAssertEqual(rs.status, 1)
+        XCTAssertTrue(rs.stderr.hasPrefix("error: ") && !rs.stderr.contains("Error:"), rs.stderr)
+        XCTAssertTrue(rs.stderr.contains("3 of 9 rows cannot be used"), rs.stderr)
+        for (line, why) in [(8, "nope.png"), (9, "stenosis"), (10, "empty path")] {
+            XCTAssertTrue(rs.stderr.contains("several.csv:\(line): ") && rs.stderr.contains(why), "\(line) \(why): \(rs.stderr)")
+        }
         let r2 = try CLI.run(args(model: model, train: missing, validation: nil, out: dir.appendingPathComponent("o2")) + ["--skip-bad-rows", "--epochs", "1"])
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertTrue(r2.stderr.contains("skipped: ") && r2.stderr.contains("missing.csv:8"), r2.stderr)
@@ -194,5 +226,36 @@ final class TrainCommandTests: XCTestCase {
         let r7 = try CLI.run(args(model: model, train: train, validation: nil, out: dir.appendingPathComponent("o7")) + ["--dropout", "1.5"])
         XCTAssertEqual(r7.status, 64)
         XCTAssertTrue(r7.stderr.contains("--dropout"), r7.stderr)
+    }
+    /// The README's demo training command on the checkout as it is: the starting weights are in the repository
+    /// (models/demo-base/model.safetensors), so it starts training (stopped after one step here).
+    func testReadmeDemoTrainingCommandRunsOnTheCheckout() throws {
+        let readme = try String(contentsOf: CLI.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains("train --model models/demo-base --data train.csv --validation val.csv --out runs/demo --full"))
+        let dir = try CLI.tempDir()
+        let train = try data(count: 4, prevalence: 0.5, seed: 21, in: dir, name: "train")
+        let validation = try data(count: 2, prevalence: 0.5, seed: 22, in: dir, name: "val")
+        let base = CLI.packageRoot.appendingPathComponent("models/demo-base")
+        // The committed weights are the ones tools/make_demo_base.py writes (its README states their sha256).
+        let sha = try SHA256Hasher.hex(ofFile: base.appendingPathComponent("model.safetensors").path)
+        XCTAssertTrue(try String(contentsOf: base.appendingPathComponent("README.md"), encoding: .utf8).contains("sha256 \(sha)"), sha)
+        let out = dir.appendingPathComponent("runs/demo")
+        let r = try CLI.run(["train", "--model", base.path, "--data", train.path, "--validation", validation.path, "--out", out.path,
+                             "--full", "--grad-accum", "2", "--max-steps", "1"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("step 1/"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("continue with --resume"), r.stderr)
+
+        // Without the weights, the error names the missing file and where to look, never a literal glob.
+        let bare = dir.appendingPathComponent("demo-base-without-weights")
+        try FileManager.default.createDirectory(at: bare, withIntermediateDirectories: true)
+        for f in try FileManager.default.contentsOfDirectory(atPath: base.path) where f != "model.safetensors" {
+            try FileManager.default.copyItem(at: base.appendingPathComponent(f), to: bare.appendingPathComponent(f))
+        }
+        let m = try CLI.run(["train", "--model", bare.path, "--data", train.path, "--out", dir.appendingPathComponent("o").path, "--full"])
+        XCTAssertEqual(m.status, 1)
+        XCTAssertTrue(m.stderr.contains("\(bare.path): no model weights: model.safetensors"), m.stderr)
+        XCTAssertTrue(m.stderr.contains("README.md may say how to make them"), m.stderr)
+        XCTAssertFalse(m.stderr.contains("*"), m.stderr)
     }
 }

@@ -58,4 +58,41 @@ final class MergeTests: XCTestCase {
         XCTAssertThrowsError(try AdapterMerger.merge(base: base, adapter: LoRAFixtures.url("lora/bad/shape-mismatch"), output: out2, dtype: .f32))
         XCTAssertFalse(FileManager.default.fileExists(atPath: out2.path))
     }
+    /// No tokenizer.json in the base (the committed fixture has none) and no dtype asked for: the merge runs,
+    /// every tensor keeps the base's dtype (bf16 embeddings, float32 elsewhere), and the merged model gives
+    /// base + adapter's outputs to float32 reassociation, where a bf16 default moved them visibly.
+    func testMergeWithoutTokenizerKeepsTheBaseDTypes() throws {
+        let base = LoRAFixtures.url("gemma3-vlm/model")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base.appendingPathComponent("tokenizer.json").path))
+        let adapterDir = LoRAFixtures.url("lora/all-linear")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("merged-keep-\(UUID().uuidString)")
+        let r = try AdapterMerger.merge(base: base, adapter: adapterDir, output: out, dtype: nil)
+        XCTAssertEqual(r.narrowedTensors, 0)
+        XCTAssertEqual(r.dtypes, [.bf16, .f32])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("tokenizer.json").path))
+        XCTAssertTrue(r.copiedFiles.contains("preprocessor_config.json") && r.copiedFiles.contains("chat_template.jinja"), "\(r.copiedFiles)")
+        XCTAssertFalse(r.copiedFiles.contains("tokenizer.json"))
+        let baseCkpt = try SafeTensorsCheckpoint(directory: base)
+        let ckpt = try SafeTensorsCheckpoint(directory: out)
+        XCTAssertEqual(ckpt.names.sorted(), baseCkpt.names.sorted())
+        for n in baseCkpt.names { XCTAssertEqual(try ckpt.info(n).dtype, try baseCkpt.info(n).dtype, n) }
+        let cfg = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
+        XCTAssertEqual(cfg["dtype"] as? String, "float32", "config.json keeps the base's dtype")
+
+        let merged = try ModelLoader.load(path: try TestPaths.modelWithTokenizer(out).path, computeMode: .f32)
+        let run = try CaseRun(merged, case: "at-size", adapter: nil)
+        let unmergedModel = try ModelLoader.load(path: try LoRAFixtures.baseModelDirectory().path, computeMode: .f32)
+        try unmergedModel.attachAdapter(directory: adapterDir, name: "a")
+        let unmerged = try CaseRun(unmergedModel, case: "at-size", adapter: "a")
+        let (d, s) = maxAbsDiff(run.lastLogits, unmerged.lastLogits)
+        XCTAssertLessThanOrEqual(d, 1e-4 * s, "merged (base dtypes) vs unmerged: max |Δ| \(d)")
+
+        // Asking for bf16 narrows every float32 tensor, and the result says how many.
+        let out2 = FileManager.default.temporaryDirectory.appendingPathComponent("merged-narrow-\(UUID().uuidString)")
+        let r2 = try AdapterMerger.merge(base: base, adapter: adapterDir, output: out2, dtype: .bf16)
+        let f32Count = try baseCkpt.names.filter { try baseCkpt.info($0).dtype == .f32 }.count
+        XCTAssertGreaterThan(f32Count, 0)
+        XCTAssertEqual(r2.narrowedTensors, f32Count)
+        XCTAssertEqual(r2.dtypes, [.bf16])
+    }
 }

@@ -61,10 +61,12 @@ final class SafeTensorsCheckpointTests: TempDirTestCase {
     }
 
     func testEmptyAndMissingDirectory() throws {
-        assertModelFileError(try SafeTensorsCheckpoint(directory: tmp), mentions: [tmp.path]) {
-            if case .notFound = $0 { return true }
+        // A folder without weights names the missing file, never a literal glob.
+        assertModelFileError(try SafeTensorsCheckpoint(directory: tmp), mentions: [tmp.path, "model.safetensors", "is missing"]) {
+            if case .noWeights = $0 { return true }
             return false
         }
+        do { _ = try SafeTensorsCheckpoint(directory: tmp); XCTFail("no weights") } catch { XCTAssertFalse("\(error)".contains("*"), "\(error)") }
         let absent = tmp.appendingPathComponent("nothing-here")
         assertModelFileError(try SafeTensorsCheckpoint(directory: absent), mentions: [absent.path]) {
             if case .notFound = $0 { return true }

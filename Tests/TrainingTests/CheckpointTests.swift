@@ -47,9 +47,9 @@ final class CheckpointTests: XCTestCase {
     func state(step: Int, rng: SplitMix64) -> TrainerState {
         TrainerState(globalStep: step, epoch: 1, positionInEpoch: 3, epochOrder: [4, 0, 3, 1, 2],
                      rngStates: ["dropout": 0xFFFF_FFFF_FFFF_FFF1, "sampler": rng.state, "zero": 0],
-                     steps: [StepRecord(step: 1, epoch: 0, loss: 0.6931471805599453, learningRate: 2e-5, gradNorm: 1.25, seconds: 0.5),
-                             StepRecord(step: 2, epoch: 0, loss: 0.1 + 0.2, learningRate: 1.0 / 3.0)],
-                     epochs: [EpochRecord(epoch: 1, step: 2, trainLoss: 0.5, validationLoss: 0.4, sensitivity: 0.9,
+                     steps: [StepRecord(step: 1, epoch: 0, tokenLoss: 0.6931471805599453, learningRate: 2e-5, gradNorm: 1.25, seconds: 0.5),
+                             StepRecord(step: 2, epoch: 0, tokenLoss: 0.1 + 0.2, learningRate: 1.0 / 3.0)],
+                     epochs: [EpochRecord(epoch: 1, step: 2, trainTokenLoss: 0.5, validationLabelLoss: 0.4, sensitivity: 0.9,
                                           specificity: 0.8, balancedAccuracy: 0.85, threshold: 0.5, criterion: 0.9, extra: ["auc": 0.93])],
                      best: BestCheckpoint(step: 2, epoch: 1, criterion: "sensitivity@specificity>=0.90", value: 0.9, path: "checkpoint-2"))
     }
@@ -138,10 +138,10 @@ final class CheckpointTests: XCTestCase {
         let p = try makeParameters()
         let o = try AdamW(parameters: p)
         var st = TrainerState()
-        st.steps = [StepRecord(step: 0, epoch: 0, loss: .nan, learningRate: 0, gradNorm: .infinity)]
+        st.steps = [StepRecord(step: 0, epoch: 0, tokenLoss: .nan, learningRate: 0, gradNorm: .infinity)]
         try TrainingCheckpoint.save(in: root, state: st, parameters: p, optimizer: o, layout: .plain)
         let back = try TrainingCheckpoint.load(from: TrainingCheckpoint.folder(in: root, step: 0), parameters: p, optimizer: o, layout: .plain)
-        XCTAssertTrue(back.steps[0].loss.isNaN)
+        XCTAssertTrue(back.steps[0].tokenLoss.isNaN)
         XCTAssertEqual(back.steps[0].gradNorm, .infinity)
     }
 
@@ -243,9 +243,9 @@ final class ResumeScenarioTests: XCTestCase {
             optimizer.step(learningRate: lr)
             state.globalStep += 1
             state.positionInEpoch += window.count
-            state.steps.append(StepRecord(step: state.globalStep, epoch: state.epoch, loss: loss, learningRate: lr, gradNorm: Double(norm)))
+            state.steps.append(StepRecord(step: state.globalStep, epoch: state.epoch, tokenLoss: loss, learningRate: lr, gradNorm: Double(norm)))
             if state.positionInEpoch == Self.examples {
-                state.epochs.append(EpochRecord(epoch: state.epoch + 1, step: state.globalStep, trainLoss: loss))
+                state.epochs.append(EpochRecord(epoch: state.epoch + 1, step: state.globalStep, trainTokenLoss: loss))
                 state.epoch += 1
                 state.epochOrder = []
             }

@@ -43,11 +43,23 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(m.sha256, sha["manifest.jsonl"])
     }
 
-    func testFirstBadRowIsAnErrorNamingFileLineAndReason() throws {
-        XCTAssertThrowsError(try TrainingManifest.load(path: fixture("manifest-bad.csv"), profile: .standard)) { e in
-            XCTAssertEqual(e as? TrainingDataError, .badRow(file: fixture("manifest-bad.csv"), line: 3, reason: "empty path"))
-            XCTAssertEqual("\(e)", "\(fixture("manifest-bad.csv")):3: empty path")
+    /// Every bad row is named (file:line: reason), not the first only; the same rows and reasons as skipping.
+    func testEveryBadRowIsNamedInOneError() throws {
+        let path = fixture("manifest-bad.csv")
+        let want = try XCTUnwrap(try expected()["bad_rows"] as? [[String: Any]]).map {
+            SkippedRow(line: (($0["line"] as? NSNumber)?.intValue) ?? -1, reason: ($0["reason"] as? String) ?? "")
         }
+        XCTAssertThrowsError(try TrainingManifest.load(path: path, profile: .standard)) { e in
+            XCTAssertEqual(e as? TrainingDataError, .badRows(file: path, rows: want, total: 8))
+            let lines = "\(e)".split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines.first, "\(path): 6 of 8 rows cannot be used (fix them, or pass --skip-bad-rows to train without them):")
+            XCTAssertEqual(Array(lines.dropFirst()), want.map { "  \(path):\($0.line): \($0.reason)" })
+        }
+        // Past 20 bad rows the message lists 20 and counts the rest.
+        let many = TrainingDataError.badRows(file: "m.csv", rows: (2..<27).map { SkippedRow(line: $0, reason: "empty path") }, total: 30)
+        let text = "\(many)".split(separator: "\n")
+        XCTAssertEqual(text.count, 1 + 20 + 1)
+        XCTAssertEqual(text.last, "  … and 5 more")
     }
 
     func testSkipBadRowsReportsEachRowAndKeepsTheRest() throws {

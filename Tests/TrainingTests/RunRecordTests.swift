@@ -49,8 +49,8 @@ final class RunRecordTests: XCTestCase {
     /// Every field the issue lists is in the file under a snake_case key, and the file reads back equal.
     func testWriteReadAndFields() throws {
         var r = record()
-        r.steps = [StepRecord(step: 1, epoch: 0, loss: 0.69, learningRate: 1e-5, gradNorm: 2.5, seconds: 1.5)]
-        r.epochs = [EpochRecord(epoch: 1, step: 1, trainLoss: 0.6, validationLoss: 0.5, sensitivity: 1, specificity: 0.95,
+        r.steps = [StepRecord(step: 1, epoch: 1, tokenLoss: 0.69, learningRate: 1e-5, gradNorm: 2.5, seconds: 1.5)]
+        r.epochs = [EpochRecord(epoch: 1, step: 1, trainTokenLoss: 0.6, validationLabelLoss: 0.5, sensitivity: 1, specificity: 0.95,
                                 balancedAccuracy: 0.975, threshold: 0.5, criterion: 1)]
         r.best = BestCheckpoint(step: 1, epoch: 1, criterion: "sensitivity@specificity>=0.90", value: 1, path: "checkpoint-1")
         r.finishSession(seconds: 12.5, completed: true, at: Date(timeIntervalSince1970: 1_800_000_100))
@@ -72,8 +72,14 @@ final class RunRecordTests: XCTestCase {
         }
         XCTAssertEqual(Set(h.keys).count, 21, "a new hyper-parameter needs a line above: \(h.keys.sorted())")
         let step = try XCTUnwrap((object["steps"] as? [[String: Any]])?.first)
-        XCTAssertEqual(Set(step.keys), ["step", "epoch", "loss", "learning_rate", "grad_norm", "seconds"])
+        XCTAssertEqual(Set(step.keys), ["step", "epoch", "token_loss", "learning_rate", "grad_norm", "seconds"])
         let epoch = try XCTUnwrap((object["epochs"] as? [[String: Any]])?.first)
+        // Names that say which loss is which (they differ ~10x on a large vocabulary).
+        XCTAssertEqual(epoch["train_token_loss"] as? Double, 0.6)
+        XCTAssertEqual(epoch["validation_label_loss"] as? Double, 0.5)
+        XCTAssertNil(epoch["train_loss"])
+        XCTAssertNil(epoch["validation_loss"])
+        XCTAssertEqual(object["format"] as? Int, 2)
         XCTAssertEqual(epoch["balanced_accuracy"] as? Double, 0.975)
         XCTAssertEqual(object["started_at"] as? String, "2027-01-15T08:00:00.250Z")
         XCTAssertEqual(object["ended_at"] as? String, "2027-01-15T08:01:40.000Z")
@@ -81,6 +87,36 @@ final class RunRecordTests: XCTestCase {
         XCTAssertEqual(object["code_version"] as? String, SoftwareVersion.current)
         XCTAssertGreaterThan(try XCTUnwrap(object["peak_memory_bytes"] as? Int), 1 << 20)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("out").path), ["training_run.json"])
+    }
+
+    /// Full training records no LoRA settings: they do not apply.
+    func testFullTrainingRecordsNoLoRASettings() throws {
+        let h = TrainingHyperparameters(rank: 8, alpha: 16, dropout: 0.1, targetModules: "all-linear", fullFineTune: true)
+        XCTAssertNil(h.rank)
+        XCTAssertNil(h.alpha)
+        XCTAssertNil(h.dropout)
+        XCTAssertNil(h.targetModules)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: TrainingJSON.encoder().encode(h)) as? [String: Any])
+        for key in ["rank", "alpha", "dropout", "target_modules"] { XCTAssertNil(object[key], key) }
+        XCTAssertEqual(object["full_fine_tune"] as? Bool, true)
+        let back = try TrainingJSON.decoder().decode(TrainingHyperparameters.self, from: TrainingJSON.encoder().encode(h))
+        XCTAssertEqual(back, h)
+        // LoRA keeps them.
+        XCTAssertEqual(TrainingHyperparameters().rank, TrainingDefaults.rank)
+    }
+
+    /// A directory holding a run in the older layout (epochs from 0, `loss` keys) is neither resumed nor
+    /// overwritten, with a message naming the file and the layouts.
+    func testOlderLayoutIsRefusedWithItsOwnMessage() throws {
+        let out = dir.appendingPathComponent("old")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try Data("{\"format\": 1, \"steps\": [{\"step\": 1, \"epoch\": 0, \"loss\": 7}]}".utf8)
+            .write(to: out.appendingPathComponent("training_run.json"))
+        for resume in [false, true] {
+            XCTAssertThrowsError(try OutputDirectoryGuard.check(directory: out, record: record(), resume: resume)) {
+                XCTAssertTrue("\($0)".contains("training_run.json") && "\($0)".contains("layout 1"), "\($0)")
+            }
+        }
     }
 
     /// Wall time adds up over sessions; peak memory only grows.
@@ -98,7 +134,7 @@ final class RunRecordTests: XCTestCase {
     func testIdentityDifferences() {
         let a = record()
         var b = a
-        b.steps = [StepRecord(step: 1, epoch: 0, loss: 1, learningRate: 1)]
+        b.steps = [StepRecord(step: 1, epoch: 0, tokenLoss: 1, learningRate: 1)]
         b.wallSeconds = 99
         b.codeVersion = "9.9.9"
         b.dataManifest = "moved/train.csv"

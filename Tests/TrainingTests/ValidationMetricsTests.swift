@@ -86,7 +86,7 @@ final class ValidationMetricsTests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(sharper.meanLoss), try XCTUnwrap(a.meanLoss))
         XCTAssertGreaterThan(c.score(sharper), c.score(a))
         XCTAssertTrue(c.score(a).ties(c.score(a)))
-        XCTAssertTrue(c.score(a).summary.hasPrefix("sensitivity 0.6667 at specificity 1.0000 (floor 0.8, threshold 0.8000), loss "),
+        XCTAssertTrue(c.score(a).summary.hasPrefix("sensitivity 0.6667, specificity 1.0000 at threshold 0.8000 (the best with specificity ≥ 0.8), label loss "),
                       c.score(a).summary)
         // Without a floor B finds every positive, at the threshold 0.1 that flags 4 of 5 negatives.
         let unfloored = SelectionCriterion.sensitivityAtSpecificity(floor: 0).score(b).keys

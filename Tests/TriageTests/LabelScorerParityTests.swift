@@ -1,6 +1,7 @@
 import Foundation
 import LoRA
 import MedGemma
+import ModelFiles
 import TestSupport
 import Triage
 import XCTest
@@ -107,6 +108,31 @@ final class LabelScorerParityTests: XCTestCase {
             XCTAssertEqual(try scorer.generate(pre, maxNewTokens: n, stopIDs: [1, 106]), ints(c["ids"]), c["name"] as? String ?? "?")
             // And the reference path through MedGemma's own greedy decoder agrees.
             XCTAssertEqual(try m.model.generateGreedy(prompt: p, maxNewTokens: n, stopIDs: [1, 106], adapter: adapter).tokenIDs, ints(c["ids"]))
+        }
+    }
+
+    /// A multimodal config that sets final_logit_softcapping scores as transformers' Gemma3ForConditionalGeneration
+    /// does: uncapped (Tests/Fixtures/gemma3-vlm/softcap, tools/make_gemma3_vlm_softcap_fixture.py).
+    func testScoringIgnoresTheSoftcapOfAMultimodalConfig() throws {
+        let dir = try TestPaths.modelWithTokenizer(TestPaths.fixture("gemma3-vlm/model"))
+        let config = dir.appendingPathComponent("config.json")
+        try FileManager.default.removeItem(at: config)
+        try FileManager.default.copyItem(at: TestPaths.fixture("gemma3-vlm/softcap/config.json"), to: config)
+        let m = try ModelLoader.load(path: dir.path, computeMode: .f32)
+        XCTAssertEqual(m.model.config.finalLogitSoftcapping, 10)
+        let fixture = try TestPaths.json("gemma3-vlm/softcap/expected.json")
+        let c = try TestPaths.json("gemma3-vlm/at-size/expected.json")
+        let vision = try XCTUnwrap(m.vision)
+        let pixels = try NPYFile.read(TestPaths.fixture("gemma3-vlm/at-size/pixel_values.npy")).floats()
+        let p = try m.model.promptInput(ids: ints(c["input_ids"]), imageTokens: [try vision.imageTokens(pixelValues: pixels)],
+                                        imageTokenID: vision.settings.imageTokenID)
+        let expected = try XCTUnwrap(fixture["answers"] as? [[String: Any]])
+        let answers = expected.map { LabelAnswer(label: $0["label"] as! String, text: $0["label"] as! String, ids: ints($0["ids"])) }
+        let scores = try LabelScorer(model: m.model, answers: answers).score(prompt: p, adapter: nil)
+        for (got, want) in zip(scores.labels, expected) {
+            let ref = (want["token_logprobs"] as! [NSNumber]).map(\.doubleValue)
+            XCTAssertEqual(got.tokenLogprobs.count, ref.count)
+            for (g, r) in zip(got.tokenLogprobs, ref) { XCTAssertEqual(g, r, accuracy: 1e-3, got.label) }
         }
     }
 

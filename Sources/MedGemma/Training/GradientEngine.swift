@@ -156,7 +156,7 @@ public struct GradientEngine: @unchecked Sendable {
         if let outputLayer {
             logits = Tensor(zeros: [n, vocab])
             try MatMul.linear(normed.f32, rows: n, weight: outputLayer.value, out: logits.f32, mode: model.computeMode)
-            if let cap = model.config.finalLogitSoftcapping { ck_softcap(logits.f32, logits.count, cap) }
+            if let cap = model.config.outputLogitSoftcap { ck_softcap(logits.f32, logits.count, cap) }
         } else {
             logits = try model.logits(normed)
         }
@@ -182,7 +182,7 @@ public struct GradientEngine: @unchecked Sendable {
         guard backward else { return loss }
 
         // Backward: loss head.
-        if let cap = model.config.finalLogitSoftcapping { ck_softcap_backward(logits.f32, dLogits.f32, n * vocab, cap) }
+        if let cap = model.config.outputLogitSoftcap { ck_softcap_backward(logits.f32, dLogits.f32, n * vocab, cap) }
         let dNormed = Tensor(zeros: [n, d])
         if let outputLayer {
             try checkGEMM(ck_sgemm(0, 0, Int64(n), Int64(d), Int64(vocab), 1, dLogits.f32, Int64(vocab), outputLayer.value.f32, Int64(d),

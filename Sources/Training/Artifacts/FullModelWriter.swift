@@ -8,8 +8,8 @@ import Tensor
 /// so that the directory loads wherever the base loads (dsa-triage, transformers).
 public enum FullModelWriter {
     /// Writes `tensors` with the base model's other files from `base` into `directory` (created; files
-    /// replaced atomically).
-    public static func write(tensors: [(name: String, tensor: Tensor)], base: URL, to directory: URL) throws {
+    /// replaced atomically), and `readme` as README.md in place of the base's, which describes the base.
+    public static func write(tensors: [(name: String, tensor: Tensor)], base: URL, readme: String, to directory: URL) throws {
         let fm = FileManager.default
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw TrainingArtifactError.writeFailed(path: directory.path, reason: "\(error)")
@@ -18,7 +18,8 @@ public enum FullModelWriter {
         do { names = try fm.contentsOfDirectory(atPath: base.path).sorted() } catch {
             throw TrainingArtifactError.corrupt(path: base.path, reason: "cannot list the base model's files: \(error)")
         }
-        for name in names where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !name.hasPrefix(".") {
+        for name in names where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !name.hasPrefix(".")
+            && name != "README.md" {
             let from = base.appendingPathComponent(name), to = directory.appendingPathComponent(name)
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: from.path, isDirectory: &isDir), !isDir.boolValue else { continue }
@@ -27,6 +28,7 @@ public enum FullModelWriter {
             }
             try AtomicWrite.write(data, to: to)
         }
+        try AtomicWrite.write(Data(readme.utf8), to: directory.appendingPathComponent("README.md"))
         try AtomicWrite.write(to: directory.appendingPathComponent("model.safetensors")) { tmp in
             try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: tmp)
         }

@@ -27,6 +27,11 @@ public enum OutputDirectoryGuard {
             if resume { throw TrainingArtifactError.nothingToResume(directory: path) }
             return .fresh
         }
+        if let format = TrainingRunRecord.format(in: directory), format != TrainingRunRecord.currentFormat {
+            throw TrainingArtifactError.corrupt(path: directory.appendingPathComponent(TrainingRunRecord.fileName).path,
+                reason: "written in layout \(format) by another dsa-triage version (this one writes layout \(TrainingRunRecord.currentFormat)); "
+                    + "it cannot be resumed or overwritten: choose another --out directory")
+        }
         guard let previous = try TrainingRunRecord.read(from: directory) else {
             let entries = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
             if entries.isEmpty {

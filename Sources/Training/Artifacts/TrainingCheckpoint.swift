@@ -6,7 +6,8 @@ import Tensor
 public struct TrainerState: Codable, Equatable, Sendable {
     /// Optimiser steps done.
     public var globalStep: Int
-    /// 0-based epoch in progress.
+    /// The sampler's count of finished passes over the training set (0 during the first epoch): a position,
+    /// not an epoch number (records number epochs from 1).
     public var epoch: Int
     /// Examples of `epochOrder` already consumed in this epoch.
     public var positionInEpoch: Int

@@ -45,16 +45,17 @@ public enum TrainingJSON {
     }
 }
 
-/// Every setting that shapes a training run; two runs with different values are different runs.
+/// Every setting that shapes a training run; two runs with different values are different runs. The LoRA
+/// settings are nil (and absent from the JSON) for full training, where they do not apply.
 public struct TrainingHyperparameters: Codable, Equatable, Sendable {
-    /// LoRA rank.
-    public var rank: Int
-    /// LoRA alpha.
-    public var alpha: Double
-    /// LoRA dropout probability.
-    public var dropout: Double
-    /// "all-linear", or module names separated by commas, or a regular expression.
-    public var targetModules: String
+    /// LoRA rank (nil for full training).
+    public var rank: Int?
+    /// LoRA alpha (nil for full training).
+    public var alpha: Double?
+    /// LoRA dropout probability (nil for full training).
+    public var dropout: Double?
+    /// "all-linear", or module names separated by commas, or a regular expression (nil for full training).
+    public var targetModules: String?
     /// Every parameter trained (no LoRA).
     public var fullFineTune: Bool
     /// Learning rate the step used.
@@ -94,8 +95,9 @@ public struct TrainingHyperparameters: Codable, Equatable, Sendable {
 
     /// The model card's recipe (`TrainingDefaults`) with transformers' Trainer defaults for the rest (linear
     /// schedule, no warm-up, AdamW betas 0.9 / 0.999, eps 1e-8, weight decay 0, clipping at norm 1, seed 42).
-    public init(rank: Int = TrainingDefaults.rank, alpha: Double = TrainingDefaults.alpha,
-                dropout: Double = TrainingDefaults.dropout, targetModules: String = TrainingDefaults.targetModules,
+    /// With `fullFineTune` the LoRA settings are dropped whatever is passed.
+    public init(rank: Int? = TrainingDefaults.rank, alpha: Double? = TrainingDefaults.alpha,
+                dropout: Double? = TrainingDefaults.dropout, targetModules: String? = TrainingDefaults.targetModules,
                 fullFineTune: Bool = false, learningRate: Double = TrainingDefaults.learningRate,
                 schedule: LearningRateSchedule.Kind = .linear, warmupSteps: Int? = 0, warmupRatio: Double? = nil,
                 beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
@@ -103,10 +105,10 @@ public struct TrainingHyperparameters: Codable, Equatable, Sendable {
                 epochs: Int = TrainingDefaults.epochs, maxGradNorm: Double = 1.0, seed: UInt64 = 42,
                 quantization: String = TrainingDefaults.quantization, balanceMode: String = "auto",
                 selectionCriterion: String = "sensitivity@specificity>=0.90", profile: String = "default") {
-        self.rank = rank
-        self.alpha = alpha
-        self.dropout = dropout
-        self.targetModules = targetModules
+        self.rank = fullFineTune ? nil : rank
+        self.alpha = fullFineTune ? nil : alpha
+        self.dropout = fullFineTune ? nil : dropout
+        self.targetModules = fullFineTune ? nil : targetModules
         self.fullFineTune = fullFineTune
         self.learningRate = learningRate
         self.schedule = schedule
@@ -141,10 +143,11 @@ public struct TrainingHyperparameters: Codable, Equatable, Sendable {
 public struct StepRecord: Codable, Equatable, Sendable {
     /// 1-based optimiser step.
     public var step: Int
-    /// 0-based epoch the step belongs to.
+    /// 1-based epoch the step belongs to (as `EpochRecord.epoch` and `BestCheckpoint.epoch`).
     public var epoch: Int
-    /// Mean training loss over the step's accumulated examples.
-    public var loss: Double
+    /// The training objective: cross-entropy per answer token over the whole vocabulary (natural log),
+    /// averaged over the step's examples (class loss weights applied).
+    public var tokenLoss: Double
     /// Learning rate the step used.
     public var learningRate: Double
     /// Global gradient norm before clipping.
@@ -153,10 +156,10 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var seconds: Double?
 
     /// One step's entry.
-    public init(step: Int, epoch: Int, loss: Double, learningRate: Double, gradNorm: Double? = nil, seconds: Double? = nil) {
+    public init(step: Int, epoch: Int, tokenLoss: Double, learningRate: Double, gradNorm: Double? = nil, seconds: Double? = nil) {
         self.step = step
         self.epoch = epoch
-        self.loss = loss
+        self.tokenLoss = tokenLoss
         self.learningRate = learningRate
         self.gradNorm = gradNorm
         self.seconds = seconds
@@ -164,36 +167,47 @@ public struct StepRecord: Codable, Equatable, Sendable {
 }
 
 /// The end of one epoch: training loss and the validation metrics the best checkpoint is chosen by.
+/// Two losses of different kinds: `*TokenLoss` is the training objective (cross-entropy per answer token over
+/// the whole vocabulary), `validationLabelLoss` the classification loss (−log P(true label), P normalised
+/// over the profile's labels only), which is far smaller for the same model.
 public struct EpochRecord: Codable, Equatable, Sendable {
     /// 1-based epoch.
     public var epoch: Int
     /// Optimiser steps done when the epoch ended.
     public var step: Int
-    /// Mean training loss over the epoch's optimiser steps.
-    public var trainLoss: Double?
-    /// Mean validation loss.
-    public var validationLoss: Double?
-    /// Validation sensitivity (recall of the positive class).
+    /// Mean of the epoch's steps' `tokenLoss`.
+    public var trainTokenLoss: Double?
+    /// The same quantity as `trainTokenLoss` on the validation set (true answers, no loss weights).
+    public var validationTokenLoss: Double?
+    /// Mean −log P(true label | image), P normalised over the profile's labels (natural log).
+    public var validationLabelLoss: Double?
+    /// Validation sensitivity (recall of the positive class) at `threshold`.
     public var sensitivity: Double?
-    /// Validation specificity.
+    /// Validation specificity at `threshold`.
     public var specificity: Double?
-    /// Mean of sensitivity and specificity.
+    /// Mean of sensitivity and specificity at `threshold`.
     public var balancedAccuracy: Double?
-    /// The decision threshold the metrics were taken at.
+    /// The decision threshold the metrics were taken at (the task profile's).
     public var threshold: Double?
     /// The value of the selection criterion (higher is better).
     public var criterion: Double?
+    /// The epoch's validation in words, exactly as `train` prints it (the profile-threshold metrics, then the
+    /// selection criterion's own operating point, which may lie at another threshold).
+    public var summary: String?
     /// Any further metric by name (AUC, counts, …).
     public var extra: [String: Double]
 
     /// One epoch's entry.
-    public init(epoch: Int, step: Int, trainLoss: Double? = nil, validationLoss: Double? = nil, sensitivity: Double? = nil,
+    public init(epoch: Int, step: Int, trainTokenLoss: Double? = nil, validationTokenLoss: Double? = nil,
+                validationLabelLoss: Double? = nil, sensitivity: Double? = nil,
                 specificity: Double? = nil, balancedAccuracy: Double? = nil, threshold: Double? = nil,
-                criterion: Double? = nil, extra: [String: Double] = [:]) {
+                criterion: Double? = nil, summary: String? = nil, extra: [String: Double] = [:]) {
         self.epoch = epoch
         self.step = step
-        self.trainLoss = trainLoss
-        self.validationLoss = validationLoss
+        self.trainTokenLoss = trainTokenLoss
+        self.validationTokenLoss = validationTokenLoss
+        self.validationLabelLoss = validationLabelLoss
+        self.summary = summary
         self.sensitivity = sensitivity
         self.specificity = specificity
         self.balancedAccuracy = balancedAccuracy
@@ -206,7 +220,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
 /// The best checkpoint so far by the selection criterion.
 public struct BestCheckpoint: Codable, Equatable, Sendable {
     public var step: Int
-    /// 0-based epoch the step belongs to.
+    /// 1-based epoch the step belongs to.
     public var epoch: Int
     /// The selection criterion's name.
     public var criterion: String
@@ -229,8 +243,10 @@ public struct BestCheckpoint: Codable, Equatable, Sendable {
 public struct TrainingRunRecord: Codable, Equatable, Sendable {
     /// The record's file name in the output directory.
     public static let fileName = "training_run.json"
-    /// Version of this file's layout.
-    public static let currentFormat = 1
+    /// Version of this file's layout. 2: epochs numbered from 1 everywhere, `token_loss` / `train_token_loss`
+    /// / `validation_label_loss` / `validation_token_loss` (were `loss` / `train_loss` / `validation_loss`),
+    /// no LoRA settings for full training, the epoch `summary`.
+    public static let currentFormat = 2
 
     /// Layout version (`currentFormat` when written).
     public var format: Int
@@ -308,6 +324,14 @@ public struct TrainingRunRecord: Codable, Equatable, Sendable {
             throw TrainingArtifactError.writeFailed(path: directory.path, reason: "\(error)")
         }
         try TrainingJSON.write(self, to: directory.appendingPathComponent(Self.fileName))
+    }
+
+    /// The layout version of `directory`'s `training_run.json` (nil when there is none or it has no readable
+    /// "format"), read before the whole record so that an older layout gets its own message.
+    public static func format(in directory: URL) -> Int? {
+        struct Format: Decodable { var format: Int }
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(fileName).path) else { return nil }
+        return (try? JSONDecoder().decode(Format.self, from: data))?.format
     }
 
     /// Reads `training_run.json` from `directory`; nil when there is none.

@@ -94,9 +94,13 @@ public struct TrainingManifest: Sendable {
             } catch {
                 let reason: String
                 if case TrainingDataError.badRow(_, _, let why) = error { reason = why } else { reason = "\(error)" }
-                guard skipBadRows else { throw TrainingDataError.badRow(file: path, line: r.line, reason: reason) }
+                // Every bad row is collected so that one run names them all, not the first only.
                 skipped.append(SkippedRow(line: r.line, reason: reason))
             }
+        }
+        if !skipBadRows, let first = skipped.first {
+            if skipped.count == 1 { throw TrainingDataError.badRow(file: path, line: first.line, reason: first.reason) }
+            throw TrainingDataError.badRows(file: path, rows: skipped, total: table.rows.count)
         }
         let manifest = TrainingManifest(file: path, rows: rows, skipped: skipped, labels: vocabulary, sha256: SHA256Hasher.hex(of: bytes))
         guard !rows.isEmpty else {

@@ -111,7 +111,8 @@ public struct ValidationMetrics: Sendable, Equatable, Codable {
 /// A comparable checkpoint score: keys compared in order, higher better; a missing metric scores −∞.
 public struct SelectionScore: Sendable, Equatable, Comparable, Codable {
     public var keys: [Double]
-    /// The score in words, e.g. "sensitivity 0.900 at specificity 0.850 (floor 0.80), loss 0.412".
+    /// The score in words, e.g. "sensitivity 0.9000, specificity 0.8500 at threshold 0.4100 (the best with
+    /// specificity ≥ 0.8), label loss 0.4120".
     public var summary: String
 
     public init(keys: [Double], summary: String) {
@@ -190,15 +191,18 @@ public enum SelectionCriterion: Sendable, Equatable, Codable, CustomStringConver
     public func score(_ m: ValidationMetrics) -> SelectionScore {
         let negLoss = -(m.meanLoss ?? .infinity)
         func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "n/a" }
-        let lossText = "loss \(f(m.meanLoss))"
+        let lossText = "label loss \(f(m.meanLoss))"
         switch self {
         case .sensitivityAtSpecificity(let floor):
             guard let p = m.sensitivity(atSpecificity: floor) else {
                 return SelectionScore(keys: [-.infinity, -.infinity, negLoss], summary: "no operating point (one class only), \(lossText)")
             }
-            let t = p.threshold.map { String(format: "%.4f", $0) } ?? "none"
+            // The operating point's own threshold, not the profile's: say which, so that it is never read as
+            // the metrics at the profile threshold.
+            let at = p.threshold.map { "at threshold " + String(format: "%.4f", $0) } ?? "flagging nothing"
             return SelectionScore(keys: [p.sensitivity, p.specificity, negLoss],
-                                  summary: "sensitivity \(f(p.sensitivity)) at specificity \(f(p.specificity)) (floor \(floor), threshold \(t)), \(lossText)")
+                                  summary: "sensitivity \(f(p.sensitivity)), specificity \(f(p.specificity)) \(at) "
+                                      + "(the best with specificity ≥ \(floor)), \(lossText)")
         case .balancedAccuracy:
             return SelectionScore(keys: [m.balancedAccuracy ?? -.infinity, negLoss], summary: "balanced accuracy \(f(m.balancedAccuracy)), \(lossText)")
         case .auroc:
