@@ -45,7 +45,8 @@ public struct FolderWalk: Sendable {
             if name == [46] || name == [46, 46] { continue }
             names.append(name)
         }
-        return .success(names)
+        // Byte order, so that which of two names reaching one folder scans it does not depend on readdir.
+        return .success(names.sorted { $0.lexicographicallyPrecedes($1) })
     }
 
     mutating func walk(_ folder: String, id: EscapedPath.FileID?, ancestors: inout [EscapedPath.FileID: String],
