@@ -207,4 +207,139 @@ final class TriageInputsTests: XCTestCase {
         XCTAssertEqual(short.status, 1)
         XCTAssertTrue(short.stderr.contains("site key file \(keyFile.path): 5 bytes, at least 16 needed"), short.stderr)
     }
+
+    /// A 1 KB value holding a name, an ID and a birth date.
+    static let planted = String(repeating: "AUDIT^CANARY^Q ID-CANARY31337 DOB-19330303 ", count: 24)
+
+    /// Copies of a native run with the planted value in VOI LUT Function, in Mask Operation, and in Pixel
+    /// Intensity Relationship and Modality (dcmtk's dcmodify writes them).
+    func plantedFiles(_ native: URL, into dir: URL) throws -> [URL] {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dcmodify") else { throw XCTSkip("dcmodify (dcmtk) is not installed") }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var out: [URL] = []
+        for (name, edits) in [("voi", ["-i", "(0028,1056)=\(Self.planted)"]), ("maskop", ["-m", "(0028,6100)[0].(0028,6101)=\(Self.planted)"]),
+                              ("pir", ["-m", "(0028,1040)=\(Self.planted)", "-m", "(0008,0060)=\(Self.planted)"])] {
+            let f = dir.appendingPathComponent("\(name).dcm")
+            try FileManager.default.copyItem(at: native, to: f)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/dcmodify")
+            p.arguments = ["-nb"] + edits + [f.path]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0)
+            XCTAssertNotNil(try Data(contentsOf: f).range(of: Data("CANARY31337".utf8)), "\(name): the value must be in the file for the test to mean anything")
+            out.append(f)
+        }
+        return out
+    }
+
+    /// Item 6: attribute values outside the defined terms are described, never quoted: the planted value
+    /// appears in no output of inspect, triage (both formats) or evaluate (stdout, stderr, every artifact and
+    /// the cache), and evaluate names each input that failed with its reason.
+    func testPlantedAttributeValuesAppearInNoOutput() throws {
+        let syn = try synthCase()
+        let dir = try CLI.tempDir()
+        let files = try plantedFiles(syn.appendingPathComponent("case_0001_native.dcm"), into: dir.appendingPathComponent("planted"))
+        var everything = ""
+        for f in files {
+            let r = try CLI.run(["inspect", f.path], environment: env)
+            everything += r.stdout + r.stderr
+        }
+        XCTAssertTrue(everything.contains("VOI LUT Function (0028,1056): an unrecognised value ("), everything)
+        XCTAssertTrue(everything.contains("Mask Operation (0028,6101): an unrecognised value ("), everything)
+        for format in ["jsonl", "table"] {
+            let r = try CLI.run(["triage", "--model", try model(), "--format", format, "--paths", "as-given"] + files.map(\.path), environment: env)
+            everything += r.stdout + r.stderr
+        }
+        let manifest = dir.appendingPathComponent("manifest.csv")
+        try Data(("path,label\n" + files.map { "planted/\($0.lastPathComponent),patent\n" }.joined()).utf8).write(to: manifest)
+        let out = dir.appendingPathComponent("eval")
+        let e = try CLI.run(["evaluate", "--data", manifest.path, "--model", try model(), "--out", out.path, "--bootstrap", "0"], environment: env)
+        XCTAssertEqual(e.status, 0, e.stderr)
+        everything += e.stdout + e.stderr
+        // Each failed input is named with its manifest line and reason (today: only a count).
+        XCTAssertTrue(e.stderr.contains("planted/voi.dcm (\(manifest.path) line 2): failed: "), e.stderr)
+        XCTAssertTrue(e.stderr.contains("planted/maskop.dcm (\(manifest.path) line 3): failed: "), e.stderr)
+        let walker = FileManager.default.enumerator(at: out, includingPropertiesForKeys: nil)
+        while let f = walker?.nextObject() as? URL {
+            if let d = FileManager.default.contents(atPath: f.path) { everything += String(decoding: d, as: UTF8.self) }
+        }
+        for secret in ["CANARY", "31337", "19330303"] {
+            XCTAssertFalse(everything.contains(secret), "an output quotes the planted value (\(secret))")
+        }
+    }
+
+    /// New: `--group study` adds one record per study, the worst of its series, listing them; a study whose
+    /// other series are patent but one failed goes to manual review.
+    func testGroupStudyAddsOneStudyRecord() throws {
+        let syn = try synthCase()
+        let r = try CLI.run(["triage", "--model", try model(), "--group", "study", syn.path], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let recs = try records(r.stdout)
+        XCTAssertEqual(recs.map { $0["kind"] as? String ?? "?" }, ["dicom_series", "dicom_series", "study"])
+        let study = recs[2]
+        let listed = try XCTUnwrap(study["series"] as? [[String: Any]])
+        XCTAssertEqual(listed.map { $0["series_uid_hash"] as? String }, recs[0..<2].map { $0["series_uid_hash"] as? String })
+        XCTAssertEqual(listed.map { $0["decision"] as? String }, recs[0..<2].map { $0["decision"] as? String })
+        XCTAssertEqual(study["study_uid_hash"] as? String, recs[0]["study_uid_hash"] as? String)
+        let severity = ["patent": 0, "manual_review": 1, "blocked": 2]
+        let worst = recs[0..<2].compactMap { $0["decision"] as? String }.max { severity[$0]! < severity[$1]! }
+        XCTAssertEqual(study["decision"] as? String, worst)
+        XCTAssertEqual(study["p_blocked"] as? Double, recs[0..<2].compactMap { $0["p_blocked"] as? Double }.max())
+        let table = try CLI.run(["triage", "--model", try model(), "--group", "study", "--format", "table", syn.path], environment: env)
+        XCTAssertEqual(table.stdout.split(separator: "\n").count, 4, table.stdout)
+        XCTAssertTrue(table.stdout.contains("study \(study["study_uid_hash"] as? String ?? "?") (2 series)"), table.stdout)
+        // The native run made unreadable (a planted VOI LUT Function): the study cannot be patent.
+        let mixed = try CLI.tempDir()
+        let planted = try plantedFiles(syn.appendingPathComponent("case_0001_native.dcm"), into: mixed.appendingPathComponent("p"))[0]
+        try FileManager.default.copyItem(at: syn.appendingPathComponent("case_0001_subtracted.dcm"), to: mixed.appendingPathComponent("subtracted.dcm"))
+        let m = try CLI.run(["triage", "--model", try model(), "--group", "study", planted.path, mixed.appendingPathComponent("subtracted.dcm").path],
+                            environment: env)
+        XCTAssertEqual(m.status, 3, m.stderr)
+        let mr = try records(m.stdout)
+        XCTAssertEqual(mr.map { $0["status"] as? String ?? "?" }, ["error", "processed", "processed"])
+        XCTAssertEqual(mr[1]["decision"] as? String, "patent", "precondition: the readable series alone is patent")
+        XCTAssertEqual(mr[2]["kind"] as? String, "study")
+        XCTAssertEqual(mr[2]["decision"] as? String, "manual_review")
+    }
+
+    /// New: `--save-images DIR` writes each model input as a PNG named by hashed UIDs and frames, named in
+    /// the record; an unwritable DIR stops the run before the model loads.
+    func testSaveImagesWritesTheModelInputsNamedInTheRecords() throws {
+        let syn = try synthCase()
+        let dir = try CLI.tempDir()
+        let images = dir.appendingPathComponent("seen")
+        let png = TestPaths.fixture("triage/images/dsa-64.png").path
+        let r = try CLI.run(["triage", "--model", try model(), "--save-images", images.path, syn.path, png], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let recs = try records(r.stdout)
+        XCTAssertEqual(recs.count, 3)
+        var names: [String] = []
+        for rec in recs {
+            for img in try XCTUnwrap(rec["images"] as? [[String: Any]]) {
+                let name = try XCTUnwrap(img["saved_image"] as? String, "\(rec)")
+                names.append(name)
+                if let series = rec["series_uid_hash"] as? String {
+                    XCTAssertTrue(name.hasPrefix("series-\(series)_"), name)
+                    let frames = try XCTUnwrap(img["frames"] as? [Int])
+                    XCTAssertTrue(name.hasSuffix("_f\(frames.first!)-\(frames.last!).png") || name.hasSuffix("_f\(frames.first!).png"), name)
+                } else {
+                    XCTAssertTrue(name.hasPrefix("picture-") && name.hasSuffix(".png"), name)
+                }
+                let data = try Data(contentsOf: images.appendingPathComponent(name))
+                XCTAssertEqual(Array(data.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+                // Width and height from IHDR: the 64×64 model input.
+                XCTAssertEqual(Array(data[16..<24]), [0, 0, 0, 64, 0, 0, 0, 64])
+            }
+        }
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: images.path)), Set(names), "no temporary file left")
+        let blocker = dir.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: blocker)
+        let bad = try CLI.run(["triage", "--model", "/nonexistent/model", "--save-images", blocker.path, png], environment: env)
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("--save-images \(blocker.path): cannot create the folder"), bad.stderr)
+        XCTAssertFalse(bad.stderr.contains("/nonexistent/model"), "checked before the model: \(bad.stderr)")
+    }
 }
