@@ -61,24 +61,28 @@ public struct PathDisplay: Sendable, Equatable {
         return String(digest.prefix(16)) + ext
     }
 
+    /// A function that rewrites, in any text, each of `files` found beneath `root` as this display shows it.
+    public func rewriter(files: [String], root: String) -> (String) -> String {
+        guard mode != .asGiven else { return { $0 } }
+        // Longest first, so that a path which is a prefix of another never rewrites part of it.
+        let replacements = files.compactMap { f -> (String, String)? in
+            let shown = show(f, under: root)
+            return shown == f ? nil : (f, shown)
+        }.sorted { $0.0.count > $1.0.count }
+        guard !replacements.isEmpty else { return { $0 } }
+        return { text in
+            var s = text
+            for (from, to) in replacements where s.contains(from) { s = s.replacingOccurrences(of: from, with: to) }
+            return s
+        }
+    }
+
     /// The record with every file found beneath its folder input shown this way, in its fields and in its
     /// messages.
     public func apply(_ record: TriageRecord) -> TriageRecord {
         guard mode != .asGiven else { return record }
+        let fix = rewriter(files: record.files, root: record.input)
         var r = record
-        var replacements: [(String, String)] = []
-        for f in record.files {
-            let shown = show(f, under: record.input)
-            if shown != f { replacements.append((f, shown)) }
-        }
-        guard !replacements.isEmpty else { return r }
-        // Longest first, so that a path which is a prefix of another never rewrites part of it.
-        replacements.sort { $0.0.count > $1.0.count }
-        func fix(_ s: String) -> String {
-            var s = s
-            for (from, to) in replacements where s.contains(from) { s = s.replacingOccurrences(of: from, with: to) }
-            return s
-        }
         r.files = record.files.map(fix)
         r.error = record.error.map(fix)
         r.reasons = record.reasons.map(fix)

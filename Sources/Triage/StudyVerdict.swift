@@ -35,8 +35,7 @@ public enum StudyVerdict {
         r.timings.total = series.reduce(0) { $0 + $1.timings.total }
         r.series = series.map { TriageRecord.SeriesOutcome(seriesUIDHash: $0.seriesUIDHash, status: $0.status, decision: $0.decision,
                                                          pBlocked: $0.pBlocked) }
-        let inputs = series.map(\.input).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        r.input = inputs.joined(separator: " ")
+        // `input` stays the first series' (an argument as typed); the series list says which series belong.
         let modalities = Set(series.compactMap(\.modality))
         r.modality = modalities.count == 1 ? modalities.first : (modalities.isEmpty ? nil : modalities.sorted().joined(separator: "/"))
         let decided = series.filter { $0.status == .processed && $0.decision != nil }

@@ -295,12 +295,42 @@ public final class TriagePipeline: @unchecked Sendable {
     /// The model images of one input (a PNG/JPEG picture, a DICOM file, or a folder of series) exactly as
     /// triage makes them: same planning, routing, subtraction, frame strategy and RGB conversion. Instances
     /// that routing skips are left out as triage leaves them out; anything unreadable, or an input that
-    /// yields no model image at all, throws an error naming the file.
-    public static func modelImages(path: String, profile: TaskProfile) throws -> [PreparedImage] {
+    /// yields no model image at all, throws an error naming the file (files found under a folder `path`
+    /// named as `display` shows them, in the error and in each image's `file`).
+    public static func modelImages(path: String, profile: TaskProfile, display: PathDisplay = .asGiven) throws -> [PreparedImage] {
+        let units = plan([path])
+        guard display.mode != .asGiven else { return try modelImages(units: units, path: path, profile: profile) }
+        var found: [String] = []
+        for unit in units {
+            switch unit {
+            case .image(let p, _), .skippedFile(let p, _, _), .unreadable(let p, _, _): found.append(p)
+            case .dicomSeries(_, _, _, _, let files): found += files
+            }
+        }
+        let fix = display.rewriter(files: found, root: path)
+        do {
+            return try modelImages(units: units, path: path, profile: profile).map { img in
+                var i = img
+                i.file = fix(img.file)
+                return i
+            }
+        } catch let e as TriageError {
+            // The same error with the found files renamed.
+            switch e {
+            case let .unreadableInput(p, reason): throw TriageError.unreadableInput(path: fix(p), reason: fix(reason))
+            case let .unsupportedInput(p, reason): throw TriageError.unsupportedInput(path: fix(p), reason: fix(reason))
+            default: throw TriageError.invalidArgument(fix("\(e)"))
+            }
+        } catch {
+            throw TriageError.invalidArgument(fix("\(error)"))
+        }
+    }
+
+    static func modelImages(units: [TriageInput], path: String, profile: TaskProfile) throws -> [PreparedImage] {
         let builder = inputBuilder(profile: profile)
         var images: [PreparedImage] = []
         var skips: [String] = []
-        for unit in plan([path]) {
+        for unit in units {
             switch unit {
             case .image(let p, _):
                 let (rgb, gray) = try wrap(p) { try pictureImage(p) }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Triage
 import XCTest
 
@@ -84,5 +85,25 @@ final class IdentifierHashTests: XCTestCase {
         var other = patent
         other.studyUIDHash = "study2"
         XCTAssertEqual(StudyVerdict.records(for: [other, patent, blocked]).map(\.studyUIDHash), ["study2", "study1"])
+    }
+
+    /// Training reads rows through `modelImages`; a folder row's found names follow the display in its errors
+    /// and in each image's `file`.
+    func testModelImagesNameFoundFilesAsTheDisplaySays() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("display-\(UUID().uuidString)")
+        let patient = dir.appendingPathComponent("Audit^Canary")
+        try FileManager.default.createDirectory(at: patient, withIntermediateDirectories: true)
+        try Data("not dicom".utf8).write(to: patient.appendingPathComponent("broken.dcm"))
+        XCTAssertThrowsError(try TriagePipeline.modelImages(path: dir.path, profile: .standard, display: PathDisplay(mode: .hashed))) { e in
+            XCTAssertFalse("\(e)".contains("Canary"), "\(e)")
+            XCTAssertTrue("\(e)".contains(dir.path + "/"), "\(e)")
+        }
+        XCTAssertThrowsError(try TriagePipeline.modelImages(path: dir.path, profile: .standard)) { e in
+            XCTAssertTrue("\(e)".contains("Audit^Canary/broken.dcm"), "as found by default in the library: \(e)")
+        }
+        try FileManager.default.removeItem(at: patient.appendingPathComponent("broken.dcm"))
+        try FileManager.default.copyItem(at: TestPaths.fixture("triage/images/dsa-64.png"), to: patient.appendingPathComponent("pic.png"))
+        let images = try TriagePipeline.modelImages(path: dir.path, profile: .standard, display: PathDisplay(mode: .relative))
+        XCTAssertEqual(images.map(\.file), ["Audit^Canary/pic.png"])
     }
 }
