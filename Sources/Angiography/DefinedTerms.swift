@@ -1,3 +1,5 @@
+import DICOM
+
 /// Attribute values in messages and records: only values from an attribute's defined terms (a closed
 /// vocabulary) are quoted. Anything else may be free text a site put there (a name, an ID, a birth date)
 /// and is described, never copied.
@@ -40,8 +42,5 @@ public enum DefinedTerms {
 
     /// A UID fit for a message: quoted when it has UID syntax (digits and dots, at most 64 characters, which
     /// cannot hold a name), else described.
-    public static func uid(_ value: String) -> String {
-        let ok = !value.isEmpty && value.utf8.count <= 64 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 46 }
-        return ok ? value : "an invalid UID (\(value.count) characters)"
-    }
+    public static func uid(_ value: String) -> String { DICOMUID.quoted(value) }
 }

@@ -32,8 +32,7 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .malformed(f, o, t, r): return "\(f): malformed data at offset \(o)\(at(t)): \(r)"
         case let .unsupportedTransferSyntax(f, u):
             // A UID is quoted only when it has UID syntax: the field could hold any text.
-            let isUID = !u.isEmpty && u.utf8.count <= 64 && u.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 46 }
-            return "\(f): unsupported transfer syntax \(isUID ? u : "(an invalid UID of \(u.count) characters)")" + (DICOMTransferSyntax.name(of: u).map { " (\($0))" } ?? "")
+            return "\(f): unsupported transfer syntax \(DICOMUID.quoted(u))" + (DICOMTransferSyntax.name(of: u).map { " (\($0))" } ?? "")
         case let .inflate(f, r): return "\(f): deflated dataset could not be inflated: \(r)"
         case let .pixelData(f, r): return "\(f): pixel data: \(r)"
         }

@@ -1,7 +1,7 @@
 import Foundation
 import ModelFiles
 
-/// One result line: one DICOM series or one PNG/JPEG image. Carries no patient identifiers: UIDs are
+/// One result line: one DICOM series, one PNG/JPEG image, one unusable file, or (`--group study`) one study. Carries no patient identifiers: UIDs are
 /// hashed, and names, IDs, birth dates and accession numbers are never read into it.
 public struct TriageRecord: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable {
