@@ -342,4 +342,22 @@ final class TriageInputsTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--save-images \(blocker.path): cannot create the folder"), bad.stderr)
         XCTAssertFalse(bad.stderr.contains("/nonexistent/model"), "checked before the model: \(bad.stderr)")
     }
+
+    /// `train --paths`: a manifest row naming a folder has the names found under it hashed in its errors by
+    /// default; `as-given` shows them.
+    func testTrainHashesNamesFoundUnderAFolderRow() throws {
+        let dir = try CLI.tempDir()
+        let patient = dir.appendingPathComponent("scans/Audit^Canary")
+        try FileManager.default.createDirectory(at: patient, withIntermediateDirectories: true)
+        try Data("junk".utf8).write(to: patient.appendingPathComponent("broken.dcm"))
+        let manifest = dir.appendingPathComponent("m.csv")
+        try Data("path,label\nscans,patent\n".utf8).write(to: manifest)
+        let r = try CLI.run(["train", "--model", try model(), "--data", manifest.path, "--out", dir.appendingPathComponent("out").path], environment: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("\(manifest.path):2: "), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Canary"), r.stderr)
+        let shown = try CLI.run(["train", "--model", try model(), "--data", manifest.path, "--out", dir.appendingPathComponent("out").path,
+                                 "--paths", "as-given"], environment: env)
+        XCTAssertTrue(shown.stderr.contains("scans/Audit^Canary/broken.dcm"), shown.stderr)
+    }
 }
