@@ -6,9 +6,6 @@ import LoRA
 import MedGemma
 import ModelFiles
 import Tensor
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One unit of triage, planned from the command line's inputs.
 public enum TriageInput: Sendable, Equatable {
@@ -71,7 +68,7 @@ public final class TriagePipeline: @unchecked Sendable {
     public var pathDisplay = PathDisplay.asGiven
     /// Keys the UID hashes (and the hashed names of saved images); nil: plain SHA-256.
     public var siteKey: SiteKey?
-    /// Where each model input image is written as PNG (`--save-images`); nil: not written.
+    /// Where each model input image is written as PNG (`--save-images`, `SavedImages`); nil: not written.
     public var savedImagesDirectory: URL?
 
     /// Wraps a loaded model; attaches the adapter in `adapter` (unmerged) when given. The model's
@@ -462,7 +459,7 @@ public final class TriagePipeline: @unchecked Sendable {
                     var result = try classify(rgb: img.rgb, gray: img.gray, frames: img.frames, frameNumbers: img.frameNumbers,
                                               instance: img.instance, timings: &timings)
                     record.timings.add(timings)
-                    saveImage(img.rgb, id: Self.imageID(series: record.seriesUIDHash, instance: img.instance, frames: img.frameNumbers,
+                    saveImage(img.rgb, id: SavedImages.id(series: record.seriesUIDHash, instance: img.instance, frames: img.frameNumbers,
                                                         index: images.count),
                               into: &result, reasons: &saveFailures)
                     images.append(result)
@@ -496,62 +493,15 @@ public final class TriagePipeline: @unchecked Sendable {
         return record
     }
 
-    /// A saved image's name: the hashed series UID, the run's hashed instance UID (12 digits) and the frames
-    /// (never a path or a patient attribute).
-    static func imageID(series: String?, instance: String?, frames: [Int], index: Int) -> String {
-        var id = "series-" + (series ?? "none")
-        id += "_" + (instance.map { String($0.prefix(12)) } ?? "image\(index + 1)")
-        if let first = frames.first, let last = frames.last {
-            let contiguous = frames == Array(first...max(first, last))
-            var f = contiguous ? (first == last ? "\(first)" : "\(first)-\(last)") : frames.map(String.init).joined(separator: ".")
-            if f.count > 40 { f = String(SHA256Hasher.hex(of: Data(f.utf8)).prefix(12)) }
-            id += "_f" + f
-        }
-        return id
-    }
-
-    /// Writes `rgb` as `<id>.png` into `savedImagesDirectory` (a temporary name renamed into place, so a
-    /// file there is always whole) and names it in `result`; a failure becomes a reason, the batch goes on.
+    /// Writes `rgb` into `savedImagesDirectory` (`SavedImages`) and names it in `result`; a failure becomes a
+    /// reason and the batch goes on.
     func saveImage(_ rgb: RGBImage, id: String, into result: inout TriageRecord.ImageResult, reasons: inout [String]) {
         guard let dir = savedImagesDirectory else { return }
-        let name = id + ".png"
         do {
-            try Self.writeAtomically(try PNGEncoder.encode(rgb), to: dir.appendingPathComponent(name))
-            result.savedImage = name
+            result.savedImage = try SavedImages.write(rgb, id: id, into: dir)
         } catch {
-            reasons.append("image \(name) not saved: \(error)")
+            reasons.append("image \(id).png not saved: \(error)")
         }
-    }
-
-    /// Writes `data` to a temporary file beside `url`, then renames it over `url`.
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        do {
-            try data.write(to: tmp)
-            if rename(tmp.path, url.path) != 0 {
-                let reason = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(at: tmp)
-                throw TriageError.invalidArgument("\(url.path): cannot write: \(reason)")
-            }
-        } catch let e as TriageError { throw e } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw TriageError.invalidArgument("\(url.path): cannot write: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
-        }
-    }
-
-    /// Checks that `dir` can take saved images (creating it when missing), before any model work: an error
-    /// names the folder and the cause.
-    public static func prepareImageDirectory(_ dir: URL) throws {
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } catch {
-            throw TriageError.invalidArgument("--save-images \(dir.path): cannot create the folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
-        }
-        let probe = dir.appendingPathComponent(".dsa-triage-probe.\(getpid())")
-        guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
-            throw TriageError.invalidArgument("--save-images \(dir.path): the folder is not writable")
-        }
-        try? FileManager.default.removeItem(at: probe)
     }
 
     /// Aggregates image results into the record: the worst image (blocked, then review, then patent; ties by

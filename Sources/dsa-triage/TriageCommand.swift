@@ -83,7 +83,7 @@ struct TriageCommand: AsyncParsableCommand {
             let siteKey = try SiteKey.resolve(option: siteKeyFile)
             let imageDirectory = saveImages.map { URL(fileURLWithPath: $0) }
             // Checked before the model loads: a run that cannot keep its images should not start.
-            if let imageDirectory { try TriagePipeline.prepareImageDirectory(imageDirectory) }
+            if let imageDirectory { try SavedImages.prepare(imageDirectory) }
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
             if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
             let triageMode = mode.flatMap(TriageMode.init(rawValue:)) ?? TriageMode(rawValue: taskProfile.generation.mode) ?? .score
