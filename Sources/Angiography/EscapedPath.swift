@@ -162,9 +162,13 @@ public enum EscapedPath {
         }
     }
 
-    /// Reads a DICOM file named by its escaped form; errors name it by that form.
+    /// Reads a DICOM file named by its escaped form; errors name it by that form, as the user gave it (a
+    /// relative path stays relative).
     public static func dicomFile(_ escaped: String) throws -> DICOMFile {
-        if let p = plain(escaped) { return try DICOMFile(url: URL(fileURLWithPath: p)) }
-        return try DICOMFile(data: try contents(escaped), source: escaped)
+        // Memory-mapped when the name is plain text; read through the raw bytes otherwise (or when mapping fails,
+        // for the system's reason).
+        let data = try plain(escaped).flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0), options: .mappedIfSafe) }
+            ?? contents(escaped)
+        return try DICOMFile(data: data, source: escaped)
     }
 }
