@@ -54,7 +54,7 @@ let package = Package(
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
         .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "MedGemma", "ModelFiles", "Tensor"]),
+        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "MedGemma", "ModelFiles", "Tensor"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
         .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor"]),
         .executableTarget(

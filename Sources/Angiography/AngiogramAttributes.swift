@@ -189,7 +189,8 @@ public struct AngiogramAttributes: Sendable {
         if let text = ds.string(XATag.voiLUTFunction), !text.isEmpty {
             guard let f = FileWindow.Function(rawValue: text) else {
                 throw AngiographyError.invalidAttribute(file: source, attribute: "VOI LUT Function (0028,1056)",
-                                                        reason: "'\(text)' is not LINEAR, LINEAR_EXACT or SIGMOID")
+                                                        reason: "\(DefinedTerms.unrecognised(text))"
+                                                            + ", not LINEAR, LINEAR_EXACT or SIGMOID")
             }
             fn = f
         } else {
@@ -214,7 +215,8 @@ public struct AngiogramAttributes: Sendable {
         }
         let opText = item.string(XATag.maskOperation) ?? ""
         guard let op = MaskSubtractionItem.Operation(rawValue: opText) else {
-            throw bad("Mask Operation (0028,6101)", "'\(opText)' is not AVG_SUB or TID")
+            throw bad("Mask Operation (0028,6101)", opText.isEmpty ? "absent, not AVG_SUB or TID"
+                      : "\(DefinedTerms.unrecognised(opText))" + ", not AVG_SUB or TID")
         }
         let masks = item.ints(XATag.maskFrameNumbers) ?? []
         if op == .averageSubtraction {

@@ -6,12 +6,15 @@ public enum AngiographyError: Error, CustomStringConvertible, Equatable, Sendabl
     case unsupportedImage(file: String, reason: String)
     /// Decoded frames disagree with the header or with each other.
     case inconsistentFrames(file: String, reason: String)
+    /// A file or folder that cannot be opened or read (the system's reason).
+    case unreadable(file: String, reason: String)
 
     public var description: String {
         switch self {
         case let .invalidAttribute(f, a, r): return "\(f): \(a): \(r)"
         case let .unsupportedImage(f, r): return "\(f): unsupported image: \(r)"
         case let .inconsistentFrames(f, r): return "\(f): frames: \(r)"
+        case let .unreadable(f, r): return "\(f): cannot read: \(r)"
         }
     }
 }

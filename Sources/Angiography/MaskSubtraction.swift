@@ -115,7 +115,8 @@ public struct MaskSubtraction: Sendable {
             relationship = r
         } else {
             relationship = .linear
-            notes.append("Pixel Intensity Relationship \(attr.pixelIntensityRelationshipText.map { "'\($0)' not understood" } ?? "absent"): LIN assumed")
+            // The text is not a defined term here (those parse), so it is described, never quoted.
+            notes.append("Pixel Intensity Relationship \(attr.pixelIntensityRelationshipText.map { "\(DefinedTerms.unrecognised($0)) not understood" } ?? "absent"): LIN assumed")
         }
         let isLinear = relationship == .linear
         let range = Double((1 << min(attr.bitsStored, 32)) - 1)

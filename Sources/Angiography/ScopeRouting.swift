@@ -57,7 +57,8 @@ public struct ScopeRouter: Sendable {
     }
 
     public func decide(sopClassUID: String?, modality: String?) -> RouteDecision {
-        let modality = modality.flatMap { $0.isEmpty ? nil : $0 }
+        // Only defined terms reach the detail text; anything else could be free text (a name).
+        let modality = DefinedTerms.modality(modality)
         guard let uid = sopClassUID else {
             return RouteDecision(route: .skip, reason: RouteDecision.missingSOPClass,
                                  detail: "no SOP Class UID in the dataset or the file meta" + (modality.map { " (Modality \($0))" } ?? ""),
@@ -77,7 +78,7 @@ public struct ScopeRouter: Sendable {
                 : "\(name) is triaged only when radiofluoroscopy is enabled"
         case .other?, nil:
             inScope = false
-            detail = "\(name) (\(uid))" + (modality.map { ", Modality \($0)," } ?? "") + " is not angiography"
+            detail = "\(name) (\(DefinedTerms.uid(uid)))" + (modality.map { ", Modality \($0)," } ?? "") + " is not angiography"
         }
         if inScope, let m = modality, let expected = entry?.modality, m != expected {
             detail += "; Modality \(m) disagrees with the SOP class (expected \(expected)); routed by SOP class"

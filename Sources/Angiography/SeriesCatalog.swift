@@ -36,46 +36,56 @@ public struct SeriesCatalog: Sendable {
 
     public var seriesCount: Int { studies.reduce(0) { $0 + $1.series.count } }
 
-    /// Scans `folder` recursively (hidden files included, symbolic links to files followed); files that are
-    /// not DICOM or lack Study/Series Instance UIDs go to `rejected` and the scan goes on.
+    /// What a folder scan found that is not a file to read (a link loop, a broken link, an unreadable
+    /// sub-folder); empty for a catalog of given files.
+    public var problems: [FolderWalk.Problem] = []
+
+    /// Scans `folder` recursively (hidden files included, symbolic links to files and folders followed, link
+    /// loops reported in `problems`); files that are not DICOM or lack Study/Series Instance UIDs go to
+    /// `rejected` and the scan goes on.
     public init(scanning folder: URL) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
-            throw AngiographyError.unsupportedImage(file: folder.path, reason: "not a folder")
+        try self.init(scanningEscaped: EscapedPath.escape(folder.path.utf8))
+    }
+
+    /// Scans the folder named by an escaped form (`EscapedPath`); paths found keep that form.
+    public init(scanningEscaped folder: String) throws {
+        let status = EscapedPath.status(folder)
+        guard status.kind == .folder else {
+            throw AngiographyError.unsupportedImage(file: folder, reason: status.kind == .missing ? "no such folder" : "not a folder")
         }
-        var files: [URL] = []
-        if let e = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey], options: []) {
-            for case let url as URL in e {
-                let v = try? url.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey])
-                if v?.isRegularFile == true { files.append(url) }
-            }
-        }
-        self.init(files: files.sorted { $0.path < $1.path })
+        let walk = FolderWalk(folder: folder)
+        self.init(paths: walk.files)
+        problems = walk.problems
     }
 
     /// Groups the given files.
     public init(files: [URL]) {
+        self.init(paths: files.map { EscapedPath.escape($0.path.utf8) })
+    }
+
+    /// Groups the files named by escaped forms (`EscapedPath`).
+    public init(paths: [String]) {
         var rejected: [Rejected] = []
         struct Entry { var study: String; var series: String; var seriesNumber: Int?; var modality: String?; var instance: Instance }
         var entries: [Entry] = []
-        for url in files {
+        for path in paths {
             let file: DICOMFile
             do {
-                file = try DICOMFile(url: url)
+                file = try EscapedPath.dicomFile(path)
             } catch {
-                rejected.append(Rejected(path: url.path, reason: "\(error)"))
+                rejected.append(Rejected(path: path, reason: "\(error)"))
                 continue
             }
             let ds = file.dataset
             guard let study = ds.string(.studyInstanceUID), !study.isEmpty else {
-                rejected.append(Rejected(path: url.path, reason: "no Study Instance UID (0020,000D)"))
+                rejected.append(Rejected(path: path, reason: "no Study Instance UID (0020,000D)"))
                 continue
             }
             guard let series = ds.string(.seriesInstanceUID), !series.isEmpty else {
-                rejected.append(Rejected(path: url.path, reason: "no Series Instance UID (0020,000E)"))
+                rejected.append(Rejected(path: path, reason: "no Series Instance UID (0020,000E)"))
                 continue
             }
-            let instance = Instance(path: url.path, sopInstanceUID: ds.string(.sopInstanceUID),
+            let instance = Instance(path: path, sopInstanceUID: ds.string(.sopInstanceUID),
                                     sopClassUID: ScopeRouter.sopClassUID(of: file), instanceNumber: ds.int(XATag.instanceNumber))
             entries.append(Entry(study: study, series: series, seriesNumber: ds.int(XATag.seriesNumber),
                                  modality: ds.string(.modality), instance: instance))
@@ -89,7 +99,7 @@ public struct SeriesCatalog: Sendable {
                     case let (x?, y?) where x != y: return x < y
                     case (_?, nil): return true
                     case (nil, _?): return false
-                    default: return a.path < b.path
+                    default: return EscapedPath.precedes(a.path, b.path)
                     }
                 }
                 series.append(Series(seriesInstanceUID: seriesUID, seriesNumber: inSeries.compactMap(\.seriesNumber).first,

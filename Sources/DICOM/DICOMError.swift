@@ -31,7 +31,8 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(f): more than \(l) elements (at offset \(o))"
         case let .malformed(f, o, t, r): return "\(f): malformed data at offset \(o)\(at(t)): \(r)"
         case let .unsupportedTransferSyntax(f, u):
-            return "\(f): unsupported transfer syntax \(u)" + (DICOMTransferSyntax.name(of: u).map { " (\($0))" } ?? "")
+            // A UID is quoted only when it has UID syntax: the field could hold any text.
+            return "\(f): unsupported transfer syntax \(DICOMUID.quoted(u))" + (DICOMTransferSyntax.name(of: u).map { " (\($0))" } ?? "")
         case let .inflate(f, r): return "\(f): deflated dataset could not be inflated: \(r)"
         case let .pixelData(f, r): return "\(f): pixel data: \(r)"
         }

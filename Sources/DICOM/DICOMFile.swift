@@ -102,10 +102,10 @@ public struct DICOMFile: Sendable {
             let looksExplicit = DICOMVR(bytes: body[position + 4], body[position + 5]) != nil
             if explicit && !looksExplicit && !big {
                 explicit = false
-                warnings.append("\(source): dataset is implicit VR although \(ts) declares explicit VR")
+                warnings.append("\(source): dataset is implicit VR although \(DICOMUID.quoted(ts)) declares explicit VR")
             } else if !explicit && looksExplicit && Self.implicitLengthLooksWrong(body, position) {
                 explicit = true
-                warnings.append("\(source): dataset is explicit VR although \(ts) declares implicit VR")
+                warnings.append("\(source): dataset is explicit VR although \(DICOMUID.quoted(ts)) declares implicit VR")
             }
         }
         var parser = DICOMParser(bytes: body, source: source, explicitVR: explicit, bigEndian: big, limits: limits,

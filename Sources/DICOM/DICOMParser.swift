@@ -93,7 +93,11 @@ struct DICOMParser {
             if tag == .specificCharacterSet, let terms = ds.strings(tag) {
                 ds.characterSet = terms
                 if !DICOMCharacterSet.isSupported(terms) {
-                    warnings.append("\(source): Specific Character Set \(terms.joined(separator: "\\")) is not supported; text decoded as Latin-1")
+                    // The terms are quoted only when they look like defined terms (ISO_IR 144, GB18030): the
+                    // element could hold any text.
+                    let shown = terms.allSatisfy { $0.count <= 16 && $0.allSatisfy { c in c.isASCII && (c.isUppercase || c.isNumber || c == " " || c == "_") } && ($0.hasPrefix("ISO") || $0.hasPrefix("GB")) }
+                        ? terms.joined(separator: "\\") : "(an unrecognised value)"
+                    warnings.append("\(source): Specific Character Set \(shown) is not supported; text decoded as Latin-1")
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Angiography
 import Triage
 
 /// Model mode: runs the triage pipeline over a manifest, one cached result per input, resumable.
@@ -20,13 +21,16 @@ public enum PipelineEvaluation {
     /// One input through the pipeline: the worst unit decides (any blocked → blocked; any review, failure or
     /// skip → manual_review) and P(blocked) is the highest.
     public static func predict(_ pipeline: TriagePipeline, path: String, key: String, displayPath: String) -> CachedPrediction {
-        let records = TriagePipeline.plan([path]).map { pipeline.run($0) }
+        let records = TriagePipeline.plan([EscapedPath.escape(path.utf8)]).map { pipeline.run($0) }
         let ps = records.compactMap(\.pBlocked)
         let decisions = records.map { $0.decision?.rawValue ?? "manual_review" }
         let decision = decisions.contains("blocked") ? "blocked" : (decisions.contains("manual_review") || decisions.isEmpty ? "manual_review" : "patent")
         let err = records.compactMap(\.error).first.map { $0.replacingOccurrences(of: path, with: displayPath) }
-        return CachedPrediction(key: key, path: displayPath, pBlocked: ps.max(), decision: decision,
-                                statuses: records.map(\.status.rawValue), error: err ?? (records.isEmpty ? "no triage unit" : nil))
+        let why = records.filter { $0.status != .processed }.compactMap { r in r.reasons.first.map { (r.files.first.map { $0 + ": " } ?? "") + $0 } }
+        var p = CachedPrediction(key: key, path: displayPath, pBlocked: ps.max(), decision: decision,
+                                 statuses: records.map(\.status.rawValue), error: err ?? (records.isEmpty ? "no triage unit" : nil))
+        p.reasons = why.isEmpty ? nil : why.joined(separator: "; ").replacingOccurrences(of: path, with: displayPath)
+        return p
     }
 
     public struct Outcome: Sendable {
@@ -44,7 +48,8 @@ public enum PipelineEvaluation {
         for e in entries {
             let path = resolve(e.path, manifest: manifest)
             guard let key = PredictionCache.key(path: path, model: pipeline.modelFingerprint, adapters: adapters,
-                                                profile: profileFingerprint, mode: pipeline.mode.rawValue) else {
+                                                profile: profileFingerprint, mode: pipeline.mode.rawValue,
+                                                paths: pipeline.pathDisplay.mode.rawValue) else {
                 throw EvaluationError.badRow(file: manifest, line: e.line, reason: "cannot read \"\(e.path)\"")
             }
             if let c = cache.load(key: key) { out[e.path] = c } else { todo.append((e, path, key)) }

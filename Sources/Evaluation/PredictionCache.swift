@@ -11,8 +11,10 @@ public struct CachedPrediction: Sendable, Equatable, Codable {
     /// Record statuses of the units the input planned into.
     public var statuses: [String]
     public var error: String?
+    /// Why units were skipped or failed (their records' first reasons), nil when every unit was processed.
+    public var reasons: String? = nil
 
-    enum CodingKeys: String, CodingKey { case key, path, decision, statuses, error, pBlocked = "p_blocked" }
+    enum CodingKeys: String, CodingKey { case key, path, decision, statuses, error, reasons, pBlocked = "p_blocked" }
 }
 
 /// The cache of model-mode results: keyed by the input's path, size and modification time and by the
@@ -25,13 +27,15 @@ public struct PredictionCache: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
-    /// sha256 over the key parts; nil when the input cannot be stat'ed.
-    public static func key(path: String, model: String, adapters: [String], profile: String, mode: String) -> String? {
+    /// sha256 over the key parts; nil when the input cannot be stat'ed. `paths` (the `--paths` naming) is a
+    /// part because cached messages name files found under folders in that form.
+    public static func key(path: String, model: String, adapters: [String], profile: String, mode: String,
+                           paths: String = "as-given") -> String? {
         guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
         let size = (a[.size] as? NSNumber)?.int64Value ?? -1
         let mtime = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let parts = ["dsa-triage-eval-cache-v1", URL(fileURLWithPath: path).standardizedFileURL.path, "\(size)", String(format: "%.6f", mtime),
-                     model, adapters.joined(separator: "+"), profile, mode]
+                     model, adapters.joined(separator: "+"), profile, mode] + (paths == "as-given" ? [] : ["paths=" + paths])
         return SHA256Hasher.hex(of: Data(parts.joined(separator: "\u{1F}").utf8))
     }
 

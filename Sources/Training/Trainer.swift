@@ -32,6 +32,8 @@ public struct TrainingOptions: Sendable {
     public var maxSteps: Int?
     /// Pixel values kept in memory between epochs, at most this many bytes.
     public var imageCacheBytes: Int
+    /// How files found under a folder row are named in messages (`--paths`; the library keeps them as found).
+    public var pathDisplay: PathDisplay = .asGiven
 
     public init(model: String, data: String, out: String, validation: String? = nil, profile: String? = nil,
                 hyperparameters: TrainingHyperparameters = TrainingHyperparameters(),
@@ -112,8 +114,9 @@ public final class Trainer: @unchecked Sendable {
         // inputs are bad rows, found before any training. The images made for the check are kept (up to the
         // cache's limit), so the first epoch does not read and decode them again.
         let cache = ImageCache(limit: options.imageCacheBytes)
+        let display = options.pathDisplay
         let readable: (TrainingRow) throws -> Void = { row in
-            cache.put(row.resolvedPath, try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile))
+            cache.put(row.resolvedPath, try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile, display: display))
         }
         let manifest = try TrainingManifest.load(path: options.data, profile: profile, skipBadRows: options.skipBadRows, validate: readable)
         for s in manifest.skipped { report(.skipped("\(options.data):\(s.line): \(s.reason)")) }

@@ -9,14 +9,14 @@ import Tensor
 
 /// One unit of triage, planned from the command line's inputs.
 public enum TriageInput: Sendable, Equatable {
-    /// A PNG or JPEG picture, triaged as it is.
-    case image(path: String)
+    /// A PNG or JPEG picture, triaged as it is; `input` is the folder it was found in (nil: named directly).
+    case image(path: String, input: String? = nil)
     /// A DICOM series: its instances (runs), sorted; UIDs nil when the file had none.
     case dicomSeries(input: String, study: String?, series: String?, modality: String?, files: [String])
-    /// A file in a folder that is neither DICOM nor a picture (a CSV, a README): skipped.
-    case skippedFile(path: String, reason: String)
+    /// A file in a folder that is neither DICOM nor a picture (a CSV, a README, a link loop): skipped.
+    case skippedFile(path: String, reason: String, input: String? = nil)
     /// An input that cannot be read at all.
-    case unreadable(path: String, reason: String)
+    case unreadable(path: String, reason: String, input: String? = nil)
 }
 
 /// One model image made from an input as triage makes it, before pixel preprocessing.
@@ -64,6 +64,12 @@ public final class TriagePipeline: @unchecked Sendable {
     /// pixels (names on a secondary capture) and repeat it; the parsed verdict and its reason quote only
     /// the profile's own words.
     public var keepGeneratedText = false
+    /// How files found under folder inputs are named in records (the command's default is `hashed`).
+    public var pathDisplay = PathDisplay.asGiven
+    /// Keys the UID hashes (and the hashed names of saved images); nil: plain SHA-256.
+    public var siteKey: SiteKey?
+    /// Where each model input image is written as PNG (`--save-images`, `SavedImages`); nil: not written.
+    public var savedImagesDirectory: URL?
 
     /// Wraps a loaded model; attaches the adapter in `adapter` (unmerged) when given. The model's
     /// fingerprint is remembered in `fingerprintCache` (nil: computed every time).
@@ -140,89 +146,98 @@ public final class TriagePipeline: @unchecked Sendable {
     static let pictureExtensions: Set<String> = ["png", "jpg", "jpeg"]
     static let dicomExtensions: Set<String> = ["dcm", "dicom", "dic", ""]
 
-    /// Turns command-line paths into units: folders are scanned and grouped into series, DICOM files named
-    /// directly are grouped with each other, pictures stand alone. Never throws: problems become units.
+    /// Turns command-line paths into units, in the order the paths were given: folders are scanned and
+    /// grouped into series (their units in byte order of each unit's first file name), DICOM files named
+    /// directly are grouped with each other (a series comes where its first file was named), pictures
+    /// stand alone. Paths are `EscapedPath` forms (a plain path is its own form; a command-line argument
+    /// goes through `EscapedPath.argument`). Never throws: problems become units.
     public static func plan(_ paths: [String]) -> [TriageInput] {
         var out: [TriageInput] = []
         // DICOM files named directly: catalogued together so that instances of one series form one unit.
         var explicitDICOM: [String] = []
-        var kinds: [(String, Int)] = []   // path, 0 picture / 1 dicom / 2 folder / 3 missing
+        enum Kind { case picture, dicom, folder, problem(String) }
+        var kinds: [(String, Kind)] = []
         for p in paths {
-            var isDir: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: p, isDirectory: &isDir) {
-                kinds.append((p, 3))
-            } else if isDir.boolValue {
-                kinds.append((p, 2))
-            } else if sniffPicture(p) {
-                kinds.append((p, 0))
-            } else {
-                kinds.append((p, 1))
-                explicitDICOM.append(p)
+            switch EscapedPath.status(p).kind {
+            case .missing: kinds.append((p, .problem("no such file or folder")))
+            case .brokenLink: kinds.append((p, .problem("broken symbolic link (its target does not exist)")))
+            case .linkLoop: kinds.append((p, .problem("symbolic link loop: the links never reach a file")))
+            case .other: kinds.append((p, .problem("not a regular file or folder (a device, FIFO or socket)")))
+            case .folder: kinds.append((p, .folder))
+            case .file:
+                if sniffPicture(p) {
+                    kinds.append((p, .picture))
+                } else {
+                    kinds.append((p, .dicom))
+                    explicitDICOM.append(p)
+                }
             }
         }
-        let catalog = SeriesCatalog(files: explicitDICOM.map { URL(fileURLWithPath: $0) })
+        let catalog = SeriesCatalog(paths: explicitDICOM)
         var seriesOfPath: [String: (SeriesCatalog.Study, SeriesCatalog.Series)] = [:]
         for st in catalog.studies { for se in st.series { for i in se.instances { seriesOfPath[i.path] = (st, se) } } }
         let rejected = Dictionary(catalog.rejected.map { ($0.path, $0.reason) }, uniquingKeysWith: { a, _ in a })
         var emitted = Set<String>()
         for (p, kind) in kinds {
             switch kind {
-            case 0: out.append(.image(path: p))
-            case 3: out.append(.unreadable(path: p, reason: "no such file or folder"))
-            case 2: out += planFolder(p)
-            default:
-                let path = URL(fileURLWithPath: p).path
-                if let (st, se) = seriesOfPath[path] {
+            case .picture: out.append(.image(path: p))
+            case .problem(let reason): out.append(.unreadable(path: p, reason: reason))
+            case .folder: out += planFolder(p)
+            case .dicom:
+                if let (st, se) = seriesOfPath[p] {
                     let key = st.studyInstanceUID + "/" + se.seriesInstanceUID
                     if emitted.insert(key).inserted {
-                        out.append(.dicomSeries(input: se.instances.count == 1 ? p : URL(fileURLWithPath: p).deletingLastPathComponent().path,
-                                                study: st.studyInstanceUID, series: se.seriesInstanceUID,
+                        out.append(.dicomSeries(input: p, study: st.studyInstanceUID, series: se.seriesInstanceUID,
                                                 modality: se.modality, files: se.instances.map(\.path)))
                     }
-                } else if let reason = rejected[path], reason.hasPrefix("no Study Instance UID") || reason.hasPrefix("no Series Instance UID") {
-                    out.append(.dicomSeries(input: p, study: nil, series: nil, modality: nil, files: [path]))
+                } else if let reason = rejected[p], reason.hasPrefix("no Study Instance UID") || reason.hasPrefix("no Series Instance UID") {
+                    out.append(.dicomSeries(input: p, study: nil, series: nil, modality: nil, files: [p]))
                 } else {
-                    out.append(.unreadable(path: p, reason: rejected[path] ?? "not a DICOM, PNG or JPEG file"))
+                    out.append(.unreadable(path: p, reason: rejected[p] ?? "not a DICOM, PNG or JPEG file"))
                 }
             }
         }
         return out
     }
 
+    /// The units of one folder input: every series, picture, skipped or unreadable file found, in byte order
+    /// of the unit's first file (a series' first by name).
     static func planFolder(_ folder: String) -> [TriageInput] {
         let catalog: SeriesCatalog
         do {
-            catalog = try SeriesCatalog(scanning: URL(fileURLWithPath: folder))
+            catalog = try SeriesCatalog(scanningEscaped: folder)
         } catch {
             return [.unreadable(path: folder, reason: "\(error)")]
         }
-        var out: [TriageInput] = []
+        var units: [(first: String, unit: TriageInput)] = []
         for st in catalog.studies {
             for se in st.series {
-                out.append(.dicomSeries(input: folder, study: st.studyInstanceUID, series: se.seriesInstanceUID,
-                                        modality: se.modality, files: se.instances.map(\.path)))
+                let files = se.instances.map(\.path)
+                let first = files.min(by: EscapedPath.precedes) ?? folder
+                units.append((first, .dicomSeries(input: folder, study: st.studyInstanceUID, series: se.seriesInstanceUID,
+                                                  modality: se.modality, files: files)))
             }
         }
-        for r in catalog.rejected.sorted(by: { $0.path < $1.path }) {
-            let ext = URL(fileURLWithPath: r.path).pathExtension.lowercased()
-            if pictureExtensions.contains(ext) || sniffPicture(r.path) {
-                out.append(.image(path: r.path))
+        for r in catalog.rejected {
+            let lowerExt = URL(fileURLWithPath: r.path).pathExtension.lowercased()
+            if pictureExtensions.contains(lowerExt) || sniffPicture(r.path) {
+                units.append((r.path, .image(path: r.path, input: folder)))
             } else if r.reason.hasPrefix("no Study Instance UID") || r.reason.hasPrefix("no Series Instance UID") {
-                out.append(.dicomSeries(input: r.path, study: nil, series: nil, modality: nil, files: [r.path]))
-            } else if dicomExtensions.contains(ext) || sniffDICOM(r.path) {
-                out.append(.unreadable(path: r.path, reason: r.reason))
+                units.append((r.path, .dicomSeries(input: folder, study: nil, series: nil, modality: nil, files: [r.path])))
+            } else if dicomExtensions.contains(lowerExt) || sniffDICOM(r.path) {
+                units.append((r.path, .unreadable(path: r.path, reason: r.reason, input: folder)))
             } else {
-                out.append(.skippedFile(path: r.path, reason: "not a DICOM, PNG or JPEG file"))
+                units.append((r.path, .skippedFile(path: r.path, reason: "not a DICOM, PNG or JPEG file", input: folder)))
             }
         }
-        return out
+        for p in catalog.problems {
+            units.append((p.path, p.isError ? .unreadable(path: p.path, reason: p.reason, input: folder)
+                                            : .skippedFile(path: p.path, reason: p.reason, input: folder)))
+        }
+        return units.sorted { EscapedPath.precedes($0.first, $1.first) }.map(\.unit)
     }
 
-    static func head(_ path: String, _ n: Int) -> [UInt8] {
-        guard let h = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? h.close() }
-        return [UInt8]((try? h.read(upToCount: n)) ?? Data())
-    }
+    static func head(_ path: String, _ n: Int) -> [UInt8] { EscapedPath.head(path, n) }
 
     /// PNG or JPEG by signature.
     static func sniffPicture(_ path: String) -> Bool {
@@ -247,7 +262,9 @@ public final class TriagePipeline: @unchecked Sendable {
 
     /// A PNG or JPEG picture as RGB plus its 8-bit gray version (for the quality checks).
     static func pictureImage(_ path: String) throws -> (RGBImage, [UInt8]) {
-        let rgb = try RGBImage(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
+        let decoded = try EscapedPath.plain(path).map { try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: $0)) }
+            ?? ImageDecoder.decode(data: try EscapedPath.contents(path), source: path)
+        let rgb = try RGBImage(decoded)
         var gray = [UInt8](repeating: 0, count: rgb.width * rgb.height)
         for i in 0..<gray.count {
             // Rec. 601 luma, as Pillow's "L" conversion.
@@ -259,11 +276,12 @@ public final class TriagePipeline: @unchecked Sendable {
 
     /// One DICOM instance routed and rendered as triage does: nil images when routing skips it (the
     /// decision says why).
-    static func instanceImages(_ file: DICOMFile, path: String, builder: ModelInputBuilder) throws -> (RouteDecision, [PreparedImage]?) {
+    static func instanceImages(_ file: DICOMFile, path: String, builder: ModelInputBuilder,
+                               siteKey: SiteKey? = nil) throws -> (RouteDecision, [PreparedImage]?) {
         let run = try builder.build(file)
         guard run.decision.route == .triage else { return (run.decision, nil) }
         let frames = try AngiogramAttributes(file: file).numberOfFrames
-        let instance = file.dataset.string(.sopInstanceUID).map(UIDHash.hash)
+        let instance = file.dataset.string(.sopInstanceUID).map { UIDHash.hash($0, key: siteKey) }
         let images = try run.images.map { img in
             PreparedImage(rgb: try RGBImage(gray: img.gray, width: img.width, height: img.height), gray: img.gray, frames: frames,
                           frameNumbers: img.frameNumbers, instance: instance, file: path)
@@ -274,24 +292,54 @@ public final class TriagePipeline: @unchecked Sendable {
     /// The model images of one input (a PNG/JPEG picture, a DICOM file, or a folder of series) exactly as
     /// triage makes them: same planning, routing, subtraction, frame strategy and RGB conversion. Instances
     /// that routing skips are left out as triage leaves them out; anything unreadable, or an input that
-    /// yields no model image at all, throws an error naming the file.
-    public static func modelImages(path: String, profile: TaskProfile) throws -> [PreparedImage] {
+    /// yields no model image at all, throws an error naming the file (files found under a folder `path`
+    /// named as `display` shows them, in the error and in each image's `file`).
+    public static func modelImages(path: String, profile: TaskProfile, display: PathDisplay = .asGiven) throws -> [PreparedImage] {
+        let units = plan([path])
+        guard display.mode != .asGiven else { return try modelImages(units: units, path: path, profile: profile) }
+        var found: [String] = []
+        for unit in units {
+            switch unit {
+            case .image(let p, _), .skippedFile(let p, _, _), .unreadable(let p, _, _): found.append(p)
+            case .dicomSeries(_, _, _, _, let files): found += files
+            }
+        }
+        let fix = display.rewriter(files: found, root: path)
+        do {
+            return try modelImages(units: units, path: path, profile: profile).map { img in
+                var i = img
+                i.file = fix(img.file)
+                return i
+            }
+        } catch let e as TriageError {
+            // The same error with the found files renamed.
+            switch e {
+            case let .unreadableInput(p, reason): throw TriageError.unreadableInput(path: fix(p), reason: fix(reason))
+            case let .unsupportedInput(p, reason): throw TriageError.unsupportedInput(path: fix(p), reason: fix(reason))
+            default: throw TriageError.invalidArgument(fix("\(e)"))
+            }
+        } catch {
+            throw TriageError.invalidArgument(fix("\(error)"))
+        }
+    }
+
+    static func modelImages(units: [TriageInput], path: String, profile: TaskProfile) throws -> [PreparedImage] {
         let builder = inputBuilder(profile: profile)
         var images: [PreparedImage] = []
         var skips: [String] = []
-        for unit in plan([path]) {
+        for unit in units {
             switch unit {
-            case .image(let p):
+            case .image(let p, _):
                 let (rgb, gray) = try wrap(p) { try pictureImage(p) }
                 images.append(PreparedImage(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, file: p))
             case .dicomSeries(_, _, _, _, let files):
                 for f in files {
-                    let (decision, run) = try wrap(f) { try instanceImages(try DICOMFile(url: URL(fileURLWithPath: f)), path: f, builder: builder) }
+                    let (decision, run) = try wrap(f) { try instanceImages(try EscapedPath.dicomFile(f), path: f, builder: builder) }
                     if let run { images += run } else { skips.append("\(f): \(decision.reason): \(decision.detail)") }
                 }
-            case .skippedFile(let p, let reason):
+            case .skippedFile(let p, let reason, _):
                 skips.append("\(p): \(reason)")
-            case .unreadable(let p, let reason):
+            case .unreadable(let p, let reason, _):
                 throw TriageError.unreadableInput(path: p, reason: reason)
             }
         }
@@ -336,28 +384,28 @@ public final class TriagePipeline: @unchecked Sendable {
         let t0 = clock.now
         var record: TriageRecord
         switch unit {
-        case .image(let path):
-            record = runImage(path)
+        case .image(let path, let input):
+            record = runImage(path, input: input ?? path)
         case .dicomSeries(let input, let study, let series, let modality, let files):
             record = runSeries(input: input, study: study, series: series, modality: modality, files: files)
-        case .skippedFile(let path, let reason):
-            record = blankRecord(input: path, kind: .file, status: .skipped)
+        case .skippedFile(let path, let reason, let input):
+            record = blankRecord(input: input ?? path, kind: .file, status: .skipped)
             record.files = [path]
             record.route = "skip"
             record.routeReason = reason
             record.reasons = [reason]
-        case .unreadable(let path, let reason):
-            record = blankRecord(input: path, kind: .file, status: .error)
+        case .unreadable(let path, let reason, let input):
+            record = blankRecord(input: input ?? path, kind: .file, status: .error)
             record.files = [path]
             record.error = reason
             record.reasons = ["unreadable: \(reason)"]
         }
         record.timings.total = (clock.now - t0).seconds
-        return record
+        return pathDisplay.apply(record)
     }
 
-    func runImage(_ path: String) -> TriageRecord {
-        var record = blankRecord(input: path, kind: .image, status: .processed)
+    func runImage(_ path: String, input: String) -> TriageRecord {
+        var record = blankRecord(input: input, kind: .image, status: .processed)
         record.files = [path]
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -367,9 +415,11 @@ public final class TriagePipeline: @unchecked Sendable {
             record.route = "triage"
             record.routeReason = "picture input (PNG/JPEG): no routing"
             var timings = TriageRecord.Timings()
-            let result = try classify(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, timings: &timings)
+            var result = try classify(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, timings: &timings)
             record.timings.add(timings)
-            finish(&record, images: [result], extraReasons: [])
+            var extra: [String] = []
+            saveImage(rgb, id: "picture-" + PathDisplay(mode: .hashed, key: siteKey).hashedName(path).prefix(16), into: &result, reasons: &extra)
+            finish(&record, images: [result], extraReasons: extra)
         } catch {
             record.status = .error
             record.error = "\(error)"
@@ -381,21 +431,22 @@ public final class TriagePipeline: @unchecked Sendable {
     func runSeries(input: String, study: String?, series: String?, modality: String?, files: [String]) -> TriageRecord {
         var record = blankRecord(input: input, kind: .dicomSeries, status: .processed)
         record.files = files
-        record.studyUIDHash = study.map(UIDHash.hash)
-        record.seriesUIDHash = series.map(UIDHash.hash)
-        record.modality = modality
+        record.studyUIDHash = study.map { UIDHash.hash($0, key: siteKey) }
+        record.seriesUIDHash = series.map { UIDHash.hash($0, key: siteKey) }
+        record.modality = DefinedTerms.modality(modality)
         let clock = ContinuousClock()
         var failures: [String] = []
         var skips: [(String, RouteDecision)] = []
         var images: [TriageRecord.ImageResult] = []
         var triagedRuns = 0
+        var saveFailures: [String] = []
         for path in files {
             let t0 = clock.now
             do {
-                let file = try DICOMFile(url: URL(fileURLWithPath: path))
-                if let uid = file.dataset.string(.sopInstanceUID), !uid.isEmpty { record.instanceUIDHashes.append(UIDHash.hash(uid)) }
-                if record.modality == nil { record.modality = file.dataset.string(.modality) }
-                let (decision, runImages) = try Self.instanceImages(file, path: path, builder: builder)
+                let file = try EscapedPath.dicomFile(path)
+                if let uid = file.dataset.string(.sopInstanceUID), !uid.isEmpty { record.instanceUIDHashes.append(UIDHash.hash(uid, key: siteKey)) }
+                if record.modality == nil { record.modality = DefinedTerms.modality(file.dataset.string(.modality)) }
+                let (decision, runImages) = try Self.instanceImages(file, path: path, builder: builder, siteKey: siteKey)
                 guard let runImages else {
                     skips.append((path, decision))
                     record.timings.input += (clock.now - t0).seconds
@@ -405,9 +456,13 @@ public final class TriagePipeline: @unchecked Sendable {
                 triagedRuns += 1
                 for img in runImages {
                     var timings = TriageRecord.Timings()
-                    images.append(try classify(rgb: img.rgb, gray: img.gray, frames: img.frames, frameNumbers: img.frameNumbers,
-                                               instance: img.instance, timings: &timings))
+                    var result = try classify(rgb: img.rgb, gray: img.gray, frames: img.frames, frameNumbers: img.frameNumbers,
+                                              instance: img.instance, timings: &timings)
                     record.timings.add(timings)
+                    saveImage(img.rgb, id: SavedImages.id(series: record.seriesUIDHash, instance: img.instance, frames: img.frameNumbers,
+                                                        index: images.count),
+                              into: &result, reasons: &saveFailures)
+                    images.append(result)
                 }
             } catch {
                 let message = "\(error)"
@@ -433,8 +488,20 @@ public final class TriagePipeline: @unchecked Sendable {
         var extra: [String] = []
         for f in failures { extra.append("partly unreadable: \(f)") }
         if !skips.isEmpty { extra.append("\(skips.count) of \(files.count) instance(s) skipped (\(skips[0].1.reason))") }
+        extra += saveFailures
         finish(&record, images: images, extraReasons: extra, forceReview: !failures.isEmpty)
         return record
+    }
+
+    /// Writes `rgb` into `savedImagesDirectory` (`SavedImages`) and names it in `result`; a failure becomes a
+    /// reason and the batch goes on.
+    func saveImage(_ rgb: RGBImage, id: String, into result: inout TriageRecord.ImageResult, reasons: inout [String]) {
+        guard let dir = savedImagesDirectory else { return }
+        do {
+            result.savedImage = try SavedImages.write(rgb, id: id, into: dir)
+        } catch {
+            reasons.append("image \(id).png not saved: \(error)")
+        }
     }
 
     /// Aggregates image results into the record: the worst image (blocked, then review, then patent; ties by

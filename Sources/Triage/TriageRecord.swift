@@ -1,7 +1,7 @@
 import Foundation
 import ModelFiles
 
-/// One result line: one DICOM series or one PNG/JPEG image. Carries no patient identifiers: UIDs are
+/// One result line: one DICOM series, one PNG/JPEG image, one unusable file, or (`--group study`) one study. Carries no patient identifiers: UIDs are
 /// hashed, and names, IDs, birth dates and accession numbers are never read into it.
 public struct TriageRecord: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable {
@@ -17,6 +17,8 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         case dicomSeries = "dicom_series"
         case image
         case file
+        /// One study's verdict over its series (`--group study`): the worst of them.
+        case study
     }
 
     /// Timings in seconds.
@@ -59,15 +61,30 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         public var quality: QualityReport
         public var decision: TriageLabel
         public var reasons: [String]
+        /// File name of the model input image written by `--save-images` (nil when not saved).
+        public var savedImage: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case instance, frames, quality, decision, reasons
+            case instance, frames, quality, decision, reasons, savedImage = "saved_image"
             case pBlocked = "p_blocked", labelProbabilities = "label_probabilities", labelLogprobs = "label_logprobs"
             case generatedText = "generated_text", parsedAnswer = "parsed_answer"
         }
     }
 
-    /// The command-line argument (file or folder) the unit came from.
+    /// One series of a study record: its hashed UID and outcome.
+    public struct SeriesOutcome: Sendable, Codable, Equatable {
+        public var seriesUIDHash: String?
+        public var status: Status
+        public var decision: TriageLabel?
+        public var pBlocked: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case status, decision, seriesUIDHash = "series_uid_hash", pBlocked = "p_blocked"
+        }
+    }
+
+    /// The command-line argument (file or folder) the unit came from, as typed (a name that is not UTF-8
+    /// in `EscapedPath`'s form).
     public var input: String
     public var kind: Kind
     public var status: Status
@@ -99,6 +116,8 @@ public struct TriageRecord: Sendable, Codable, Equatable {
     public var demoModel: Bool
     public var error: String?
     public var timings: Timings
+    /// Study records only: the study's series, in record order.
+    public var series: [SeriesOutcome]? = nil
 
     enum CodingKeys: String, CodingKey {
         case input, kind, status, files, modality, route, decision, reasons, images, mode, profile, error, timings
@@ -107,6 +126,7 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         case labelProbabilities = "label_probabilities", modelFingerprint = "model_fingerprint"
         case adapterFingerprint = "adapter_fingerprint", testModel = "test_model_decisions_meaningless"
         case demoModel = "demo_model_no_clinical_meaning"
+        case series
     }
 
     /// The record as one JSON line (sorted keys).
@@ -114,13 +134,5 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try e.encode(self), as: UTF8.self)
-    }
-}
-
-/// One-way hashes of DICOM UIDs: records can be joined to each other without carrying the UID.
-public enum UIDHash {
-    /// First 32 hex digits of sha256("dsa-triage-uid:" + uid).
-    public static func hash(_ uid: String) -> String {
-        String(SHA256Hasher.hex(of: Data(("dsa-triage-uid:" + uid).utf8)).prefix(32))
     }
 }

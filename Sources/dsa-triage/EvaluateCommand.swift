@@ -67,6 +67,12 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Progress bar on stderr: auto, always, never.")
     var progress = "auto"
 
+    @Option(name: .long, help: "Model mode: how files found under a folder in the manifest are named in messages and the cache: hashed (default; names there can hold patient names), relative or as-given. Manifest paths stay as written.")
+    var paths = "hashed"
+
+    @Option(name: .long, help: "Site key file: UIDs and hashed paths are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
+    var siteKeyFile: String?
+
 
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
@@ -78,6 +84,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         if bootstrap < 0 { throw ValidationError("--bootstrap must be ≥ 0") }
         if let l = limit, l < 0 { throw ValidationError("--limit must be ≥ 0") }
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
+        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
     }
 
     static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
@@ -108,8 +115,11 @@ struct EvaluateCommand: AsyncParsableCommand {
                 }
                 try PipelineEvaluation.checkFiles(entries, manifest: manifestPath)
                 let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
+                let siteKey = try SiteKey.resolve(option: siteKeyFile)
                 let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: mode,
                                                        computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+                pipeline.siteKey = siteKey
+                pipeline.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed, key: siteKey)
                 if pipeline.isTestModel {
                     Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
                 }
@@ -139,8 +149,12 @@ struct EvaluateCommand: AsyncParsableCommand {
                     return EvaluationSample(path: e.path, blocked: e.blocked, pBlocked: p.pBlocked, decision: p.decision,
                                             site: e.site, scanner: e.scanner, date: e.date, split: e.split)
                 }
-                let failed = outcome.predictions.values.filter { $0.error != nil || $0.statuses.contains { $0 != "processed" } }.count
-                if failed > 0 { Self.stderr("warning: \(failed) input(s) failed or were skipped; they count as manual review\n") }
+                // Each one named, in manifest order, with its reason: a person has to read these cases.
+                let failed = entries.compactMap { e in outcome.predictions[e.path].flatMap { p in Self.failure(p).map { (e, $0) } } }
+                if !failed.isEmpty {
+                    Self.stderr("warning: \(failed.count) input(s) failed or were skipped; they count as manual review:\n")
+                    for (e, why) in failed { Self.stderr("  \(e.path) (\(manifestPath) line \(e.line)): \(why)\n") }
+                }
                 provenance = Provenance(softwareVersion: SoftwareVersion.current, mode: "model", model: model, modelFingerprint: pipeline.modelFingerprint,
                                         adapters: adapter.map { [$0] } ?? [], adapterFingerprints: pipeline.adapterFingerprint.map { [$0] } ?? [],
                                         profile: taskProfile.name, profileFingerprint: profileFP, data: manifestPath,
@@ -185,6 +199,15 @@ struct EvaluateCommand: AsyncParsableCommand {
             }
         }
         if exit != 0 { throw ExitCode(exit) }
+    }
+
+    /// Why a cached prediction is not a plain processed result (nil when it is).
+    static func failure(_ p: CachedPrediction) -> String? {
+        if let e = p.error { return "failed: \(e)" }
+        let other = p.statuses.filter { $0 != "processed" }
+        guard !other.isEmpty else { return nil }
+        let reason = p.reasons.map { "; " + $0 } ?? ""
+        return "\(other.count) of \(p.statuses.count) unit(s) \(Set(other).sorted().joined(separator: "/"))" + reason
     }
 
     static func summary(_ r: EvaluationResult) -> String {

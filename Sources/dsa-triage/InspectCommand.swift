@@ -7,7 +7,7 @@ import ModelFiles
 import Triage
 
 /// `inspect FILE`: header facts, the routing decision and what the display pipeline did, as one JSON object.
-/// UIDs appear only as the first 16 hex digits of their SHA-256; names and IDs never appear.
+/// UIDs appear only hashed (`UIDHash`, keyed with a site key); names and IDs never appear.
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
@@ -28,6 +28,9 @@ struct InspectCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Triage X-Ray Radiofluoroscopic images too.")
     var includeRF = false
 
+    @Option(name: .long, help: "Site key file: UIDs are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
+    var siteKeyFile: String?
+
     func validate() throws {
         if FrameStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be minip, peak or every") }
         if maskFrame < 1 { throw ValidationError("--mask-frame must be 1 or more") }
@@ -37,8 +40,11 @@ struct InspectCommand: AsyncParsableCommand {
         try CommandErrors.reporting {
             let options = ModelInputOptions(strategy: FrameStrategy(rawValue: strategy) ?? .minimumIntensityProjection,
                                             routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame)
-            print(try Inspection(url: URL(fileURLWithPath: file), options: options,
-                                 export: export.map { URL(fileURLWithPath: $0) }).json())
+            let key = try SiteKey.resolve(option: siteKeyFile)
+            var inspection = try Inspection(url: URL(fileURLWithPath: file), options: options,
+                                            export: export.map { URL(fileURLWithPath: $0) })
+            inspection.siteKey = key
+            print(inspection.json())
         }
     }
 }
@@ -50,6 +56,8 @@ struct Inspection {
     let description: PixelDescription?
     let run: AngiogramRun?
     let frameCount: Int?
+    /// Keys the UID hashes, as triage's `--site-key-file` does, so the two outputs join.
+    var siteKey: SiteKey?
 
     init(url: URL, options: ModelInputOptions, export: URL?) throws {
         file = try DICOMFile(url: url)
@@ -116,9 +124,9 @@ struct Inspection {
 
     /// The UID hash triage records use (`UIDHash`), so inspect and triage outputs of one study join on it;
     /// no identifier in the output.
-    static func hash(_ uid: String?) -> String {
+    func hash(_ uid: String?) -> String {
         guard let uid, !uid.isEmpty else { return "null" }
-        return JSONOutput.string(UIDHash.hash(uid))
+        return JSONOutput.string(UIDHash.hash(uid, key: siteKey))
     }
 
     func json() -> String {
@@ -129,10 +137,11 @@ struct Inspection {
         func num(_ d: Double) -> String { d.isFinite ? "\(d)" : "null" }
         let d = description
         var fields: [(String, String)] = [
-            ("sop_class_uid", str(decision.sopClassUID)),
+            // Attribute values only from closed vocabularies (defined terms, UID syntax): see DefinedTerms.
+            ("sop_class_uid", str(decision.sopClassUID.map(DefinedTerms.uid))),
             ("sop_class_name", str(decision.sopClassName)),
-            ("modality", str(ds.string(.modality))),
-            ("transfer_syntax_uid", str(file.transferSyntaxUID)),
+            ("modality", str(DefinedTerms.modality(ds.string(.modality)))),
+            ("transfer_syntax_uid", str(DefinedTerms.uid(file.transferSyntaxUID))),
             ("rows", int(d?.rows ?? ds.int(.rows))),
             ("columns", int(d?.columns ?? ds.int(.columns))),
             ("frames", int(frameCount)),
@@ -140,14 +149,15 @@ struct Inspection {
             ("bits_allocated", int(d?.bitsAllocated ?? ds.int(.bitsAllocated))),
             ("bits_stored", int(d?.bitsStored ?? ds.int(.bitsStored))),
             ("pixel_representation", int(d.map { $0.isSigned ? 1 : 0 } ?? ds.int(.pixelRepresentation))),
-            ("photometric_interpretation", str(d?.photometricInterpretation ?? ds.string(.photometricInterpretation))),
-            ("image_type", strs(ds.strings(DICOMTag(0x0008, 0x0008)))),
+            ("photometric_interpretation", str((d?.photometricInterpretation ?? ds.string(.photometricInterpretation)).map {
+                DefinedTerms.photometricInterpretations.contains($0) ? $0 : "unrecognised" })),
+            ("image_type", strs(ds.strings(DICOMTag(0x0008, 0x0008))?.map { DefinedTerms.imageTypeValues.contains($0) ? $0 : "unrecognised" })),
             ("route", JSONOutput.string(decision.route.rawValue)),
             ("reason", JSONOutput.string(decision.reason)),
             ("detail", JSONOutput.string(decision.detail)),
-            ("study_uid_hash", Self.hash(ds.string(.studyInstanceUID))),
-            ("series_uid_hash", Self.hash(ds.string(.seriesInstanceUID))),
-            ("sop_instance_uid_hash", Self.hash(ds.string(.sopInstanceUID))),
+            ("study_uid_hash", hash(ds.string(.studyInstanceUID))),
+            ("series_uid_hash", hash(ds.string(.seriesInstanceUID))),
+            ("sop_instance_uid_hash", hash(ds.string(.sopInstanceUID))),
         ]
         if let record = run?.record {
             let s = record.subtraction

@@ -108,6 +108,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Memory for preprocessed images kept between epochs, in GB (inputs beyond it are read again each epoch).")
     var imageCacheGb = 4.0
 
+    @Option(name: .long, help: "How files found under a folder row are named in messages: hashed (default; names there can hold patient names), relative or as-given. Manifest paths stay as written.")
+    var paths = "hashed"
+
     func validate() throws {
         if rank < 1 { throw ValidationError("--rank must be at least 1") }
         if !(alpha > 0) { throw ValidationError("--alpha must be positive") }
@@ -123,6 +126,7 @@ struct TrainCommand: AsyncParsableCommand {
         if !(imageCacheGb >= 0 && imageCacheGb <= 1024) { throw ValidationError("--image-cache-gb must lie in [0, 1024]") }
         if !["auto", "sampler", "weights", "none"].contains(balance) { throw ValidationError("--balance must be auto, sampler, weights or none") }
         do { _ = try SelectionCriterion(parsing: select) } catch { throw ValidationError("\(error)") }
+        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
     }
 
     static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
@@ -140,11 +144,12 @@ struct TrainCommand: AsyncParsableCommand {
             weightDecay: weightDecay, batchSize: batchSize, gradientAccumulation: gradAccum, epochs: epochs,
             maxGradNorm: maxGradNorm, seed: seed, quantization: quantize ?? (full ? "none" : TrainingDefaults.quantization),
             balanceMode: balance)
-        let options = TrainingOptions(
+        var options = TrainingOptions(
             model: model, data: data, out: out, validation: validation, profile: profile, hyperparameters: h,
             selection: try SelectionCriterion(parsing: select), resume: resume, skipBadRows: skipBadRows,
             checkpointEvery: saveEvery, keepCheckpoints: keepCheckpoints, maxSteps: maxSteps,
             imageCacheBytes: Int(imageCacheGb * 1e9))
+        options.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed)
         let trainer = Trainer(options: options) { event in
             switch event {
             case .started(let total, let done, let summary):

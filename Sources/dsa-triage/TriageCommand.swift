@@ -1,3 +1,4 @@
+import Angiography
 import ArgumentParser
 import Foundation
 import MedGemma
@@ -50,6 +51,18 @@ struct TriageCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the profile in use to this file and continue (for auditing a run).")
     var writeProfile: String?
 
+    @Option(name: .long, help: "How files found under a folder INPUT are named in the output: hashed (the folder as typed, then a hash of the rest; the default, since names there can hold patient names), relative (the part under the folder) or as-given (the folder as typed, then the names found).")
+    var paths = "hashed"
+
+    @Option(name: .long, help: "Site key file: UIDs and hashed paths are hashed with HMAC-SHA256 under it, so they cannot be linked across sites (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
+    var siteKeyFile: String?
+
+    @Option(name: .long, help: "series (one record per series or picture) or study (also one record per study: the worst of its series).")
+    var group = "series"
+
+    @Option(name: .long, help: "Write each model input image as PNG into this folder, named by the record's hashed series UID and frames; records give the file name (saved_image).")
+    var saveImages: String?
+
     @Argument(help: "DICOM files, folders, PNG or JPEG files.")
     var inputs: [String] = []
 
@@ -60,12 +73,18 @@ struct TriageCommand: AsyncParsableCommand {
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
         if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
+        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
+        if !["series", "study"].contains(group) { throw ValidationError("--group must be series or study") }
     }
 
     func run() async throws {
         var total = 0, failed = 0
         var summary = RunSummary()
         try CommandErrors.reporting {
+            let siteKey = try SiteKey.resolve(option: siteKeyFile)
+            let imageDirectory = saveImages.map { URL(fileURLWithPath: $0) }
+            // Checked before the model loads: a run that cannot keep its images should not start.
+            if let imageDirectory { try SavedImages.prepare(imageDirectory) }
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
             if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
             let triageMode = mode.flatMap(TriageMode.init(rawValue:)) ?? TriageMode(rawValue: taskProfile.generation.mode) ?? .score
@@ -73,20 +92,26 @@ struct TriageCommand: AsyncParsableCommand {
                                                    computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
                                                    quantization: QuantizationScheme(rawValue: quantize) ?? .none)
             pipeline.keepGeneratedText = keepGeneratedText
+            pipeline.siteKey = siteKey
+            pipeline.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed, key: siteKey)
+            pipeline.savedImagesDirectory = imageDirectory
             if pipeline.isTestModel {
                 Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless (records say test_model_decisions_meaningless: true)\n")
             }
             if let notice = pipeline.demoNotice {
                 Self.stderr("warning: \(model) is a demo model — \(notice) (records say demo_model_no_clinical_meaning: true)\n")
             }
-            let units = TriagePipeline.plan(inputs)
+            // Arguments as their escaped forms: a name that is not UTF-8 is read through its raw bytes.
+            let units = TriagePipeline.plan(inputs.map(EscapedPath.argument))
             let bar = ProgressBar(total: units.count, enabled: progress == "always" || (progress == "auto" && units.count > 3 && isatty(2) != 0))
             if format == "table" { Self.stdout(TableFormat.header + "\n") }
+            var seriesRecords: [TriageRecord] = []
             for unit in units {
                 let r = pipeline.run(unit)
                 total += 1
                 if r.status == .error { failed += 1 }
                 summary.add(r)
+                if group == "study" && r.kind == .dicomSeries { seriesRecords.append(r) }
                 // The bar shares the terminal with the rows: erase it first, or a row starts after its text.
                 bar.clear()
                 // Written straight to the file descriptor, one line per unit, so a reader sees each as it lands.
@@ -94,6 +119,10 @@ struct TriageCommand: AsyncParsableCommand {
                 bar.advance()
             }
             bar.finish()
+            // Study records come after all series: a study's series may lie anywhere in the inputs.
+            for r in StudyVerdict.records(for: seriesRecords) {
+                Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
+            }
         }
         if total > 0 { Self.stderr(summary.text + "\n") }
         if total == 0 {
@@ -111,6 +140,14 @@ struct TriageCommand: AsyncParsableCommand {
 
 /// Plain-text table for people.
 enum TableFormat {
+    /// The input column, always from the record's own fields (so it follows `--paths` as the JSONL does):
+    /// the unit's one file, or the input with its file count, or the study with its series count.
+    static func inputColumn(_ r: TriageRecord) -> String {
+        if r.kind == .study { return "study \(r.studyUIDHash ?? "-") (\(r.series?.count ?? 0) series) in \(r.input)" }
+        if r.files.count == 1 { return r.files[0] }
+        return r.input + (r.files.count > 1 ? " (\(r.files.count) files)" : "")
+    }
+
     static let header = pad("decision", 14) + pad("P(blocked)", 11) + pad("status", 10) + pad("modality", 9) + "input — reasons"
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
@@ -119,7 +156,7 @@ enum TableFormat {
         let p = r.pBlocked.map { String(format: "%.3f", $0) } ?? "-"
         let why = r.error ?? r.reasons.joined(separator: "; ")
         return pad(r.decision?.rawValue ?? "-", 14) + pad(p, 11) + pad(r.status.rawValue, 10) + pad(r.modality ?? "-", 9)
-            + (r.files.count == 1 ? r.files[0] : r.input + (r.files.count > 1 ? " (\(r.files.count) files)" : "")) + " — " + why
+            + inputColumn(r) + " — " + why
             + (r.testModel ? " [test model: meaningless]" : "") + (r.demoModel ? " [demo model: no clinical meaning]" : "")
     }
 }

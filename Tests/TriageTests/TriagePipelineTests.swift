@@ -38,10 +38,10 @@ final class TriagePipelineTests: XCTestCase {
         XCTAssertEqual(units.count, 7, "\(units)")
         let series = units.compactMap { u -> [String]? in if case .dicomSeries(_, _, _, _, let f) = u { return f } else { return nil } }
         XCTAssertEqual(series.count, 3)
-        XCTAssertTrue(units.contains(.image(path: dir.appendingPathComponent("dsa.png").path)))
-        XCTAssertTrue(units.contains { if case .skippedFile(let p, _) = $0 { return p.hasSuffix("labels.csv") } else { return false } })
-        XCTAssertTrue(units.contains { if case .unreadable(let p, _) = $0 { return p.hasSuffix("broken.dcm") } else { return false } })
-        XCTAssertTrue(units.contains { if case .unreadable(let p, let r) = $0 { return p == "/nonexistent/input.dcm" && r == "no such file or folder" } else { return false } })
+        XCTAssertTrue(units.contains(.image(path: dir.appendingPathComponent("dsa.png").path, input: dir.path)))
+        XCTAssertTrue(units.contains { if case .skippedFile(let p, _, _) = $0 { return p.hasSuffix("labels.csv") } else { return false } })
+        XCTAssertTrue(units.contains { if case .unreadable(let p, _, _) = $0 { return p.hasSuffix("broken.dcm") } else { return false } })
+        XCTAssertTrue(units.contains { if case .unreadable(let p, let r, _) = $0 { return p == "/nonexistent/input.dcm" && r == "no such file or folder" } else { return false } })
     }
 
     func testFilesOfOneSeriesNamedDirectlyFormOneUnit() throws {
@@ -52,7 +52,7 @@ final class TriagePipelineTests: XCTestCase {
         let units = TriagePipeline.plan([a.path, TestPaths.fixture("triage/images/dsa-64.png").path, b.path])
         XCTAssertEqual(units.count, 2, "\(units)")
         guard case .dicomSeries(let input, _, _, let modality, let files) = units[0] else { return XCTFail("\(units)") }
-        XCTAssertEqual(input, dir.path)
+        XCTAssertEqual(input, a.path, "the command-line argument the series came from (its first file named)")
         XCTAssertEqual(modality, "XA")
         XCTAssertEqual(Set(files), Set([a.path, b.path]))
     }
