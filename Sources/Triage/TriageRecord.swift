@@ -59,9 +59,11 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         public var quality: QualityReport
         public var decision: TriageLabel
         public var reasons: [String]
+        /// The image checked against the model's input-domain record (nil: the model has none).
+        public var domain: DomainCheckResult? = nil
 
         enum CodingKeys: String, CodingKey {
-            case instance, frames, quality, decision, reasons
+            case instance, frames, quality, decision, reasons, domain
             case pBlocked = "p_blocked", labelProbabilities = "label_probabilities", labelLogprobs = "label_logprobs"
             case generatedText = "generated_text", parsedAnswer = "parsed_answer"
         }
@@ -99,6 +101,10 @@ public struct TriageRecord: Sendable, Codable, Equatable {
     public var demoModel: Bool
     public var error: String?
     public var timings: Timings
+    /// Whether every model image was checked against an input-domain record (false when the model has none).
+    public var domainChecked: Bool = false
+    /// Whether every model image lay inside the training domain; nil when not checked.
+    public var inTrainingDomain: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case input, kind, status, files, modality, route, decision, reasons, images, mode, profile, error, timings
@@ -107,6 +113,7 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         case labelProbabilities = "label_probabilities", modelFingerprint = "model_fingerprint"
         case adapterFingerprint = "adapter_fingerprint", testModel = "test_model_decisions_meaningless"
         case demoModel = "demo_model_no_clinical_meaning"
+        case domainChecked = "domain_checked", inTrainingDomain = "in_training_domain"
     }
 
     /// The record as one JSON line (sorted keys).

@@ -11,7 +11,7 @@ struct DSATriage: AsyncParsableCommand {
         abstract: "Triage digital subtraction angiography with MedGemma (decision support only).",
         version: SoftwareVersion.current,
         subcommands: [GenerateCommand.self, MergeCommand.self, BenchCommand.self, InspectCommand.self, EvaluateCommand.self,
-                      SynthCommand.self, TrainCommand.self, TriageCommand.self]
+                      SynthCommand.self, TrainCommand.self, TriageCommand.self, DomainCommand.self]
     )
 }
 

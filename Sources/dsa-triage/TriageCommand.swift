@@ -78,6 +78,7 @@ struct TriageCommand: AsyncParsableCommand {
             if let notice = pipeline.demoNotice {
                 Self.stderr("warning: \(model) is a demo model — \(notice) (records say demo_model_no_clinical_meaning: true)\n")
             }
+            if pipeline.inputDomain == nil { Self.stderr("notice: \(TriagePipeline.noInputDomainNotice)\n") }
             let units = TriagePipeline.plan(inputs)
             let bar = ProgressBar(total: units.count, enabled: progress == "always" || (progress == "auto" && units.count > 3 && isatty(2) != 0))
             if format == "table" { Self.stdout(TableFormat.header + "\n") }
