@@ -20,7 +20,7 @@ struct DomainCommand: ParsableCommand {
     @Option(name: .long, help: "Manifest of the training data (CSV or JSONL: path,label).")
     var data: String
 
-    @Option(name: .long, help: "Where to write the record (e.g. MODEL_DIR/input_domain.json).")
+    @Option(name: .long, help: "Where to write the record: a file, or a model/adapter folder (then FOLDER/input_domain.json).")
     var out: String
 
     @Option(name: .long, help: "Task profile JSON the model was trained with (frame strategy; default: the compiled-in profile).")
@@ -38,9 +38,14 @@ struct DomainCommand: ParsableCommand {
             }
             for s in manifest.skipped { FileHandle.standardError.write(Data("skipped: \(data):\(s.line): \(s.reason)\n".utf8)) }
             let domain = try InputDomain(measuring: images, source: data)
-            try domain.write(to: URL(fileURLWithPath: out))
+            var target = URL(fileURLWithPath: out)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
+                target.appendPathComponent(InputDomain.fileName)
+            }
+            try domain.write(to: target)
             let kinds = domain.sourceKinds.map { "\($0.kind.rawValue) \($0.images)" }.joined(separator: ", ")
-            FileHandle.standardError.write(Data("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(out)\n".utf8))
+            FileHandle.standardError.write(Data("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(target.path)\n".utf8))
         }
     }
 }

@@ -67,6 +67,11 @@ final class DomainCommandTests: XCTestCase {
             }
         }
 
+        // A folder as --out gets the record under its standard name.
+        let folder = try CLI.run(["domain", "--data", manifestURL.path, "--out", withRecord.path])
+        XCTAssertEqual(folder.status, 0, folder.stderr)
+        XCTAssertEqual(try Data(contentsOf: withRecord.appendingPathComponent("input_domain.json")), try Data(contentsOf: out))
+
         let missing = try CLI.run(["domain", "--data", dir.appendingPathComponent("none.csv").path, "--out", out.path])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("none.csv"), missing.stderr)
