@@ -44,7 +44,8 @@ public enum PipelineEvaluation {
                            onCacheCount: ((Int) -> Void)? = nil) throws -> Outcome {
         var out: [String: CachedPrediction] = [:]
         var todo: [(ManifestEntry, String, String)] = []
-        let adapters = pipeline.adapterFingerprint.map { [$0] } ?? []
+        // The input-domain record decides reviews too: a new or changed record must not reuse old predictions.
+        let adapters = (pipeline.adapterFingerprint.map { [$0] } ?? []) + (pipeline.inputDomain.map { ["input-domain:" + $0.fingerprint] } ?? [])
         for e in entries {
             let path = resolve(e.path, manifest: manifest)
             guard let key = PredictionCache.key(path: path, model: pipeline.modelFingerprint, adapters: adapters,

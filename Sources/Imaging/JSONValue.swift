@@ -1,7 +1,7 @@
 import Foundation
 
 /// A parsed JSON value that keeps `true` apart from `1` and `null` apart from a missing key.
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
+public enum JSONValue: Decodable, Equatable, Sendable, CustomStringConvertible {
     case null
     case bool(Bool)
     case number(Double)
@@ -9,7 +9,8 @@ enum JSONValue: Decodable, Equatable, CustomStringConvertible {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: Decoder) throws {
+    /// Reads any JSON value.
+    public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -26,7 +27,8 @@ enum JSONValue: Decodable, Equatable, CustomStringConvertible {
         }
     }
 
-    var description: String {
+    /// The value written as JSON (object keys sorted).
+    public var description: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"

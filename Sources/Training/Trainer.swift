@@ -118,7 +118,14 @@ public final class Trainer: @unchecked Sendable {
         let readable: (TrainingRow) throws -> Void = { row in
             cache.put(row.resolvedPath, try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile, display: display))
         }
-        let manifest = try TrainingManifest.load(path: options.data, profile: profile, skipBadRows: options.skipBadRows, validate: readable)
+        // The training rows' images also make the input-domain record (validation rows are not training data).
+        var domainImages: [ModelImageStatistics] = []
+        let manifest = try TrainingManifest.load(path: options.data, profile: profile, skipBadRows: options.skipBadRows) { row in
+            let images = try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile)
+            cache.put(row.resolvedPath, images)
+            domainImages += images.compactMap(ModelImageStatistics.init)
+        }
+        let inputDomain = try InputDomain(measuring: domainImages, source: options.data)
         for s in manifest.skipped { report(.skipped("\(options.data):\(s.line): \(s.reason)")) }
         let validation = try options.validation.map {
             try TrainingManifest.load(path: $0, profile: profile, skipBadRows: options.skipBadRows, validate: readable)
@@ -197,8 +204,10 @@ public final class Trainer: @unchecked Sendable {
         }
         var sampler = try EpochSampler(classOfRow: manifest.classIndices, classCount: manifest.labels.count, mode: mode,
                                        seed: samplerSeed, state: samplerState)
+        record.inputDomain = inputDomain
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try record.write(to: out)
+        try inputDomain.write(to: out.appendingPathComponent(InputDomain.fileName))
         let summary = "\(manifest.rows.count) training rows (\(Self.counts(manifest))), balance \(mode.rawValue), "
             + trainable.summary
             + " (\(parameters.reduce(0) { $0 + $1.count }) parameters), "

@@ -26,21 +26,10 @@ public struct QualityChecks: Sendable {
 
     /// Checks `gray` (width·height values); `frames` is the run's frame count, nil for still images.
     public func check(gray: [UInt8], frames: Int?) -> QualityReport {
-        var hist = [Int](repeating: 0, count: 256)
-        for v in gray { hist[Int(v)] += 1 }
-        let n = gray.count
         var issues: [String] = []
-        guard n > 0 else {
+        guard let (mean, std, range) = Self.measure(gray: gray) else {
             return QualityReport(meanGray: 0, stdGray: 0, dynamicRange: 0, frames: frames, issues: ["empty image"])
         }
-        var sum = 0.0, sq = 0.0
-        for (v, c) in hist.enumerated() where c > 0 {
-            sum += Double(v * c)
-            sq += Double(v * v) * Double(c)
-        }
-        let mean = sum / Double(n)
-        let std = max(0, sq / Double(n) - mean * mean).squareRoot()
-        let range = Double(Self.percentile(hist, n, 0.99) - Self.percentile(hist, n, 0.01))
         func f(_ x: Double) -> String { String(format: "%.1f", x) }
         if let frames, frames < settings.minFrames {
             issues.append("too few frames (\(frames) < \(settings.minFrames))")
@@ -55,6 +44,23 @@ public struct QualityChecks: Sendable {
             issues.append("no contrast (1st–99th percentile range \(f(range)) < \(f(settings.minDynamicRange)))")
         }
         return QualityReport(meanGray: mean, stdGray: std, dynamicRange: range, frames: frames, issues: issues)
+    }
+
+    /// Mean, standard deviation and 1st-to-99th percentile range of 8-bit gray levels (nil for no pixels):
+    /// the measurements the checks and the input-domain record share.
+    public static func measure(gray: [UInt8]) -> (mean: Double, std: Double, dynamicRange: Double)? {
+        let n = gray.count
+        guard n > 0 else { return nil }
+        var hist = [Int](repeating: 0, count: 256)
+        for v in gray { hist[Int(v)] += 1 }
+        var sum = 0.0, sq = 0.0
+        for (v, c) in hist.enumerated() where c > 0 {
+            sum += Double(v * c)
+            sq += Double(v * v) * Double(c)
+        }
+        let mean = sum / Double(n)
+        let std = max(0, sq / Double(n) - mean * mean).squareRoot()
+        return (mean, std, Double(percentile(hist, n, 0.99) - percentile(hist, n, 0.01)))
     }
 
     /// Smallest gray level with at least `q`·n values at or below it.

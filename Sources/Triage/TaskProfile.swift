@@ -145,8 +145,34 @@ public struct TaskProfile: Codable, Sendable, Equatable {
         }
     }
 
-    /// Decodes and validates a profile.
+    /// The file's shape: every key the profile has, with its type. Unknown keys are errors (a misspelt
+    /// `"treshold"` would otherwise leave the default threshold in force without a word).
+    public static let shape: ConfigShape = .object([
+        ConfigField("version", .integer),
+        ConfigField("name", .string),
+        ConfigField("system", .nullable(.string), required: false),
+        ConfigField("prompt", .string),
+        ConfigField("labels", .array(.object([
+            ConfigField("name", .string), ConfigField("answer", .string), ConfigField("accepted", .array(.string)),
+        ]))),
+        ConfigField("positive_label", .string),
+        ConfigField("threshold", .number),
+        ConfigField("review_band", .array(.number)),
+        ConfigField("frame_strategy", .string),
+        ConfigField("include_radiofluoroscopy", .bool),
+        ConfigField("quality", .object([
+            ConfigField("min_frames", .integer), ConfigField("min_mean_gray", .number),
+            ConfigField("min_std_gray", .number), ConfigField("min_dynamic_range", .number),
+        ])),
+        ConfigField("generation", .object([ConfigField("mode", .string), ConfigField("max_new_tokens", .integer)])),
+    ])
+
+    /// Decodes and validates a profile: its shape first (unknown keys, missing keys and wrong types name
+    /// the key path), then every value.
     public static func decode(_ data: Data, source: String) throws -> TaskProfile {
+        do { try shape.check(data) } catch {
+            throw TriageError.invalidProfile(file: source, field: error.path, reason: error.reason)
+        }
         let profile: TaskProfile
         do {
             profile = try JSONDecoder().decode(TaskProfile.self, from: data)

@@ -33,6 +33,8 @@ public struct PreparedImage: Sendable, Equatable {
     public var instance: String?
     /// The file it came from.
     public var file: String
+    /// How it was made (the input-domain check compares it with the kinds training saw).
+    public var sourceKind: InputSourceKind
 }
 
 /// The triage pipeline as a library: model, adapter, task profile and policy, from input files to records.
@@ -60,6 +62,11 @@ public final class TriagePipeline: @unchecked Sendable {
     public var imageBackend: ImagePreprocessor.Backend { preprocessor.backend }
     /// The model's image processor (its settings read once, at load).
     public let preprocessor: ImagePreprocessor
+    /// What the model was trained on (`input_domain.json` of the adapter, else of the model); nil when
+    /// neither has one, and then no input can be told apart from the training data.
+    public let inputDomain: InputDomain?
+    /// The file `inputDomain` was read from.
+    public let inputDomainFile: String?
     /// Whether records keep the generated text. Off by default: a model can read text burned into the
     /// pixels (names on a secondary capture) and repeat it; the parsed verdict and its reason quote only
     /// the profile's own words.
@@ -93,6 +100,7 @@ public final class TriagePipeline: @unchecked Sendable {
             adapterFingerprint = nil
         }
         modelFingerprint = try ModelFingerprint.of(path: loaded.path, cacheDirectory: fingerprintCache)
+        (inputDomain, inputDomainFile) = try Self.inputDomain(adapter: adapter, model: loaded.directory)
         isTestModel = Self.isTestModel(loaded)
         demoNotice = Self.demoNotice(loaded)
         scorer = try LabelScorer(model: loaded.model, answers: try LabelScorer.answers(profile: profile, loaded: loaded))
@@ -122,6 +130,17 @@ public final class TriagePipeline: @unchecked Sendable {
         let loaded = try ModelLoader.load(path: model, computeMode: computeMode, quantization: quantization)
         return try TriagePipeline(loaded: loaded, profile: profile, mode: mode, adapter: adapter.map { URL(fileURLWithPath: $0) })
     }
+
+    /// The input-domain record that applies: the adapter's (it was trained last) first, then the model's.
+    public static func inputDomain(adapter: URL?, model: URL?) throws -> (InputDomain?, String?) {
+        for dir in [adapter, model].compactMap({ $0 }) {
+            if let d = try InputDomain.read(directory: dir) { return (d, dir.appendingPathComponent(InputDomain.fileName).path) }
+        }
+        return (nil, nil)
+    }
+
+    /// Said once per run when the model has no input-domain record.
+    public static let noInputDomainNotice = "no input-domain record: the tool cannot tell inputs unlike the training data (records say domain_checked: false)"
 
     /// Tiny test models: a hidden size under 256 (no real Gemma 3 is that small) or a `TEST_MODEL` file; a
     /// trained demo model (a `DEMO_MODEL` file) is not one.
@@ -284,7 +303,8 @@ public final class TriagePipeline: @unchecked Sendable {
         let instance = file.dataset.string(.sopInstanceUID).map { UIDHash.hash($0, key: siteKey) }
         let images = try run.images.map { img in
             PreparedImage(rgb: try RGBImage(gray: img.gray, width: img.width, height: img.height), gray: img.gray, frames: frames,
-                          frameNumbers: img.frameNumbers, instance: instance, file: path)
+                          frameNumbers: img.frameNumbers, instance: instance, file: path,
+                          sourceKind: InputSourceKind(subtraction: run.record?.subtraction.method ?? .notSubtracted))
         }
         return (run.decision, images)
     }
@@ -331,7 +351,7 @@ public final class TriagePipeline: @unchecked Sendable {
             switch unit {
             case .image(let p, _):
                 let (rgb, gray) = try wrap(p) { try pictureImage(p) }
-                images.append(PreparedImage(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, file: p))
+                images.append(PreparedImage(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, file: p, sourceKind: .picture))
             case .dicomSeries(_, _, _, _, let files):
                 for f in files {
                     let (decision, run) = try wrap(f) { try instanceImages(try EscapedPath.dicomFile(f), path: f, builder: builder) }
@@ -415,7 +435,7 @@ public final class TriagePipeline: @unchecked Sendable {
             record.route = "triage"
             record.routeReason = "picture input (PNG/JPEG): no routing"
             var timings = TriageRecord.Timings()
-            var result = try classify(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, timings: &timings)
+            var result = try classify(rgb: rgb, gray: gray, frames: nil, frameNumbers: [], instance: nil, source: .picture, timings: &timings)
             record.timings.add(timings)
             var extra: [String] = []
             saveImage(rgb, id: "picture-" + PathDisplay(mode: .hashed, key: siteKey).hashedName(path).prefix(16), into: &result, reasons: &extra)
@@ -457,7 +477,7 @@ public final class TriagePipeline: @unchecked Sendable {
                 for img in runImages {
                     var timings = TriageRecord.Timings()
                     var result = try classify(rgb: img.rgb, gray: img.gray, frames: img.frames, frameNumbers: img.frameNumbers,
-                                              instance: img.instance, timings: &timings)
+                                              instance: img.instance, source: img.sourceKind, timings: &timings)
                     record.timings.add(timings)
                     saveImage(img.rgb, id: SavedImages.id(series: record.seriesUIDHash, instance: img.instance, frames: img.frameNumbers,
                                                         index: images.count),
@@ -505,10 +525,14 @@ public final class TriagePipeline: @unchecked Sendable {
     }
 
     /// Aggregates image results into the record: the worst image (blocked, then review, then patent; ties by
-    /// the higher P(blocked)) decides.
+    /// the higher P(blocked)) decides. An image outside the training domain was already sent to review by
+    /// `classify`, so a record holding one is never a confident patent.
     func finish(_ record: inout TriageRecord, images: [TriageRecord.ImageResult], extraReasons: [String], forceReview: Bool = false) {
         record.images = images
         record.framesUsed = images.map(\.frames)
+        let checks = images.compactMap(\.domain)
+        record.domainChecked = !images.isEmpty && checks.count == images.count
+        record.inTrainingDomain = record.domainChecked ? checks.allSatisfy(\.inTrainingDomain) : nil
         guard let worst = images.max(by: { a, b in
             (a.decision.severity, a.pBlocked ?? -1) < (b.decision.severity, b.pBlocked ?? -1)
         }) else { return }
@@ -525,8 +549,9 @@ public final class TriagePipeline: @unchecked Sendable {
     }
 
     /// Scores (and/or generates for) one model image and decides. Public for evaluation and training.
+    /// `source` says how the image was made, for the input-domain check.
     public func classify(rgb: RGBImage, gray: [UInt8], frames: Int?, frameNumbers: [Int], instance: String?,
-                         timings: inout TriageRecord.Timings) throws -> TriageRecord.ImageResult {
+                         source: InputSourceKind, timings: inout TriageRecord.Timings) throws -> TriageRecord.ImageResult {
         guard let vision = loaded.vision else { throw TriageError.invalidArgument("\(loaded.path) has no vision tower") }
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -554,12 +579,19 @@ public final class TriagePipeline: @unchecked Sendable {
         }
         let q = quality.check(gray: gray, frames: frames)
         let p = scores.map { $0.probability(profile.positiveLabel) ?? .nan }
-        let decision = policy.decide(DecisionInputs(scored: scores != nil, pBlocked: p, generated: parsed, qualityIssues: q.issues))
+        var decision = policy.decide(DecisionInputs(scored: scores != nil, pBlocked: p, generated: parsed, qualityIssues: q.issues))
+        let domain = inputDomain.flatMap { d in ModelImageStatistics(gray: gray, frames: frames, sourceKind: source).map(d.check) }
+        if let reason = domain?.reason {
+            // Outside the training domain the model's confidence means little: a patent call becomes a review
+            // (a miss is the high-risk error); a blocked call stays blocked, as flagging costs only a look.
+            if decision.label == .patent { decision.label = .manualReview; decision.reasons.insert(reason, at: 0) }
+            else { decision.reasons.append(reason) }
+        }
         var logprobs: [String: Double]?
         if let scores { logprobs = Dictionary(uniqueKeysWithValues: scores.labels.map { ($0.label, $0.logprob) }) }
         return TriageRecord.ImageResult(instance: instance, frames: frameNumbers, pBlocked: p.flatMap { $0.isFinite ? $0 : nil },
                                         labelProbabilities: scores?.probabilities, labelLogprobs: logprobs,
                                         generatedText: keepGeneratedText ? text : nil, parsedAnswer: parsed, quality: q,
-                                        decision: decision.label, reasons: decision.reasons)
+                                        decision: decision.label, reasons: decision.reasons, domain: domain)
     }
 }

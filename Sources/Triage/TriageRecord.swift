@@ -63,9 +63,11 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         public var reasons: [String]
         /// File name of the model input image written by `--save-images` (nil when not saved).
         public var savedImage: String? = nil
+        /// The image checked against the model's input-domain record (nil: the model has none).
+        public var domain: DomainCheckResult? = nil
 
         enum CodingKeys: String, CodingKey {
-            case instance, frames, quality, decision, reasons, savedImage = "saved_image"
+            case instance, frames, quality, decision, reasons, domain, savedImage = "saved_image"
             case pBlocked = "p_blocked", labelProbabilities = "label_probabilities", labelLogprobs = "label_logprobs"
             case generatedText = "generated_text", parsedAnswer = "parsed_answer"
         }
@@ -118,6 +120,10 @@ public struct TriageRecord: Sendable, Codable, Equatable {
     public var timings: Timings
     /// Study records only: the study's series, in record order.
     public var series: [SeriesOutcome]? = nil
+    /// Whether every model image was checked against an input-domain record (false when the model has none).
+    public var domainChecked: Bool = false
+    /// Whether every model image lay inside the training domain; nil when not checked.
+    public var inTrainingDomain: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case input, kind, status, files, modality, route, decision, reasons, images, mode, profile, error, timings
@@ -127,6 +133,7 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         case adapterFingerprint = "adapter_fingerprint", testModel = "test_model_decisions_meaningless"
         case demoModel = "demo_model_no_clinical_meaning"
         case series
+        case domainChecked = "domain_checked", inTrainingDomain = "in_training_domain"
     }
 
     /// The record as one JSON line (sorted keys).

@@ -124,6 +124,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                     Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
                 }
                 if let notice = pipeline.demoNotice { Self.stderr("warning: \(model) is a demo model — \(notice)\n") }
+                if pipeline.inputDomain == nil { Self.stderr("notice: \(TriagePipeline.noInputDomainNotice)\n") }
                 let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
                 var bar: ProgressBar?
                 let outcome = try PipelineEvaluation.run(

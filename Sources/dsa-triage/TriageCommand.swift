@@ -101,6 +101,7 @@ struct TriageCommand: AsyncParsableCommand {
             if let notice = pipeline.demoNotice {
                 Self.stderr("warning: \(model) is a demo model — \(notice) (records say demo_model_no_clinical_meaning: true)\n")
             }
+            if pipeline.inputDomain == nil { Self.stderr("notice: \(TriagePipeline.noInputDomainNotice)\n") }
             // Arguments as their escaped forms: a name that is not UTF-8 is read through its raw bytes.
             let units = TriagePipeline.plan(inputs.map(EscapedPath.argument))
             let bar = ProgressBar(total: units.count, enabled: progress == "always" || (progress == "auto" && units.count > 3 && isatty(2) != 0))

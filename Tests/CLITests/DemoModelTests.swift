@@ -45,6 +45,11 @@ final class DemoModelTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(v, 0.90, key)
         }
         XCTAssertGreaterThanOrEqual(ev["n"] as? Int ?? 0, 500)
+        // The input-domain record of its training data (stages 4-5: native and stored subtracted runs).
+        let domain = try json(Self.demo.appendingPathComponent("input_domain.json"))
+        let kinds = try XCTUnwrap(domain["source_kinds"] as? [[String: Any]])
+        XCTAssertEqual(kinds.compactMap { $0["kind"] as? String }, ["dicom_native", "dicom_subtracted"])
+        for k in kinds { XCTAssertGreaterThanOrEqual(k["images"] as? Int ?? 0, 1000) }
     }
 
     /// 120 fresh cases (a seed used by neither training, validation nor the shipped test set), both the
@@ -117,6 +122,31 @@ final class DemoModelTests: XCTestCase {
             XCTAssertEqual(rec["decision"] as? String, expected[name], "\(name): \(rec["reasons"] ?? "")")
             XCTAssertEqual(rec["demo_model_no_clinical_meaning"] as? Bool, true)
             XCTAssertEqual(rec["test_model_decisions_meaningless"] as? Bool, false)
+            // Inside the training domain: the same decision as before the check existed.
+            XCTAssertEqual(rec["domain_checked"] as? Bool, true)
+            XCTAssertEqual(rec["in_training_domain"] as? Bool, true, "\(name): \(rec["reasons"] ?? "")")
+        }
+        XCTAssertFalse(r.stderr.contains("no input-domain record"), r.stderr)
+    }
+
+    /// The bundled PNGs are pictures, a kind the demo model never saw in training (it learnt the DICOM runs'
+    /// gray mappings; on pictures it missed blocked cases at P 0.04–0.09): none may be a confident patent.
+    /// The blocked case_0002.png, once called patent at P 0.060, goes to manual review with the reason.
+    func testSamplePicturesAreRoutedAsOutsideTheTrainingDomain() throws {
+        let png = TestPaths.packageRoot.appendingPathComponent("samples/angiograms/png")
+        let r = try CLI.run(["triage", "--model", Self.demo.path, png.path], environment: Self.env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let records = try r.stdout.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(records.count, 4)
+        let reason = "outside the training domain: source kind picture (a PNG/JPEG picture) not seen in training (trained on dicom_native, dicom_subtracted)"
+        for rec in records {
+            let name = ((rec["input"] as? String ?? "") as NSString).lastPathComponent
+            XCTAssertNotEqual(rec["decision"] as? String, "patent", name)
+            XCTAssertEqual(rec["in_training_domain"] as? Bool, false, name)
+            XCTAssertTrue((rec["reasons"] as? [String])?.contains(reason) == true, "\(name): \(rec["reasons"] ?? "")")
+            if name == "case_0002.png" { XCTAssertEqual(rec["decision"] as? String, "manual_review") }
         }
     }
 }

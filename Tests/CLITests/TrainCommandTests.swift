@@ -48,7 +48,7 @@ final class TrainCommandTests: XCTestCase {
         // 3 of 12 blocked is under 30 %: class-balanced sampling is on by default.
         XCTAssertTrue(r.stderr.contains("balance sampler"), r.stderr)
         XCTAssertTrue(r.stderr.contains("epoch 2 (step 6)"), r.stderr)
-        for f in ["adapter_config.json", "adapter_model.safetensors", "training_run.json", "checkpoint-6/trainer_state.json",
+        for f in ["adapter_config.json", "adapter_model.safetensors", "training_run.json", "input_domain.json", "checkpoint-6/trainer_state.json",
                   "checkpoint-6/optimizer.safetensors", "checkpoint-6/adapter_model.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), f)
         }
@@ -159,10 +159,23 @@ final class TrainCommandTests: XCTestCase {
         for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), f)
         }
-        // It is a model triage runs.
+        // The input-domain record: in training_run.json and as input_domain.json beside the model, the same as
+        // `dsa-triage domain` makes from the manifest (pictures only here: the manifest lists the PNGs).
+        let domainFile = out.appendingPathComponent("input_domain.json")
+        let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: domainFile)) as? NSDictionary)
+        XCTAssertEqual(try record(out)["input_domain"] as? NSDictionary, written)
+        XCTAssertEqual(written["images"] as? Int, 8)
+        XCTAssertEqual((written["source_kinds"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }, ["picture"])
+        let viaCommand = dir.appendingPathComponent("domain.json")
+        let dc = try CLI.run(["domain", "--data", train.path, "--out", viaCommand.path])
+        XCTAssertEqual(dc.status, 0, dc.stderr)
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(contentsOf: viaCommand)) as? NSDictionary, written)
+        // It is a model triage runs, and triage checks its inputs against that record.
         let png = validation.deletingLastPathComponent().appendingPathComponent("png/case_0001.png")
         let t = try CLI.run(["triage", "--model", out.path, png.path])
         XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stdout.contains("\"domain_checked\":true"), t.stdout)
+        XCTAssertFalse(t.stderr.contains("no input-domain record"), t.stderr)
         // --full with a quantised base is refused.
         let q = try CLI.run(args(model: model, train: train, validation: nil, out: dir.appendingPathComponent("q")) + ["--full", "--quantize", "nf4"])
         XCTAssertEqual(q.status, 64)

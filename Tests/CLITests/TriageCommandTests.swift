@@ -106,6 +106,45 @@ final class TriageCommandTests: XCTestCase {
         XCTAssertNotEqual(try CLI.run(["triage", "--model", try Self.model()], environment: Self.env).status, 0)
     }
 
+    /// A model without an input-domain record: one notice for the whole run (not one per input), and every
+    /// record says nothing was checked.
+    func testModelWithoutAnInputDomainRecordGetsOneNotice() throws {
+        let png = TestPaths.fixture("triage/images/dsa-64.png").path
+        let xa = try synth().appendingPathComponent("dicom/case_0001_subtracted.dcm").path
+        let r = try CLI.run(["triage", "--model", try Self.model(), png, xa, png], environment: Self.env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let notice = "no input-domain record: the tool cannot tell inputs unlike the training data"
+        XCTAssertEqual(r.stderr.components(separatedBy: notice).count - 1, 1, r.stderr)
+        let recs = try records(r.stdout)
+        XCTAssertEqual(recs.count, 3)
+        for rec in recs {
+            XCTAssertEqual(rec["domain_checked"] as? Bool, false)
+            XCTAssertNil(rec["in_training_domain"])
+        }
+    }
+
+    /// A profile key with a typo is refused with the nearest known key (it used to be ignored, the default
+    /// threshold used); the profile `--write-profile` writes loads back as it is.
+    func testMisspeltProfileKeyIsRefusedAndAWrittenProfileLoads() throws {
+        let dir = try CLI.tempDir()
+        let png = TestPaths.fixture("triage/images/dsa-64.png").path
+        var d = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: TestPaths.packageRoot.appendingPathComponent("profiles/default-task-profile.json"))) as? [String: Any])
+        d.removeValue(forKey: "threshold")
+        d["treshold"] = 0.5
+        let typo = dir.appendingPathComponent("typo.json")
+        try JSONSerialization.data(withJSONObject: d).write(to: typo)
+        let r = try CLI.run(["triage", "--model", try Self.model(), "--profile", typo.path, png], environment: Self.env)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"unknown key "treshold" at the top level; did you mean "threshold"?"#), r.stderr)
+        XCTAssertTrue(r.stderr.contains(typo.path), r.stderr)
+        XCTAssertTrue(r.stdout.isEmpty)
+        let written = dir.appendingPathComponent("written.json")
+        let w = try CLI.run(["triage", "--model", try Self.model(), "--write-profile", written.path, png], environment: Self.env)
+        XCTAssertEqual(w.status, 0, w.stderr)
+        let again = try CLI.run(["triage", "--model", try Self.model(), "--profile", written.path, png], environment: Self.env)
+        XCTAssertEqual(again.status, 0, again.stderr)
+    }
+
     func testTableFormatAndProfileWriteOut() throws {
         let out = try CLI.tempDir().appendingPathComponent("used-profile.json")
         let r = try CLI.run(["triage", "--model", try Self.model(), "--format", "table", "--write-profile", out.path,

@@ -1,7 +1,7 @@
 import Angiography
 import Foundation
 import TestSupport
-import Triage
+@testable import Triage
 import XCTest
 
 /// The default profile (compiled in and shipped) and profile validation.
@@ -108,6 +108,95 @@ final class TaskProfileTests: XCTestCase {
         XCTAssertThrowsError(try TaskProfile.load(path: "/nonexistent/profile.json")) { e in
             XCTAssertTrue("\(e)".contains("/nonexistent/profile.json"))
         }
+    }
+
+    func message(_ data: Data) -> String {
+        do { _ = try TaskProfile.decode(data, source: "my.json"); return "(loaded)" } catch { return "\(error)" }
+    }
+
+    /// A misspelt key was silently ignored (the default threshold stayed in force): now it is an error naming
+    /// the key path and the nearest known key, at every level.
+    func testUnknownKeysAreRejectedWithTheNearestKnownKey() throws {
+        let top = message(try mutate { d in d.removeValue(forKey: "threshold"); d["treshold"] = 0.5 })
+        XCTAssertEqual(top, #"task profile my.json: field treshold: unknown key "treshold" at the top level; did you mean "threshold"?"#)
+        // An extra key beside a correct one is refused too (it would have been ignored).
+        XCTAssertTrue(message(try mutate { $0["reviewband"] = [0.1, 0.2] }).contains(#"unknown key "reviewband" at the top level; did you mean "review_band"?"#))
+        let nested = message(try mutate { d in
+            var q = d["quality"] as! [String: Any]
+            q["min_frame"] = 3
+            d["quality"] = q
+        })
+        XCTAssertEqual(nested, #"task profile my.json: field quality.min_frame: unknown key "min_frame" in quality; did you mean "min_frames"?"#)
+        let inArray = message(try mutate { d in
+            var l = d["labels"] as! [[String: Any]]
+            l[1]["acepted"] = ["x"]
+            d["labels"] = l
+        })
+        XCTAssertTrue(inArray.contains(#"field labels[1].acepted: unknown key "acepted" in labels[1]; did you mean "accepted"?"#), inArray)
+        let generation = message(try mutate { d in
+            var g = d["generation"] as! [String: Any]
+            g["max_tokens"] = 3
+            d["generation"] = g
+        })
+        XCTAssertTrue(generation.contains(#"did you mean "max_new_tokens"?"#), generation)
+    }
+
+    /// A wrong type names the field path, the expected type and the value (it said "field -: not valid JSON").
+    func testTypeErrorsNameThePathTheExpectedTypeAndTheValue() throws {
+        func quality(_ key: String, _ value: Any) throws -> String {
+            message(try mutate { d in
+                var q = d["quality"] as! [String: Any]
+                q[key] = value
+                d["quality"] = q
+            })
+        }
+        XCTAssertEqual(try quality("min_frames", 2.5), "task profile my.json: field quality.min_frames: expected an integer, got 2.5")
+        XCTAssertEqual(try quality("min_mean_gray", "dark"),
+                       #"task profile my.json: field quality.min_mean_gray: expected a number, got the string "dark""#)
+        XCTAssertEqual(message(try mutate { $0["threshold"] = "0.35" }),
+                       #"task profile my.json: field threshold: expected a number, got the string "0.35""#)
+        XCTAssertEqual(message(try mutate { $0["include_radiofluoroscopy"] = 1 }),
+                       "task profile my.json: field include_radiofluoroscopy: expected true or false, got 1")
+        XCTAssertEqual(message(try mutate { $0["review_band"] = [0.2, "high"] }),
+                       #"task profile my.json: field review_band[1]: expected a number, got the string "high""#)
+        XCTAssertEqual(message(try mutate { $0["labels"] = "patent,blocked" }),
+                       #"task profile my.json: field labels: expected an array of objects, got the string "patent,blocked""#)
+        XCTAssertEqual(message(try mutate { $0["system"] = 3 }), "task profile my.json: field system: expected a string or null, got 3")
+        XCTAssertEqual(message(try mutate { $0.removeValue(forKey: "prompt") }),
+                       #"task profile my.json: field prompt: missing key "prompt" at the top level (expected a string)"#)
+        // A whole number written as 2.0 is still an integer.
+        XCTAssertEqual(try quality("min_frames", 2.0), "(loaded)")
+    }
+
+    func testEditDistanceAndNearestKey() {
+        XCTAssertEqual(ConfigShape.editDistance("treshold", "threshold"), 1)
+        XCTAssertEqual(ConfigShape.editDistance("kitten", "sitting"), 3)
+        XCTAssertEqual(ConfigShape.editDistance("", "abc"), 3)
+        XCTAssertEqual(ConfigShape.nearest(to: "min_frame", among: ["min_frames", "min_mean_gray", "min_std_gray"]), "min_frames")
+    }
+
+    /// Every shipped profile and every profile a test fixture or the docs carry still loads under the strict
+    /// shape, and so does what the tool writes (`jsonData`, used by `--write-profile`).
+    func testShippedAndWrittenProfilesLoad() throws {
+        let root = TestPaths.packageRoot
+        var found = 0
+        for dir in ["profiles", "Tests/Fixtures"] {
+            let base = root.appendingPathComponent(dir)
+            guard let walker = FileManager.default.enumerator(atPath: base.path) else { continue }
+            for case let sub as String in walker where sub.hasSuffix(".json") {
+                let url = base.appendingPathComponent(sub)
+                guard let text = try? String(contentsOf: url, encoding: .utf8), text.contains("\"review_band\"") else { continue }
+                XCTAssertNoThrow(try TaskProfile.load(path: url.path), url.path)
+                found += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(found, 1)
+        var p = TaskProfile.standard
+        p.system = "custom"
+        p.threshold = 0.3
+        XCTAssertEqual(try TaskProfile.decode(try p.jsonData(), source: "written.json"), p)
+        p.system = nil
+        XCTAssertEqual(try TaskProfile.decode(try p.jsonData(), source: "written.json"), p)
     }
 
     func testAUserProfileLoads() throws {

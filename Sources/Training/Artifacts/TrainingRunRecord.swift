@@ -1,4 +1,5 @@
 import Foundation
+import Triage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -284,6 +285,9 @@ public struct TrainingRunRecord: Codable, Equatable, Sendable {
     public var best: BestCheckpoint?
     /// Whether the run reached its last step.
     public var completed: Bool
+    /// What the training images were (source kinds, statistics), as triage checks inputs against it; also
+    /// written as `input_domain.json` beside the adapter or model. Nil in records made before it existed.
+    public var inputDomain: InputDomain?
 
     /// A new record with no history, started at `startedAt`.
     public init(hyperparameters: TrainingHyperparameters, baseModel: String, baseModelFingerprint: String? = nil,

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Training
+import Triage
+
+struct DomainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "domain",
+        abstract: "Compute a model's input-domain record (input_domain.json) from its training manifest.",
+        discussion: """
+            Makes every row's model images exactly as triage does (routing, subtraction, frame strategy) and \
+            records what they were: the source kinds (dicom_native: a native run the pipeline subtracts; \
+            dicom_subtracted: a stored subtracted run; dicom_unsubtracted; picture: PNG/JPEG) and percentiles \
+            of mean gray, gray standard deviation, dynamic range, near-black and near-white shares and frame \
+            count, with the ranges triage accepts. `train` writes the same record itself; this command makes one \
+            for a model trained before, or from data that stands for its training data. Put the file beside the \
+            model or adapter: triage then sends inputs outside it to manual review. See docs/TRIAGE.md.
+            """)
+
+    @Option(name: .long, help: "Manifest of the training data (CSV or JSONL: path,label).")
+    var data: String
+
+    @Option(name: .long, help: "Where to write the record: a file, or a model/adapter folder (then FOLDER/input_domain.json).")
+    var out: String
+
+    @Option(name: .long, help: "Task profile JSON the model was trained with (frame strategy; default: the compiled-in profile).")
+    var profile: String?
+
+    @Flag(name: .long, help: "Report and skip manifest rows that cannot be used instead of stopping.")
+    var skipBadRows = false
+
+    func run() throws {
+        try CommandErrors.reporting {
+            let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
+            var images: [ModelImageStatistics] = []
+            let manifest = try TrainingManifest.load(path: data, profile: taskProfile, skipBadRows: skipBadRows) { row in
+                images += try TriagePipeline.modelImages(path: row.resolvedPath, profile: taskProfile).compactMap(ModelImageStatistics.init)
+            }
+            for s in manifest.skipped { FileHandle.standardError.write(Data("skipped: \(data):\(s.line): \(s.reason)\n".utf8)) }
+            let domain = try InputDomain(measuring: images, source: data)
+            var target = URL(fileURLWithPath: out)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
+                target.appendPathComponent(InputDomain.fileName)
+            }
+            try domain.write(to: target)
+            let kinds = domain.sourceKinds.map { "\($0.kind.rawValue) \($0.images)" }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(target.path)\n".utf8))
+        }
+    }
+}
