@@ -121,7 +121,7 @@ public final class Trainer: @unchecked Sendable {
         // The training rows' images also make the input-domain record (validation rows are not training data).
         var domainImages: [ModelImageStatistics] = []
         let manifest = try TrainingManifest.load(path: options.data, profile: profile, skipBadRows: options.skipBadRows) { row in
-            let images = try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile)
+            let images = try TriagePipeline.modelImages(path: row.resolvedPath, profile: profile, display: display)
             cache.put(row.resolvedPath, images)
             domainImages += images.compactMap(ModelImageStatistics.init)
         }

@@ -29,12 +29,21 @@ struct DomainCommand: ParsableCommand {
     @Flag(name: .long, help: "Report and skip manifest rows that cannot be used instead of stopping.")
     var skipBadRows = false
 
+    @Option(name: .long, help: "How files found under a folder row are named in messages: hashed (default; names there can hold patient names), relative or as-given. Manifest paths stay as written.")
+    var paths = "hashed"
+
+    func validate() throws {
+        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
+    }
+
     func run() throws {
         try CommandErrors.reporting {
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
             var images: [ModelImageStatistics] = []
+            let display = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed)
             let manifest = try TrainingManifest.load(path: data, profile: taskProfile, skipBadRows: skipBadRows) { row in
-                images += try TriagePipeline.modelImages(path: row.resolvedPath, profile: taskProfile).compactMap(ModelImageStatistics.init)
+                images += try TriagePipeline.modelImages(path: row.resolvedPath, profile: taskProfile, display: display)
+                    .compactMap(ModelImageStatistics.init)
             }
             for s in manifest.skipped { FileHandle.standardError.write(Data("skipped: \(data):\(s.line): \(s.reason)\n".utf8)) }
             let domain = try InputDomain(measuring: images, source: data)

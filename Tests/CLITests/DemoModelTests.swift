@@ -109,7 +109,7 @@ final class DemoModelTests: XCTestCase {
             for file in [row[2], row[3]] where !file.isEmpty { expected[(file as NSString).lastPathComponent] = row[1] }
         }
         XCTAssertEqual(expected.count, 8)
-        let r = try CLI.run(["triage", "--model", Self.demo.path, samples.appendingPathComponent("dicom").path], environment: Self.env)
+        let r = try CLI.run(["triage", "--model", Self.demo.path, "--paths", "relative", samples.appendingPathComponent("dicom").path], environment: Self.env)
         XCTAssertEqual(r.status, 0, r.stderr)
         let records = try r.stdout.split(separator: "\n").map {
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])

@@ -42,7 +42,7 @@ final class DomainCommandTests: XCTestCase {
         let withRecord = dir.appendingPathComponent("model")
         try FileManager.default.copyItem(at: URL(fileURLWithPath: model), to: withRecord)
         try FileManager.default.copyItem(at: out, to: withRecord.appendingPathComponent("input_domain.json"))
-        let t = try CLI.run(["triage", "--model", withRecord.path, syn.appendingPathComponent("dicom").path,
+        let t = try CLI.run(["triage", "--model", withRecord.path, "--paths", "relative", syn.appendingPathComponent("dicom").path,
                              TestPaths.fixture("triage/images/dsa-64.png").path], environment: TriageCommandTests.env)
         XCTAssertEqual(t.status, 0, t.stderr)
         XCTAssertFalse(t.stderr.contains("no input-domain record"), t.stderr)

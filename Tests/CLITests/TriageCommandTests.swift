@@ -182,10 +182,10 @@ final class TriageCommandTests: XCTestCase {
             everything += r.stdout + r.stderr
             if format == "jsonl" {
                 let recs = try records(r.stdout)
-                // 4 runs (2 studies × native/subtracted series) + 2 PNGs + labels.csv.
-                XCTAssertEqual(recs.count, 7, r.stdout)
+                // 4 runs (2 studies × native/subtracted series) + 2 PNGs + labels.csv + manifest.csv.
+                XCTAssertEqual(recs.count, 8, r.stdout)
                 XCTAssertEqual(recs.filter { $0["kind"] as? String == "dicom_series" }.count, 4)
-                XCTAssertTrue(r.stderr.contains("7/7"), "progress bar: \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains("8/8"), "progress bar: \(r.stderr)")
                 XCTAssertTrue(r.stderr.contains("ETA"), r.stderr)
             }
         }

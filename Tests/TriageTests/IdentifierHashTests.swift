@@ -51,7 +51,7 @@ final class IdentifierHashTests: XCTestCase {
             "input": "in", "kind": "dicom_series", "status": status, "files": ["in/\(id).dcm"], "study_uid_hash": "study1",
             "series_uid_hash": id, "instance_uid_hashes": [], "frames_used": [], "reasons": ["reason of \(id)"], "images": [],
             "mode": "score", "profile": "p", "model_fingerprint": "m", "test_model_decisions_meaningless": false,
-            "demo_model_no_clinical_meaning": false, "timings": ["input_s": 0, "vision_s": 0, "prefill_s": 0, "scoring_s": 0,
+            "demo_model_no_clinical_meaning": false, "domain_checked": false, "timings": ["input_s": 0, "vision_s": 0, "prefill_s": 0, "scoring_s": 0,
                                                                   "generation_s": 0, "total_s": 1],
         ]
         if let decision { o["decision"] = decision }
