@@ -1,3 +1,4 @@
+import FileOutput
 import Foundation
 import MedGemma
 import ModelFiles
@@ -66,7 +67,7 @@ public enum AdapterMerger {
                 return w.converted(to: dtype)
             })
         }
-        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        try OutputFolder.create(output)
         let metadata = [
             "format": "pt",
             "merged_by": "dsa-triage merge",
@@ -93,8 +94,8 @@ public enum AdapterMerger {
         }
         cfg["dtype"] = torchName
         if cfg["torch_dtype"] != nil { cfg["torch_dtype"] = torchName }
-        try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
-            .write(to: output.appendingPathComponent("config.json"))
+        try AtomicWrite.write(try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys]),
+                              to: output.appendingPathComponent("config.json"))
         let info: [String: Any] = [
             "base": ["path": base.path, "sha256": baseSHA],
             "adapter": ["path": adapterDir.path, "sha256": adapter.sha256, "r": adapter.config.rank,
@@ -102,8 +103,8 @@ public enum AdapterMerger {
             "merged_modules": adapter.deltas.keys.sorted(),
             "dtype": torchName,
         ]
-        try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys])
-            .write(to: output.appendingPathComponent("merge_info.json"))
+        try AtomicWrite.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
+                              to: output.appendingPathComponent("merge_info.json"))
         return Result(shards: shards, mergedModules: adapter.deltas.count, baseSHA256: baseSHA, adapterSHA256: adapter.sha256)
     }
 }

@@ -51,7 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let dicom {
-            try CommandErrors.reporting { print(try DICOMIngestBenchmark.run(path: dicom, runs: runs)) }
+            try CommandErrors.reporting { try Console.out(try DICOMIngestBenchmark.run(path: dicom, runs: runs) + "\n") }
             return
         }
         guard let model else { return }
@@ -99,7 +99,7 @@ struct BenchCommand: AsyncParsableCommand {
                 ]
             }
             fields.append(("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)))
-            print(JSONOutput.object(fields))
+            try Console.out(JSONOutput.object(fields) + "\n")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import FileOutput
 import MedGemma
 import Tensor
 import Triage
@@ -80,7 +81,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
 
     func run() async throws {
         var exit: Int32 = 0
@@ -169,7 +170,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                 }
                 let (p, widened) = taskProfile.withThreshold(min(max(t, 0.0001), 0.9999))
                 try p.validate(source: writeProfile)
-                try p.jsonData().write(to: URL(fileURLWithPath: writeProfile))
+                try AtomicWrite.write(try p.jsonData(), to: URL(fileURLWithPath: writeProfile))
                 Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
                 if widened {
                     Self.stderr("note: the threshold lies above the review band; the band now reaches it (\(p.reviewBand)) so that no probability below the threshold is called patent without review\n")

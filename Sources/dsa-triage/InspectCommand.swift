@@ -2,6 +2,7 @@ import Angiography
 import ArgumentParser
 import DICOM
 import Foundation
+import FileOutput
 import Imaging
 import ModelFiles
 import Triage
@@ -37,8 +38,8 @@ struct InspectCommand: AsyncParsableCommand {
         try CommandErrors.reporting {
             let options = ModelInputOptions(strategy: FrameStrategy(rawValue: strategy) ?? .minimumIntensityProjection,
                                             routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame)
-            print(try Inspection(url: URL(fileURLWithPath: file), options: options,
-                                 export: export.map { URL(fileURLWithPath: $0) }).json())
+            try Console.out(try Inspection(url: URL(fileURLWithPath: file), options: options,
+                                           export: export.map { URL(fileURLWithPath: $0) }).json() + "\n")
         }
     }
 }
@@ -79,11 +80,7 @@ struct Inspection {
     }
 
     static func export(frames: [PixelFrame], images: [ModelImage], to dir: URL, source: String) throws {
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } catch {
-            throw ExportError(path: dir.path, reason: "cannot create folder: \(error.localizedDescription)")
-        }
+        try OutputFolder.create(dir)
         for (i, f) in frames.enumerated() {
             let url = dir.appendingPathComponent(String(format: "frame_%04d.npy", i))
             let shape = f.samplesPerPixel == 1 ? [f.rows, f.columns] : [f.rows, f.columns, f.samplesPerPixel]

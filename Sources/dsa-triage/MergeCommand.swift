@@ -33,14 +33,14 @@ struct MergeCommand: AsyncParsableCommand {
             guard let dt = DType(name: dtype) else { throw ValidationError("--dtype must be bf16, f16 or f32") }
             let r = try AdapterMerger.merge(base: URL(fileURLWithPath: model), adapter: URL(fileURLWithPath: adapter),
                                             output: URL(fileURLWithPath: out), dtype: dt, maxShardBytes: maxShardBytes)
-            print(JSONOutput.object([
+            try Console.out(JSONOutput.object([
                 ("output", JSONOutput.string(out)),
                 ("shards", String(r.shards.filter { $0.pathExtension == "safetensors" }.count)),
                 ("merged_modules", String(r.mergedModules)),
                 ("dtype", JSONOutput.string(dt.rawValue)),
                 ("base_sha256", JSONOutput.string(r.baseSHA256)),
                 ("adapter_sha256", JSONOutput.string(r.adapterSHA256)),
-            ]))
+            ]) + "\n")
         }
     }
 }

@@ -30,12 +30,12 @@ final class ProgressBar {
             let eta = Double(total - done) / rate
             line += String(format: "  %.2f/s  ETA %@", rate, Self.clock(eta))
         }
-        FileHandle.standardError.write(Data(line.utf8))
+        Console.err(line)
     }
 
     func finish() {
         guard enabled, total > 0 else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        Console.err("\n")
     }
 
     static func clock(_ s: Double) -> String {

@@ -91,13 +91,13 @@ struct SynthCommand: AsyncParsableCommand {
                 runs: try parsedRuns(), transferSyntax: try parsedSyntax())
             let start = Date()
             let records = try SynthBatch.write(options)
-            print(JSONOutput.object([
+            try Console.out(JSONOutput.object([
                 ("output", JSONOutput.string(out)),
                 ("cases", String(records.count)),
                 ("blocked", String(records.filter(\.blocked).count)),
                 ("labels", JSONOutput.string(URL(fileURLWithPath: out).appendingPathComponent("labels.csv").path)),
                 ("seconds", String(format: "%.2f", Date().timeIntervalSince(start))),
-            ]))
+            ]) + "\n")
         }
     }
 }

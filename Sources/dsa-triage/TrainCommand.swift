@@ -125,7 +125,7 @@ struct TrainCommand: AsyncParsableCommand {
         do { _ = try SelectionCriterion(parsing: select) } catch { throw ValidationError("\(error)") }
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
 
     func run() async throws {
         guard let kind = LearningRateSchedule.Kind(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FileOutput
 import MedGemma
 import Tensor
 import Triage
@@ -66,7 +67,7 @@ struct TriageCommand: AsyncParsableCommand {
         var total = 0, failed = 0
         try CommandErrors.reporting {
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
-            if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
+            if let writeProfile { try AtomicWrite.write(try taskProfile.jsonData(), to: URL(fileURLWithPath: writeProfile)) }
             let triageMode = mode.flatMap(TriageMode.init(rawValue:)) ?? TriageMode(rawValue: taskProfile.generation.mode) ?? .score
             let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: triageMode,
                                                    computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
@@ -80,13 +81,13 @@ struct TriageCommand: AsyncParsableCommand {
             }
             let units = TriagePipeline.plan(inputs)
             let bar = ProgressBar(total: units.count, enabled: progress == "always" || (progress == "auto" && units.count > 3 && isatty(2) != 0))
-            if format == "table" { Self.stdout(TableFormat.header + "\n") }
+            if format == "table" { try Self.stdout(TableFormat.header + "\n") }
             for unit in units {
                 let r = pipeline.run(unit)
                 total += 1
                 if r.status == .error { failed += 1 }
                 // Written straight to the file descriptor, one line per unit, so a reader sees each as it lands.
-                Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
+                try Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
                 bar.advance()
             }
             bar.finish()
@@ -100,8 +101,8 @@ struct TriageCommand: AsyncParsableCommand {
         throw ExitCode(failed == total ? 4 : 3)
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
-    static func stdout(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
+    static func stdout(_ s: String) throws { try Console.out(s) }
 }
 
 /// Plain-text table for people.

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import FileOutput
 import Imaging
 
 /// What `SynthBatch.write` produces.
@@ -83,9 +84,9 @@ public enum SynthBatch {
         }
         for sub in ["dicom", "png"] {
             do {
-                try fm.createDirectory(at: out.appendingPathComponent(sub), withIntermediateDirectories: true)
-            } catch {
-                throw SynthError.writeFailed(path: out.appendingPathComponent(sub).path, reason: error.localizedDescription)
+                try OutputFolder.create(out.appendingPathComponent(sub))
+            } catch let error as FileWriteError {
+                throw SynthError.writeFailed(path: error.path, reason: error.reason)
             }
         }
         let width = max(4, String(options.count).count)
@@ -110,9 +111,9 @@ public enum SynthBatch {
         let csv = ([csvHeader] + records.map { csvRow($0, options.configuration) }).joined(separator: "\n") + "\n"
         let labels = out.appendingPathComponent("labels.csv")
         do {
-            try Data(csv.utf8).write(to: labels, options: .atomic)
-        } catch {
-            throw SynthError.writeFailed(path: labels.path, reason: error.localizedDescription)
+            try AtomicWrite.write(csv, to: labels)
+        } catch let error as FileWriteError {
+            throw SynthError.writeFailed(path: labels.path, reason: error.reason)
         }
         return records
     }
