@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles", "TestSupport"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "Tensor", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),

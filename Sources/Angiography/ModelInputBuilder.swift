@@ -9,10 +9,14 @@ public struct ModelInputOptions: Sendable {
     /// Percentiles of the robust window used when the file's window does not apply.
     public var percentileLow: Double
     public var percentileHigh: Double
+    /// The most memory decoding one file and making its model images may claim (default
+    /// `DecodeBudget.defaultMaxBytes`, 2 GiB); a file that would need more is refused with a `DecodeBudgetError`.
+    public var maxDecodeBytes: Int
 
     public init(strategy: FrameStrategy = .minimumIntensityProjection, routing: RoutingPolicy = RoutingPolicy(),
                 fallbackMaskFrame: Int = 1, percentileLow: Double = VOIWindow.defaultPercentiles.low,
-                percentileHigh: Double = VOIWindow.defaultPercentiles.high) {
+                percentileHigh: Double = VOIWindow.defaultPercentiles.high, maxDecodeBytes: Int = DecodeBudget.defaultMaxBytes) {
+        self.maxDecodeBytes = maxDecodeBytes
         self.strategy = strategy
         self.routing = routing
         self.fallbackMaskFrame = fallbackMaskFrame
@@ -70,13 +74,14 @@ public struct ModelInputBuilder: Sendable {
             throw AngiographyError.unsupportedImage(file: file.source, reason: "no Pixel Data (7FE0,0010)")
         }
         let attributes = try AngiogramAttributes(file: file)
+        try checkMemory(file, attributes: attributes, route: decision.route)
         let decoded: [PixelFrame]
         if let frames {
             decoded = frames
         } else if decision.route == .skip {
-            decoded = [try PixelDataReader(file: file).frame(0)]
+            decoded = [try PixelDataReader(file: file, budget: budget).frame(0)]
         } else {
-            decoded = try PixelDataReader(file: file).frames()
+            decoded = try PixelDataReader(file: file, budget: budget).frames()
         }
         guard decoded.count == attributes.numberOfFrames || decision.route == .skip else {
             throw AngiographyError.inconsistentFrames(file: file.source, reason:
@@ -87,6 +92,46 @@ public struct ModelInputBuilder: Sendable {
         }
         let (images, record) = try render(decoded, attributes: attributes, subtract: decision.route == .triage)
         return AngiogramRun(decision: decision, images: images, record: record)
+    }
+
+    /// The budget of `options.maxDecodeBytes`.
+    public var budget: DecodeBudget { DecodeBudget(maxBytes: options.maxDecodeBytes) }
+
+    /// Refuses, before anything frame-sized is allocated, a file whose decoding or display pipeline would need
+    /// more than `options.maxDecodeBytes` (a `DecodeBudgetError` naming the file, its size and the limit).
+    /// Callers that decode the frames themselves (inspect) call it first.
+    public func checkMemory(_ file: DICOMFile, route: RouteDecision.Route) throws {
+        try checkMemory(file, attributes: try AngiogramAttributes(file: file), route: route)
+    }
+
+    func checkMemory(_ file: DICOMFile, attributes: AngiogramAttributes, route: RouteDecision.Route) throws {
+        guard file.dataset.pixelData != nil else { return }
+        let reader = try PixelDataReader(file: file, budget: budget)
+        let d = reader.description
+        let triage = route == .triage
+        let n = triage ? d.numberOfFrames : 1
+        let pixels = d.pixelsPerFrame
+        let floatFrame = DecodeBudget.product(pixels, 4)
+        // Decoding: every frame at once, with the scratch of those decoding concurrently.
+        let decoding = triage ? reader.allFramesPeakBytes : DecodeBudget.sum(reader.frameBytes, reader.frameScratchBytes)
+        // The display pipeline holds the decoded frames, display values of each, for native runs the masks
+        // (and the modality values of averaged or shifted frames), one composed frame, and per model image
+        // its 8-bit gray and the caller's RGB copy.
+        var extra = 0
+        if triage && !attributes.isSubtracted && n > 1 {
+            extra = DecodeBudget.sum(DecodeBudget.product(floatFrame, 2), DecodeBudget.product(pixels, 8))
+            let averaged = attributes.maskSubtraction.contains {
+                $0.maskFrameNumbers.count > 1 || $0.subPixelShift != nil || $0.contrastFrameAveraging > 1
+            }
+            if averaged { extra = DecodeBudget.sum(extra, DecodeBudget.product(floatFrame, n)) }
+        }
+        let images = triage && options.strategy == .everyFrame ? n : 1
+        // A single frame is its own projection; several make one more frame of display values.
+        let composed = n > 1 ? floatFrame : 0
+        let display = DecodeBudget.sum(DecodeBudget.product(reader.frameBytes, n), DecodeBudget.product(floatFrame, n), extra,
+                                       composed, DecodeBudget.product(pixels, 4, images))
+        try budget.check(max(decoding, display), for: "decoding and the display pipeline", file: file.source, description: d,
+                         frames: n)
     }
 
     /// The display pipeline on decoded frames.

@@ -21,6 +21,8 @@ enum Entry {
     /// lose a failed write), and a run whose messages could not be written does not exit 0.
     static func main() async {
         ThreadingPolicy.apply()
+        // A file-size limit (ulimit -f) should fail the write with EFBIG and a message, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         var status: Int32 = 0
         do {
             var command = try await DSATriage.asyncParseAsRoot()

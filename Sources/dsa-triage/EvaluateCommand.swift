@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 import Evaluation
 import Foundation
 import FileOutput
@@ -68,6 +69,9 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Progress bar on stderr: auto, always, never.")
     var progress = "auto"
 
+    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
+    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+
 
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
@@ -79,6 +83,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         if bootstrap < 0 { throw ValidationError("--bootstrap must be ≥ 0") }
         if let l = limit, l < 0 { throw ValidationError("--limit must be ≥ 0") }
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
+        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     static func stderr(_ s: String) { Console.err(s) }
@@ -111,6 +116,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                 let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
                 let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: mode,
                                                        computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
+                pipeline.builder.options.maxDecodeBytes = maxDecodeMb << 20
                 if pipeline.isTestModel {
                     Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
                 }

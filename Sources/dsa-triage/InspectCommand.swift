@@ -29,15 +29,20 @@ struct InspectCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Triage X-Ray Radiofluoroscopic images too.")
     var includeRF = false
 
+    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
+    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+
     func validate() throws {
         if FrameStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be minip, peak or every") }
         if maskFrame < 1 { throw ValidationError("--mask-frame must be 1 or more") }
+        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     func run() async throws {
         try CommandErrors.reporting {
             let options = ModelInputOptions(strategy: FrameStrategy(rawValue: strategy) ?? .minimumIntensityProjection,
-                                            routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame)
+                                            routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame,
+                                            maxDecodeBytes: maxDecodeMb << 20)
             try Console.out(try Inspection(url: URL(fileURLWithPath: file), options: options,
                                            export: export.map { URL(fileURLWithPath: $0) }).json() + "\n")
         }
@@ -67,7 +72,9 @@ struct Inspection {
         }
         var frames: [PixelFrame]?
         if hasPixels, triage || export != nil {
-            frames = try PixelDataReader(file: file).frames()
+            // Refused before any frame is decoded when the run would not fit the memory limit.
+            try builder.checkMemory(file, route: decision.route)
+            frames = try PixelDataReader(file: file, budget: builder.budget).frames()
         }
         frameCount = frames?.count ?? description?.numberOfFrames
         if triage && !hasPixels {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 import Foundation
 import FileOutput
 import MedGemma
@@ -51,6 +52,9 @@ struct TriageCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the profile in use to this file and continue (for auditing a run).")
     var writeProfile: String?
 
+    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
+    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+
     @Argument(help: "DICOM files, folders, PNG or JPEG files.")
     var inputs: [String] = []
 
@@ -61,6 +65,7 @@ struct TriageCommand: AsyncParsableCommand {
         if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
         if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
+        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     func run() async throws {
@@ -73,6 +78,7 @@ struct TriageCommand: AsyncParsableCommand {
                                                    computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
                                                    quantization: QuantizationScheme(rawValue: quantize) ?? .none)
             pipeline.keepGeneratedText = keepGeneratedText
+            pipeline.builder.options.maxDecodeBytes = maxDecodeMb << 20
             if pipeline.isTestModel {
                 Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless (records say test_model_decisions_meaningless: true)\n")
             }
