@@ -34,32 +34,32 @@ let package = Package(
             ]
         ),
         // Files produced atomically (temporary name, then rename) and write errors in words.
-        .target(name: "FileOutput"),
+        .target(name: "FileAccess"),
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "ModelFiles", dependencies: ["Tensor"]),
         .target(name: "Tokenizer"),
         .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer", "Imaging"]),
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["CImageCodecs", "FileOutput"]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs", "FileAccess"]),
         // C shim over CharLS (JPEG-LS), OpenJPEG (JPEG 2000) and libjpeg(-turbo) for DICOM pixel data;
         // library errors come back as codes and messages, never exit or escape.
         .target(name: "CDICOMCodecs", cSettings: [.unsafeFlags(["-O2", "-I/usr/include/openjpeg-2.5"])],
                 linkerSettings: [.linkedLibrary("charls"), .linkedLibrary("openjp2"), .linkedLibrary("jpeg")]),
-        .target(name: "DICOM", dependencies: ["CDICOMCodecs", "FileOutput"]),
+        .target(name: "DICOM", dependencies: ["CDICOMCodecs", "FileAccess"]),
         // Angiography knowledge: XA/DSA routing, display pipeline, subtraction, frame strategies,
         // series grouping, synthetic angiograms.
-        .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileOutput"]),
-        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileOutput"]),
+        .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileAccess"]),
+        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
-        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "FileOutput"]),
+        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "MedGemma", "ModelFiles", "Tensor", "FileOutput"]),
+        .target(name: "Evaluation", dependencies: ["Triage", "MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
-        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor", "FileOutput"]),
+        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "FileOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

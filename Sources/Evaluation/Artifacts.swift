@@ -1,4 +1,4 @@
-import FileOutput
+import FileAccess
 import Foundation
 import ModelFiles
 

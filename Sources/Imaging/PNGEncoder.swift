@@ -1,6 +1,6 @@
 import CImageCodecs
 import Foundation
-import FileOutput
+import FileAccess
 
 /// Writes 8-bit gray, gray+alpha, RGB or RGBA pixels as PNG (non-interlaced, libpng's default filters).
 public enum PNGEncoder {

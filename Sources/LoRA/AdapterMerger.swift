@@ -1,4 +1,4 @@
-import FileOutput
+import FileAccess
 import Foundation
 import MedGemma
 import ModelFiles
@@ -40,7 +40,8 @@ public enum AdapterMerger {
             guard contents.isEmpty else { throw LoRAError.output(path: output.path, reason: "output directory exists and is not empty") }
         }
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: base.path, isDirectory: &isDir), isDir.boolValue else {
+        guard fm.fileExists(atPath: base.path, isDirectory: &isDir) else { throw ModelError.missingModel(base.path) }
+        guard isDir.boolValue else {
             throw LoRAError.output(path: base.path, reason: "the base must be a model directory (safetensors); GGUF bases cannot be merged")
         }
         let model = try ModelLoader.load(path: base.path, computeMode: .f32)

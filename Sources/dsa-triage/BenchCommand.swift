@@ -10,7 +10,8 @@ import Training
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the engine (language-model prefill and decode, vision tower) or DICOM ingestion (prints one JSON object).")
+        abstract: "Time the engine (language-model prefill and decode, vision tower) or DICOM ingestion (prints one JSON object).",
+        discussion: ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Model directory or .gguf file.")
     var model: String?

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import FileOutput
+import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +27,7 @@ enum CommandErrors {
     static func message(for error: Error) -> String {
         let ns = error as NSError
         guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return "\(error)" }
-        let reason = FileWriteError.reason(for: error)
-        return FileWriteError.path(of: error).map { "\($0): \(reason)" } ?? reason
+        let reason = SystemErrorText.reason(for: error)
+        return SystemErrorText.path(of: error).map { "\($0): \(reason)" } ?? reason
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import DICOM
 import Evaluation
 import Foundation
-import FileOutput
+import FileAccess
 import MedGemma
 import Tensor
 import Triage
@@ -20,8 +20,8 @@ struct EvaluateCommand: AsyncParsableCommand {
             --predictions (path,p_blocked [,label] [,decision]) any model's outputs are evaluated. Writes \
             OUT/evaluation.json, OUT/predictions.csv and OUT/report.html. See docs/EVALUATION.md.
 
-            Exit status: 0 done; 1 bad arguments or input; 3 stopped by --limit with inputs left (run again to \
-            continue); 5 sensitivity below --fail-under-sensitivity (or undefined); the artifacts are written for 0 and 5.
+            Exit status: 0 done; 3 stopped by --limit with inputs left (run again to continue); 5 sensitivity below \
+            --fail-under-sensitivity (or undefined); the artifacts are written for 0 and 5; \(ExitStatusHelp.common).
             """)
 
     @Option(name: .long, help: "Manifest CSV/JSONL: path,label[,site,scanner,date,split]. Optional with --predictions that carry labels.")

@@ -8,7 +8,8 @@ import Tensor
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Greedy text generation with a Gemma 3 / MedGemma model; prints one JSON object.")
+        abstract: "Greedy text generation with a Gemma 3 / MedGemma model; prints one JSON object.",
+        discussion: ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json) or a .gguf file.")
     var model: String

@@ -2,7 +2,7 @@ import Angiography
 import ArgumentParser
 import DICOM
 import Foundation
-import FileOutput
+import FileAccess
 import Imaging
 import ModelFiles
 import Triage
@@ -12,7 +12,8 @@ import Triage
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe one DICOM file: header facts, triage route and the model input it would give (JSON).")
+        abstract: "Describe one DICOM file: header facts, triage route and the model input it would give (JSON).",
+        discussion: ExitStatusHelp.plain)
 
     @Argument(help: "DICOM file.")
     var file: String

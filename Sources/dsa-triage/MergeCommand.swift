@@ -6,7 +6,8 @@ import Tensor
 struct MergeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Merge a PEFT LoRA adapter into its base model and write a standalone model directory.")
+        abstract: "Merge a PEFT LoRA adapter into its base model and write a standalone model directory.",
+        discussion: ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Base model directory (safetensors).")
     var model: String

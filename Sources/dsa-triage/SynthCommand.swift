@@ -6,7 +6,9 @@ import Foundation
 struct SynthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Generate synthetic DSA runs (XA DICOM native and subtracted, PNG) with a labels.csv manifest.")
+        abstract: "Generate synthetic DSA runs (XA DICOM native and subtracted, PNG) with a labels.csv manifest.",
+        discussion: "Every file is written under a temporary name and renamed, so a failed run leaves no half-written file; "
+            + "labels.csv is written last. " + ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Output directory (must not exist or be empty).")
     var out: String

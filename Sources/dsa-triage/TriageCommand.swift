@@ -1,7 +1,7 @@
 import ArgumentParser
 import DICOM
 import Foundation
-import FileOutput
+import FileAccess
 import MedGemma
 import Tensor
 import Triage
@@ -19,7 +19,7 @@ struct TriageCommand: AsyncParsableCommand {
             needs a clinician.
 
             Exit status: 0 every input processed (skipped inputs count as processed); 3 some inputs failed (their \
-            records say why); 4 no input could be processed (or the inputs held no file at all); 1 bad arguments, profile or model.
+            records say why); 4 no input could be processed (or the inputs held no file at all); \(ExitStatusHelp.common).
             """)
 
     @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json).")

@@ -1,6 +1,6 @@
 import DICOM
 import Foundation
-import FileOutput
+import FileAccess
 import Imaging
 
 /// What `SynthBatch.write` produces.

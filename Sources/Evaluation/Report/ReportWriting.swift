@@ -1,4 +1,4 @@
-import FileOutput
+import FileAccess
 import Foundation
 
 /// Why the report page could not be written.

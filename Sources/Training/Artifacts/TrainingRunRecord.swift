@@ -1,4 +1,4 @@
-import FileOutput
+import FileAccess
 import Foundation
 #if canImport(Glibc)
 import Glibc

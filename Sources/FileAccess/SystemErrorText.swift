@@ -3,18 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// A file or folder that could not be written, with the system's reason in words.
-public struct FileWriteError: Error, CustomStringConvertible, Equatable, Sendable {
-    public let path: String
-    public let reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var description: String { "\(path): cannot write: \(reason)" }
-
+/// System errors in words: Foundation's file errors describe themselves as
+/// `NSCocoaErrorDomain Code=512 "(null)"`; people need the path and errno's text.
+public enum SystemErrorText {
     /// The reason of an error in words: errno's text for Foundation's file errors (which describe
     /// themselves as `NSCocoaErrorDomain Code=512 "(null)"`), the error's own description otherwise.
     public static func reason(for error: Error) -> String {

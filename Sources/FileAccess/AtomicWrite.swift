@@ -37,7 +37,7 @@ public enum AtomicWrite {
             unlink(tmp.path)
             let ns = error as NSError
             guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { throw error }
-            throw FileWriteError(path: url.path, reason: FileWriteError.reason(for: error))
+            throw FileWriteError(path: url.path, reason: SystemErrorText.reason(for: error))
         }
     }
 
