@@ -34,7 +34,9 @@ extension FrameStrategy {
         if frames.count == 1 { return out }
         let n = out.count
         out.withUnsafeMutableBufferPointer { dst in
-            nonisolated(unsafe) let d = dst.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let dStart = dst.baseAddress else { return }
+            nonisolated(unsafe) let d = dStart
             ParallelChunks.run(count: n) { range in
                 for f in frames.dropFirst() {
                     f.withUnsafeBufferPointer { s in
@@ -50,7 +52,9 @@ extension FrameStrategy {
     public static func means(_ frames: [[Float]]) -> [Double] {
         var out = [Double](repeating: 0, count: frames.count)
         out.withUnsafeMutableBufferPointer { dst in
-            nonisolated(unsafe) let d = dst.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let dStart = dst.baseAddress else { return }
+            nonisolated(unsafe) let d = dStart
             ParallelChunks.forEach(frames.count) { k in
                 var sum = 0.0
                 frames[k].withUnsafeBufferPointer { s in

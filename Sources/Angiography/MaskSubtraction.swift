@@ -74,7 +74,9 @@ public struct MaskSubtraction: Sendable {
         func modalityFrames(_ numbers: [Int], note: String?) -> SubtractedRun {
             var values = [[Float]](repeating: [], count: numbers.count)
             values.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let o = out.baseAddress!
+                // An empty buffer has no base address and nothing to do.
+                guard let oStart = out.baseAddress else { return }
+                nonisolated(unsafe) let o = oStart
                 ParallelChunks.forEach(numbers.count) { k in
                     o[k] = attr.modalityLUT(frame: numbers[k] - 1).map(frames[numbers[k] - 1])
                 }
@@ -158,7 +160,9 @@ public struct MaskSubtraction: Sendable {
         let linearList = needLinear.sorted()
         var linearValues = [[Float]](repeating: [], count: linearList.count)
         linearValues.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let o = out.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let oStart = out.baseAddress else { return }
+            nonisolated(unsafe) let o = oStart
             ParallelChunks.forEach(linearList.count) { k in
                 o[k] = attr.modalityLUT(frame: linearList[k] - 1).map(frames[linearList[k] - 1])
             }
@@ -205,7 +209,9 @@ public struct MaskSubtraction: Sendable {
 
         var values = [[Float]](repeating: [], count: plans.count)
         values.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let o = out.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let oStart = out.baseAddress else { return }
+            nonisolated(unsafe) let o = oStart
             ParallelChunks.forEach(plans.count) { k in
                 let p = plans[k]
                 let item = items[p.item]

@@ -156,7 +156,9 @@ public struct ModelInputBuilder: Sendable {
         let invert = !run.isComputedSubtraction && attributes.photometricInterpretation == "MONOCHROME1"
         var images = [ModelImage](repeating: ModelImage(gray: [], width: run.columns, height: run.rows, frameNumbers: []), count: composed.count)
         images.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let o = out.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let oStart = out.baseAddress else { return }
+            nonisolated(unsafe) let o = oStart
             ParallelChunks.forEach(composed.count) { k in
                 o[k] = ModelImage(gray: window.render(composed[k].values, invert: invert), width: run.columns,
                                   height: run.rows, frameNumbers: composed[k].frameNumbers)

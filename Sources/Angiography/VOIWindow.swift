@@ -60,7 +60,9 @@ public struct VOIWindow: Sendable, Equatable {
         let c = center, w = width
         values.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
+                // Empty buffers have no base address and nothing to render.
+                guard let sStart = src.baseAddress, let dStart = dst.baseAddress else { return }
+                nonisolated(unsafe) let s = sStart, d = dStart
                 ParallelChunks.run(count: n) { range in
                     switch function {
                     case .sigmoid:

@@ -172,7 +172,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             Self.stderr(Self.summary(result))
             if let writeProfile {
                 guard let t = result.operatingPoint?.threshold else {
-                    throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity!); \(writeProfile) not written")
+                    throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity.map { "\($0)" } ?? "-"); \(writeProfile) not written")
                 }
                 let (p, widened) = taskProfile.withThreshold(min(max(t, 0.0001), 0.9999))
                 try p.validate(source: writeProfile)
@@ -184,7 +184,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             }
             if let floor = failUnderSensitivity {
                 let s = result.metrics["sensitivity"]?.value
-                if s == nil || s! < floor {
+                if (s ?? -1) < floor {
                     Self.stderr("FAIL: sensitivity \(s.map { String(format: "%.4f", $0) } ?? "undefined") is below \(floor)\n")
                     exit = 5
                 }

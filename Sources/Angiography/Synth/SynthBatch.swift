@@ -92,7 +92,9 @@ public enum SynthBatch {
         let width = max(4, String(options.count).count)
         var results = [Result<SynthCaseRecord, Error>?](repeating: nil, count: plan.count)
         results.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let base = buffer.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let baseStart = buffer.baseAddress else { return }
+            nonisolated(unsafe) let base = baseStart
             DispatchQueue.concurrentPerform(iterations: plan.count) { i in
                 let digits = String(i + 1)
                 let caseID = "case_" + String(repeating: "0", count: max(width - digits.count, 0)) + digits
