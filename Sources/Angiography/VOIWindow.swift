@@ -158,6 +158,23 @@ enum ParallelChunks {
         }
     }
 
+    /// `body(i)` for every i in 0..<count, several at a time, in index order; the error of the lowest
+    /// failing index is thrown.
+    static func map<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        var results = [Result<T, Error>?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { out in
+            // An empty buffer has no base address and nothing to do.
+            guard let start = out.baseAddress else { return }
+            nonisolated(unsafe) let o = start
+            forEach(count) { i in o[i] = Result { try body(i) } }
+        }
+        return try results.map { r in
+            // Cannot be nil: forEach ran body for every index.
+            guard let r else { throw AngiographyError.unsupportedImage(file: "-", reason: "a parallel task did not run") }
+            return try r.get()
+        }
+    }
+
     /// Runs `body(i)` for every i in 0..<count, several at a time.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || cores == 1 { for i in 0..<count { body(i) }; return }

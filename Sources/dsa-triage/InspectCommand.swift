@@ -74,7 +74,7 @@ struct Inspection {
         var frames: [PixelFrame]?
         if hasPixels, triage || export != nil {
             // Refused before any frame is decoded when the run would not fit the memory limit.
-            try builder.checkMemory(file, route: decision.route)
+            try builder.checkMemory(file, route: decision.route, decodedFrames: description?.numberOfFrames ?? 0)
             frames = try PixelDataReader(file: file, budget: builder.budget).frames()
         }
         frameCount = frames?.count ?? description?.numberOfFrames
