@@ -191,14 +191,19 @@ public struct MaskSubtraction: Sendable {
             return lut.map(decoded, transform)
         }
 
-        // Masks after averaging, shift and transform, one per distinct (item, mask frames).
+        // Masks after averaging, shift and transform, one per distinct (item, mask frames), made up front when
+        // several frames share one or it is averaged or shifted; a mask of one frame only (time interval
+        // differencing) is made with that frame, so a long TID run never holds every mask.
         struct MaskKey: Hashable { var item: Int; var masks: [Int] }
+        var users: [MaskKey: Int] = [:]
+        for p in plans { users[MaskKey(item: p.item, masks: p.masks), default: 0] += 1 }
         var masks: [MaskKey: [Float]] = [:]
         for p in plans {
             let key = MaskKey(item: p.item, masks: p.masks)
             if masks[key] != nil { continue }
             let item = items[p.item]
             if p.masks.count == 1 && item.subPixelShift == nil {
+                if users[key] == 1 { continue }
                 masks[key] = transformed(p.masks[0], try access.frame(p.masks[0] - 1))
             } else {
                 var m = mean(p.masks)
@@ -215,7 +220,7 @@ public struct MaskSubtraction: Sendable {
         return LazySubtractedRun(rows: rows, columns: columns, frameNumbers: plans.map(\.frame), record: record) { k in
             let p = plans[k]
             let item = items[p.item]
-            let mask = masks[MaskKey(item: p.item, masks: p.masks)] ?? []
+            let mask = try masks[MaskKey(item: p.item, masks: p.masks)] ?? transformed(p.masks[0], try access.frame(p.masks[0] - 1))
             let lut = attr.modalityLUT(frame: p.frame - 1)
             var contrast: [Float]
             if item.contrastFrameAveraging > 1 {

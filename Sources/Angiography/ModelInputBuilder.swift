@@ -128,14 +128,20 @@ public struct ModelInputBuilder: Sendable {
         let pixels = d.pixelsPerFrame
         let floatFrame = DecodeBudget.product(pixels, 4)
         let chunk = min(n, ParallelChunks.cores)
-        let inFlight = DecodeBudget.product(DecodeBudget.sum(reader.frameBytes, reader.frameScratchBytes, floatFrame), chunk)
+        // A frame being made holds its decoded samples and, first, the codec's buffers, then its values.
+        let perFrame = DecodeBudget.sum(reader.frameBytes, max(reader.frameScratchBytes, floatFrame))
+        let inFlight = DecodeBudget.product(perFrame, chunk)
         var masks = 0
         if triage && !attributes.isSubtracted && n > 1 {
-            masks = DecodeBudget.sum(DecodeBudget.product(floatFrame, 2), DecodeBudget.product(pixels, 8))
-            let averaged = attributes.maskSubtraction.contains {
+            let items = attributes.maskSubtraction
+            // Shared masks are held; a time-interval mask is made beside its frame.
+            masks = DecodeBudget.product(floatFrame, max(items.filter { $0.operation == .averageSubtraction }.count, 1))
+            if items.contains(where: { $0.operation == .timeIntervalDifferencing }) { masks = DecodeBudget.sum(masks, inFlight) }
+            let averaged = items.contains {
                 $0.maskFrameNumbers.count > 1 || $0.subPixelShift != nil || $0.contrastFrameAveraging > 1
             }
-            if averaged { masks = DecodeBudget.sum(masks, DecodeBudget.product(floatFrame, n)) }
+            // Averaging holds the modality values of the averaged frames and a Double accumulator.
+            if averaged { masks = DecodeBudget.sum(masks, DecodeBudget.product(floatFrame, n), DecodeBudget.product(pixels, 8)) }
         }
         let every = triage && options.strategy == .everyFrame && n > 1
         let held = every ? DecodeBudget.product(floatFrame, n + 1) : DecodeBudget.product(floatFrame, 2)
