@@ -72,8 +72,9 @@ struct Inspection {
             description = hasPixels ? try? PixelDescription(dataset: file.dataset, source: file.source) : nil
         }
         var frames: [PixelFrame]?
-        if hasPixels, triage || export != nil {
-            // Refused before any frame is decoded when the run would not fit the memory limit.
+        if hasPixels, export != nil {
+            // --export writes every frame, so all are decoded first (refused before decoding when they would not
+            // fit the memory limit); without it the builder decodes them a few at a time.
             try builder.checkMemory(file, route: decision.route, decodedFrames: description?.numberOfFrames ?? 0)
             frames = try PixelDataReader(file: file, budget: builder.budget).frames()
         }
