@@ -48,6 +48,7 @@ public struct SHA256Hasher {
         length &+= UInt64(n)
         if buffered > 0 {
             let take = min(64 - buffered, n)
+            // `buffer` and `block` are fixed 64-byte arrays: never empty.
             buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: buffered).copyMemory(from: p, byteCount: take) }
             buffered += take; p += take; n -= take
             if buffered == 64 {
