@@ -35,31 +35,33 @@ let package = Package(
                 .linkedLibrary("dnnl"), .linkedLibrary("openblas"), .linkedLibrary("gomp"), .linkedLibrary("m"),
             ]
         ),
+        // Files produced atomically (temporary name, then rename) and write errors in words.
+        .target(name: "FileAccess"),
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "ModelFiles", dependencies: ["Tensor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizer"),
         .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer", "Imaging"]),
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs", "FileAccess"]),
         // C shim over CharLS (JPEG-LS), OpenJPEG (JPEG 2000) and libjpeg(-turbo) for DICOM pixel data;
         // library errors come back as codes and messages, never exit or escape.
         .target(name: "CDICOMCodecs", cSettings: [.unsafeFlags(["-O2", "-I/usr/include/openjpeg-2.5"])],
                 linkerSettings: [.linkedLibrary("charls"), .linkedLibrary("openjp2"), .linkedLibrary("jpeg")]),
-        .target(name: "DICOM", dependencies: ["CDICOMCodecs"]),
+        .target(name: "DICOM", dependencies: ["CDICOMCodecs", "FileAccess"]),
         // Angiography knowledge: XA/DSA routing, display pipeline, subtraction, frame strategies,
         // series grouping, synthetic angiograms.
-        .target(name: "Angiography", dependencies: ["DICOM", "Imaging"]),
-        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor"]),
+        .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileAccess"]),
+        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
-        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor"]),
+        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "MedGemma", "ModelFiles", "Tensor"]),
+        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
-        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor"]),
+        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -67,7 +69,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles", "TestSupport"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "Tensor", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),

@@ -58,31 +58,39 @@ public struct MaskSubtraction: Sendable {
 
     public init(fallbackMaskFrame: Int = 1) { self.fallbackMaskFrame = fallbackMaskFrame }
 
+    /// Every offered frame's display values at once.
     public func run(frames: [PixelFrame], attributes attr: AngiogramAttributes, subtract: Bool = true) throws -> SubtractedRun {
-        let src = attr.source
-        guard let first = frames.first else { throw AngiographyError.unsupportedImage(file: src, reason: "no frames") }
-        let rows = first.rows, columns = first.columns
-        for (i, f) in frames.enumerated() where f.rows != rows || f.columns != columns {
-            throw AngiographyError.inconsistentFrames(file: src, reason: "frame \(i + 1) is \(f.rows)×\(f.columns), frame 1 \(rows)×\(columns)")
+        try Self.checkSizes(frames, source: attr.source)
+        return try plan(try FrameAccess(frames: frames), attributes: attr, subtract: subtract).materialized()
+    }
+
+    /// Frames decoded elsewhere must exist and share one size.
+    static func checkSizes(_ frames: [PixelFrame], source: String) throws {
+        guard let first = frames.first else { throw AngiographyError.unsupportedImage(file: source, reason: "no frames") }
+        for (i, f) in frames.enumerated() where f.rows != first.rows || f.columns != first.columns {
+            throw AngiographyError.inconsistentFrames(file: source, reason: "frame \(i + 1) is \(f.rows)×\(f.columns), frame 1 \(first.rows)×\(first.columns)")
         }
+    }
+
+    /// What `run` computes, with each offered frame's values made on demand from `access` (masks and
+    /// averaged frames are made up front), so that a frame strategy can reduce a long run without holding it.
+    public func plan(_ access: FrameAccess, attributes attr: AngiogramAttributes, subtract: Bool = true) throws -> LazySubtractedRun {
+        let src = attr.source
+        let first = access.first
+        let rows = first.rows, columns = first.columns
         guard first.samplesPerPixel == 1 else {
             throw AngiographyError.unsupportedImage(file: src, reason:
                 "\(first.samplesPerPixel) samples per pixel (\(first.photometricInterpretation)); angiograms are grayscale")
         }
-        let n = frames.count
+        let n = access.count
 
-        func modalityFrames(_ numbers: [Int], note: String?) -> SubtractedRun {
-            var values = [[Float]](repeating: [], count: numbers.count)
-            values.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let o = out.baseAddress!
-                ParallelChunks.forEach(numbers.count) { k in
-                    o[k] = attr.modalityLUT(frame: numbers[k] - 1).map(frames[numbers[k] - 1])
-                }
-            }
+        func modalityFrames(_ numbers: [Int], note: String?) -> LazySubtractedRun {
             let method: SubtractionRecord.Method = attr.isSubtracted && subtract ? .alreadySubtracted : .notSubtracted
-            return SubtractedRun(rows: rows, columns: columns, frameNumbers: numbers, values: values,
-                                 record: SubtractionRecord(method: method, operations: [], intensityRelationship: nil,
-                                                           maskFrames: [], frames: numbers, notes: note.map { [$0] } ?? []))
+            return LazySubtractedRun(rows: rows, columns: columns, frameNumbers: numbers,
+                                     record: SubtractionRecord(method: method, operations: [], intensityRelationship: nil,
+                                                               maskFrames: [], frames: numbers, notes: note.map { [$0] } ?? [])) { k in
+                attr.modalityLUT(frame: numbers[k] - 1).map(try access.frame(numbers[k] - 1))
+            }
         }
 
         if !subtract { return modalityFrames([1], note: nil) }
@@ -157,12 +165,8 @@ public struct MaskSubtraction: Sendable {
             if item.contrastFrameAveraging > 1 { needLinear.formUnion(p.frame...min(p.frame + item.contrastFrameAveraging - 1, n)) }
         }
         let linearList = needLinear.sorted()
-        var linearValues = [[Float]](repeating: [], count: linearList.count)
-        linearValues.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let o = out.baseAddress!
-            ParallelChunks.forEach(linearList.count) { k in
-                o[k] = attr.modalityLUT(frame: linearList[k] - 1).map(frames[linearList[k] - 1])
-            }
+        let linearValues = try ParallelChunks.map(linearList.count) { k in
+            attr.modalityLUT(frame: linearList[k] - 1).map(try access.frame(linearList[k] - 1))
         }
         let linear = Dictionary(uniqueKeysWithValues: zip(linearList, linearValues))
 
@@ -180,23 +184,28 @@ public struct MaskSubtraction: Sendable {
         var tables: [ModalityLUT: StoredValueTable] = [:]
         for f in 0..<n {
             let lut = attr.modalityLUT(frame: f)
-            if tables[lut] == nil, let t = StoredValueTable(lut, sampleType: frames[f].sampleType, transform) { tables[lut] = t }
+            if tables[lut] == nil, let t = StoredValueTable(lut, sampleType: access.sampleType(f), transform) { tables[lut] = t }
         }
-        func transformed(_ frame: Int) -> [Float] {
+        func transformed(_ frame: Int, _ decoded: PixelFrame) -> [Float] {
             let lut = attr.modalityLUT(frame: frame - 1)
-            if let t = tables[lut], t.sampleType == frames[frame - 1].sampleType { return t.map(frames[frame - 1]) }
-            return lut.map(frames[frame - 1], transform)
+            if let t = tables[lut], t.sampleType == decoded.sampleType { return t.map(decoded) }
+            return lut.map(decoded, transform)
         }
 
-        // Masks after averaging, shift and transform, one per distinct (item, mask frames).
+        // Masks after averaging, shift and transform, one per distinct (item, mask frames), made up front when
+        // several frames share one or it is averaged or shifted; a mask of one frame only (time interval
+        // differencing) is made with that frame, so a long TID run never holds every mask.
         struct MaskKey: Hashable { var item: Int; var masks: [Int] }
+        var users: [MaskKey: Int] = [:]
+        for p in plans { users[MaskKey(item: p.item, masks: p.masks), default: 0] += 1 }
         var masks: [MaskKey: [Float]] = [:]
         for p in plans {
             let key = MaskKey(item: p.item, masks: p.masks)
             if masks[key] != nil { continue }
             let item = items[p.item]
             if p.masks.count == 1 && item.subPixelShift == nil {
-                masks[key] = transformed(p.masks[0])
+                if users[key] == 1 { continue }
+                masks[key] = transformed(p.masks[0], try access.frame(p.masks[0] - 1))
             } else {
                 var m = mean(p.masks)
                 if let s = item.subPixelShift { m = SubPixelShift.apply(m, rows: rows, columns: columns, rowShift: s.row, columnShift: s.column) }
@@ -204,39 +213,106 @@ public struct MaskSubtraction: Sendable {
             }
         }
 
-        var values = [[Float]](repeating: [], count: plans.count)
-        values.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let o = out.baseAddress!
-            ParallelChunks.forEach(plans.count) { k in
-                let p = plans[k]
-                let item = items[p.item]
-                let mask = masks[MaskKey(item: p.item, masks: p.masks)] ?? []
-                let lut = attr.modalityLUT(frame: p.frame - 1)
-                if item.contrastFrameAveraging == 1, let t = tables[lut], t.sampleType == frames[p.frame - 1].sampleType {
-                    o[k] = t.subtracting(frames[p.frame - 1], mask, sign: sign)
-                    return
-                }
-                var contrast: [Float]
-                if item.contrastFrameAveraging > 1 {
-                    contrast = mean(Array(p.frame...min(p.frame + item.contrastFrameAveraging - 1, n))).map { Float(transform(Double($0))) }
-                } else {
-                    contrast = transformed(p.frame)
-                }
-                contrast.withUnsafeMutableBufferPointer { c in
-                    mask.withUnsafeBufferPointer { m in
-                        for i in 0..<min(c.count, m.count) { c[i] = sign * (c[i] - m[i]) }
-                    }
-                }
-                o[k] = contrast
-            }
-        }
         let usedMasks = Set(plans.flatMap(\.masks)).sorted()
         let ops = items.map(\.operation.rawValue)
         if items.contains(where: { $0.subPixelShift != nil }) { notes.append("mask sub-pixel shift applied") }
-        return SubtractedRun(rows: rows, columns: columns, frameNumbers: plans.map(\.frame), values: values,
-                             record: SubtractionRecord(method: method, operations: ops, intensityRelationship: relationship.rawValue,
-                                                       maskFrames: usedMasks, frames: plans.map(\.frame), notes: notes))
+        let record = SubtractionRecord(method: method, operations: ops, intensityRelationship: relationship.rawValue,
+                                       maskFrames: usedMasks, frames: plans.map(\.frame), notes: notes)
+        return LazySubtractedRun(rows: rows, columns: columns, frameNumbers: plans.map(\.frame), record: record) { k in
+            let p = plans[k]
+            let item = items[p.item]
+            let mask = try masks[MaskKey(item: p.item, masks: p.masks)] ?? transformed(p.masks[0], try access.frame(p.masks[0] - 1))
+            let lut = attr.modalityLUT(frame: p.frame - 1)
+            var contrast: [Float]
+            if item.contrastFrameAveraging > 1 {
+                contrast = mean(Array(p.frame...min(p.frame + item.contrastFrameAveraging - 1, n))).map { Float(transform(Double($0))) }
+            } else {
+                let decoded = try access.frame(p.frame - 1)
+                if let t = tables[lut], t.sampleType == decoded.sampleType {
+                    return t.subtracting(decoded, mask, sign: sign)
+                }
+                contrast = transformed(p.frame, decoded)
+            }
+            contrast.withUnsafeMutableBufferPointer { c in
+                mask.withUnsafeBufferPointer { m in
+                    for i in 0..<min(c.count, m.count) { c[i] = sign * (c[i] - m[i]) }
+                }
+            }
+            return contrast
+        }
     }
+}
+
+/// A run's offered frames whose display values are made on demand (`value(k)`), so that minimum projection
+/// and peak opacification can go through a long run a few frames at a time.
+public struct LazySubtractedRun {
+    public var rows: Int
+    public var columns: Int
+    /// 1-based frame numbers, one per offered frame.
+    public var frameNumbers: [Int]
+    public var record: SubtractionRecord
+    let compute: (Int) throws -> [Float]
+
+    init(rows: Int, columns: Int, frameNumbers: [Int], record: SubtractionRecord, compute: @escaping (Int) throws -> [Float]) {
+        self.rows = rows
+        self.columns = columns
+        self.frameNumbers = frameNumbers
+        self.record = record
+        self.compute = compute
+    }
+
+    /// Number of offered frames.
+    public var count: Int { frameNumbers.count }
+    /// See `SubtractedRun.isComputedSubtraction`.
+    public var isComputedSubtraction: Bool { record.method == .maskSequence || record.method == .configuredMaskFrame }
+
+    /// Display values of offered frame `k` (0-based among the offered frames).
+    public func value(_ k: Int) throws -> [Float] { try compute(k) }
+
+    /// Display values of offered frames `range`, several at a time.
+    public func values(_ range: Range<Int>) throws -> [[Float]] {
+        nonisolated(unsafe) let compute = compute
+        return try ParallelChunks.map(range.count) { try compute(range.lowerBound + $0) }
+    }
+
+    /// Every offered frame's values at once.
+    public func materialized() throws -> SubtractedRun {
+        SubtractedRun(rows: rows, columns: columns, frameNumbers: frameNumbers, values: try values(0..<count), record: record)
+    }
+}
+
+/// A run's decoded frames by 0-based index: frames already decoded, or a reader that decodes each on demand.
+public struct FrameAccess {
+    /// Number of frames.
+    public let count: Int
+    /// Frame 0, decoded (its size, samples and photometric interpretation describe the run).
+    public let first: PixelFrame
+    let sampleTypes: (Int) -> PixelSampleType
+    let decode: (Int) throws -> PixelFrame
+
+    /// Frames already decoded (at least one).
+    public init(frames: [PixelFrame]) throws {
+        guard let f = frames.first else { throw AngiographyError.unsupportedImage(file: "-", reason: "no frames") }
+        count = frames.count
+        first = f
+        sampleTypes = { frames[$0].sampleType }
+        decode = { frames[$0] }
+    }
+
+    /// Frames decoded by `reader` when asked for (frame 0 now).
+    public init(reader: PixelDataReader) throws {
+        count = reader.frameCount
+        first = try reader.frame(0)
+        let type = reader.description.sampleType
+        sampleTypes = { _ in type }
+        decode = { try reader.frame($0) }
+    }
+
+    /// Sample type of frame `i`.
+    public func sampleType(_ i: Int) -> PixelSampleType { sampleTypes(i) }
+
+    /// Frame `i` (0-based).
+    public func frame(_ i: Int) throws -> PixelFrame { try decode(i) }
 }
 
 /// Bilinear resampling of an image at (r − rowShift, c + columnShift), edge pixels repeated.

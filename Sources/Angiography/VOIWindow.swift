@@ -60,7 +60,9 @@ public struct VOIWindow: Sendable, Equatable {
         let c = center, w = width
         values.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
+                // Empty buffers have no base address and nothing to render.
+                guard let sStart = src.baseAddress, let dStart = dst.baseAddress else { return }
+                nonisolated(unsafe) let s = sStart, d = dStart
                 ParallelChunks.run(count: n) { range in
                     switch function {
                     case .sigmoid:
@@ -153,6 +155,23 @@ enum ParallelChunks {
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 run((count * c / chunks)..<(count * (c + 1) / chunks))
             }
+        }
+    }
+
+    /// `body(i)` for every i in 0..<count, several at a time, in index order; the error of the lowest
+    /// failing index is thrown.
+    static func map<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        var results = [Result<T, Error>?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { out in
+            // An empty buffer has no base address and nothing to do.
+            guard let start = out.baseAddress else { return }
+            nonisolated(unsafe) let o = start
+            forEach(count) { i in o[i] = Result { try body(i) } }
+        }
+        return try results.map { r in
+            // Cannot be nil: forEach ran body for every index.
+            guard let r else { throw AngiographyError.unsupportedImage(file: "-", reason: "a parallel task did not run") }
+            return try r.get()
         }
     }
 

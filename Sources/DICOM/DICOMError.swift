@@ -1,6 +1,8 @@
 /// Why a DICOM file could not be read; names the file, the tag or byte offset, and what was wrong.
 public enum DICOMError: Error, CustomStringConvertible, Equatable, Sendable {
     case notDICOM(file: String, reason: String)
+    /// The path is missing, is not a regular file (a folder, a FIFO) or cannot be read.
+    case unreadable(file: String, reason: String)
     case truncated(file: String, offset: Int, tag: DICOMTag?, needed: Int, available: Int)
     case lengthPastEnd(file: String, offset: Int, tag: DICOMTag, length: Int, available: Int)
     case invalidLength(file: String, offset: Int, tag: DICOMTag, length: UInt32, reason: String)
@@ -17,6 +19,7 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable, Sendable {
         func at(_ tag: DICOMTag?) -> String { tag.map { " in \($0)" } ?? "" }
         switch self {
         case let .notDICOM(f, r): return "\(f): not a DICOM file (\(r))"
+        case let .unreadable(f, r): return "\(f): \(r)"
         case let .truncated(f, o, t, n, a):
             return "\(f): truncated at offset \(o)\(at(t)): needed \(n) bytes, \(a) left"
         case let .lengthPastEnd(f, o, t, l, a):

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// Transfer syntax UIDs this reader knows how to parse.
@@ -30,11 +31,13 @@ public struct DICOMFile: Sendable {
 
     /// Reads a file from disk.
     public init(url: URL, limits: DICOMLimits = DICOMLimits()) throws {
+        // Checked first: a missing file is not "not DICOM", and opening a FIFO would block.
+        if let reason = FileKind.notAFileReason(url.path) { throw DICOMError.unreadable(file: url.path, reason: reason) }
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
-            throw DICOMError.notDICOM(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw DICOMError.unreadable(file: url.path, reason: "cannot read: " + SystemErrorText.reason(for: error))
         }
         try self.init(data: data, source: url.path, limits: limits)
     }

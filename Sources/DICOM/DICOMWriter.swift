@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// Transfer syntaxes the writer produces.
@@ -177,9 +178,9 @@ public enum DICOMWriter {
     public static func write(_ dataset: DICOMDatasetBuilder, syntax: DICOMWriteSyntax, to url: URL) throws {
         let bytes = try encode(dataset, syntax: syntax)
         do {
-            try Data(bytes).write(to: url, options: .atomic)
-        } catch {
-            throw DICOMWriterError.writeFailed(path: url.path, reason: error.localizedDescription)
+            try AtomicWrite.write(Data(bytes), to: url)
+        } catch let error as FileWriteError {
+            throw DICOMWriterError.writeFailed(path: url.path, reason: error.reason)
         }
     }
 

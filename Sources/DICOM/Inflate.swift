@@ -137,8 +137,10 @@ public enum Inflate {
             var l = [Int](repeating: 8, count: 288)
             for i in 144..<256 { l[i] = 9 }
             for i in 256..<280 { l[i] = 7 }
+            // Cannot fire: RFC 1951's fixed code lengths form a complete code (every inflate test uses them).
             return try! Huffman(lengths: l)
         }()
+        // Cannot fire: 30 codes of 5 bits are a valid (incomplete, as RFC 1951 allows for distances) code.
         static let fixedDist: Huffman = try! Huffman(lengths: [Int](repeating: 5, count: 30))
 
         mutating func codes(_ lit: Huffman, _ dist: Huffman) throws(Failure) {

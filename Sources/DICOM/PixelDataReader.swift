@@ -20,11 +20,14 @@ public struct PixelDataReader: Sendable {
     public let description: PixelDescription
     public let transferSyntaxUID: String
     public let source: String
+    /// The memory decoding may claim; checked before each frame and before decoding a whole run.
+    public var budget: DecodeBudget
     private let pixelData: DICOMPixelData
     private let codec: PixelCodec
     private let encapsulatedFrames: EncapsulatedFrames?
 
-    public init(file: DICOMFile) throws {
+    public init(file: DICOMFile, budget: DecodeBudget = .standard) throws {
+        self.budget = budget
         let ds = file.dataset
         description = try PixelDescription(dataset: ds, source: file.source)
         transferSyntaxUID = file.transferSyntaxUID
@@ -78,6 +81,38 @@ public struct PixelDataReader: Sendable {
 
     public var frameCount: Int { description.numberOfFrames }
 
+    /// Bytes of one decoded frame.
+    public var frameBytes: Int { DecodeBudget.product(description.samplesPerFrame, description.sampleType.bitWidth / 8) }
+
+    /// Upper estimate of what decoding one frame holds besides the frame itself (codec buffers).
+    public var frameScratchBytes: Int {
+        let d = description
+        switch codec {
+        case .native:
+            // YBR_FULL_422 expands through a packed copy; planar data is interleaved into a copy.
+            if Self.isNativeYBR422(d) { return DecodeBudget.product(frameBytes, 2) }
+            return d.planarConfiguration == 1 && d.samplesPerPixel > 1 ? frameBytes : 0
+        case .rle:
+            // Int32 bit patterns of the frame, plus one byte plane while a segment unpacks.
+            return DecodeBudget.sum(DecodeBudget.product(d.samplesPerFrame, 4), d.pixelsPerFrame)
+        case .jpeg:
+            // The codec's 16-bit output, and its Int32 widening.
+            return DecodeBudget.product(d.samplesPerFrame, 6)
+        case .jpegLS, .jpeg2000:
+            // The library's buffer and its Int32 copy.
+            return DecodeBudget.product(d.samplesPerFrame, 8)
+        }
+    }
+
+    /// Frames decoded at once by `frames()`.
+    static var concurrency: Int { max(ProcessInfo.processInfo.activeProcessorCount, 1) }
+
+    /// Upper estimate of the peak bytes of `frames()`: every frame, plus the scratch of those decoding at once.
+    public var allFramesPeakBytes: Int {
+        DecodeBudget.sum(DecodeBudget.product(frameBytes, frameCount),
+                         DecodeBudget.product(frameScratchBytes, min(frameCount, Self.concurrency)))
+    }
+
     static func isNativeYBR422(_ d: PixelDescription) -> Bool {
         d.photometricInterpretation == "YBR_FULL_422" && d.samplesPerPixel == 3 && d.bitsAllocated >= 8
     }
@@ -88,6 +123,7 @@ public struct PixelDataReader: Sendable {
             throw DICOMError.pixelData(file: source, reason: "frame \(index) requested but the file has \(frameCount)")
         }
         let d = description
+        try budget.check(DecodeBudget.sum(frameBytes, frameScratchBytes), for: "decoding one frame", file: source, description: d, frames: 1)
         switch pixelData {
         case let .native(bytes, vr, bigEndian):
             if Self.isNativeYBR422(d) {
@@ -141,6 +177,7 @@ public struct PixelDataReader: Sendable {
     /// Decodes every frame, several at a time.
     public func frames() throws -> [PixelFrame] {
         let n = frameCount
+        try budget.check(allFramesPeakBytes, for: "decoding every frame", file: source, description: description)
         var results = [Result<PixelFrame, Error>?](repeating: nil, count: n)
         results.withUnsafeMutableBufferPointer { out in
             guard let base = out.baseAddress else { return }
@@ -332,10 +369,6 @@ struct CodecImage {
             }
         }
         return out
-    }
-
-    static func interleave(planes: [UInt32], components: Int) -> [Int32] {
-        interleave(planes: planes, components: components).map { Int32(bitPattern: $0) }
     }
 
     /// The frame in the file's sample type after `correction`.

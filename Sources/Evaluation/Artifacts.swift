@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import ModelFiles
 
@@ -27,9 +28,10 @@ public enum Artifacts {
 
     /// Writes evaluation.json, predictions.csv and report.html into `directory`.
     public static func write(result: EvaluationResult, samples: [EvaluationSample], to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try json(result).write(to: directory.appendingPathComponent("evaluation.json"))
-        try Data(predictionsCSV(samples).utf8).write(to: directory.appendingPathComponent("predictions.csv"))
+        try OutputFolder.create(directory)
+        // Each file appears complete under its name or not at all (a full disk leaves only the old one).
+        try AtomicWrite.write(try json(result), to: directory.appendingPathComponent("evaluation.json"))
+        try AtomicWrite.write(predictionsCSV(samples), to: directory.appendingPathComponent("predictions.csv"))
         try writeReport(result: result, to: directory.appendingPathComponent("report.html"))
     }
 

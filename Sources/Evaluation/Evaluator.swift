@@ -100,7 +100,7 @@ public enum Evaluator {
     /// "Flag when P ≥ t" on the scored cases of a split.
     public static func performance(_ s: [EvaluationSample], split: String, threshold t: Double) -> SplitPerformance {
         let scored = s.filter { $0.pBlocked != nil }
-        let c = ConfusionCounts(labels: scored.map(\.blocked), flagged: scored.map { $0.pBlocked! >= t })
+        let c = ConfusionCounts(labels: scored.map(\.blocked), flagged: scored.map { ($0.pBlocked ?? -1) >= t })
         func mv(_ k: Int, _ n: Int) -> MetricValue { MetricValue(value: n > 0 ? Double(k) / Double(n) : nil, ci: Intervals.wilson(successes: k, n: n)) }
         return SplitPerformance(split: split, n: scored.count, confusion: c, sensitivity: mv(c.tp, c.tp + c.fn),
                                 specificity: mv(c.tn, c.tn + c.fp), ppv: mv(c.tp, c.tp + c.fp), npv: mv(c.tn, c.tn + c.fn),
@@ -126,7 +126,7 @@ public enum Evaluator {
         }
         // Sensitivity at threshold t is the share of positives with p ≥ t; the k-th highest positive score
         // is the highest threshold flagging k positives.
-        let ps = positives.map { $0.pBlocked! }.sorted(by: >)
+        let ps = positives.compactMap(\.pBlocked).sorted(by: >)
         let k = min(ps.count, max(1, Int((target * Double(ps.count) - 1e-9).rounded(.up))))
         let t = ps[k - 1]
         return OperatingPoint(targetSensitivity: target, chosenOn: chosenOn, threshold: t,
@@ -191,8 +191,9 @@ public enum Evaluator {
         let labels = pa.map(\.blocked)
         let mc = PairedTests.mcnemar(labels: labels, flaggedA: pa.map(\.flagged), flaggedB: pb.map(\.flagged))
         var dl: DeLongResult?
-        if pa.allSatisfy({ $0.pBlocked != nil }) && pb.allSatisfy({ $0.pBlocked != nil }) {
-            dl = PairedTests.delong(labels: labels, scoresA: pa.map { $0.pBlocked! }, scoresB: pb.map { $0.pBlocked! })
+        let scoresA = pa.compactMap(\.pBlocked), scoresB = pb.compactMap(\.pBlocked)
+        if scoresA.count == pa.count && scoresB.count == pb.count {
+            dl = PairedTests.delong(labels: labels, scoresA: scoresA, scoresB: scoresB)
         }
         return RunComparison(name: name, n: pa.count, sensitivity: tb.metrics["sensitivity"] ?? .undefined,
                              specificity: tb.metrics["specificity"] ?? .undefined, auroc: tb.metrics["auroc"] ?? .undefined,

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import ModelFiles
 
@@ -24,7 +25,7 @@ public struct PredictionCache: Sendable {
 
     public init(directory: URL) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try OutputFolder.create(directory)
     }
 
     /// sha256 over the key parts; nil when the input cannot be stat'ed. `paths` (the `--paths` naming) is a
@@ -51,9 +52,6 @@ public struct PredictionCache: Sendable {
     public func store(_ p: CachedPrediction) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        let tmp = directory.appendingPathComponent(".\(p.key).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        try e.encode(p).write(to: tmp)
-        _ = try? FileManager.default.removeItem(at: file(p.key))
-        try FileManager.default.moveItem(at: tmp, to: file(p.key))
+        try AtomicWrite.write(try e.encode(p), to: file(p.key))
     }
 }

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// A CSV (header row, RFC 4180 quoting) or JSONL (one object per line) file as rows of named text fields,
@@ -14,6 +15,7 @@ public struct TableFile: Sendable {
 
     /// Reads the file; JSONL when the name ends in .jsonl/.ndjson or the first non-blank character is "{".
     public static func read(path: String) throws -> TableFile {
+        if let reason = FileKind.notAFileReason(path) { throw EvaluationError.unreadable(file: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EvaluationError.unreadable(file: path, reason: "cannot read the file")
         }

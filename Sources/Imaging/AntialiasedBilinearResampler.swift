@@ -99,6 +99,7 @@ enum AntialiasedBilinearResampler {
     /// Resizes interleaved 8-bit pixels with `channels` samples each.
     static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, toWidth outWidth: Int,
                        height outHeight: Int, arithmetic: Arithmetic) -> [UInt8] {
+        // Programmer error only: RGBImage and the processor config guarantee the sizes before any call.
         precondition(pixels.count == width * height * channels && outWidth > 0 && outHeight > 0)
         let needHorizontal = outWidth != width
         let needVertical = outHeight != height
@@ -116,7 +117,9 @@ enum AntialiasedBilinearResampler {
             return horizontalPass(tall, width: width, channels: channels, rows: 0..<outHeight, axis: horizontal)
         }
         guard let horizontal else {
-            return verticalPass(pixels, width: width, channels: channels, rows: 0..<height, axis: vertical!)
+            // Without a horizontal pass a vertical one is needed (the no-op case returned above).
+            guard let vertical else { return pixels }
+            return verticalPass(pixels, width: width, channels: channels, rows: 0..<height, axis: vertical)
         }
         // Only the input rows the vertical pass reads need the horizontal pass.
         let rows = vertical?.inputRange ?? 0..<height
@@ -136,12 +139,14 @@ enum AntialiasedBilinearResampler {
                 axis.weights.withUnsafeBufferPointer { w in
                     axis.start.withUnsafeBufferPointer { start in
                         axis.count.withUnsafeBufferPointer { count in
+                            // Sizes are positive (checked on entry), so no buffer is empty.
+                            guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress, let wBase = w.baseAddress else { return }
                             for (r, y) in rows.enumerated() {
-                                let inRow = src.baseAddress! + y * width * channels
-                                let outRow = dst.baseAddress! + r * outWidth * channels
+                                let inRow = srcBase + y * width * channels
+                                let outRow = dstBase + r * outWidth * channels
                                 if channels == 3 {
                                     for x in 0..<outWidth {
-                                        let k = w.baseAddress! + x * axis.stride
+                                        let k = wBase + x * axis.stride
                                         let p0 = inRow + Int(start[x]) * 3
                                         var s0 = half, s1 = half, s2 = half
                                         for t in 0..<Int(count[x]) {
@@ -156,7 +161,7 @@ enum AntialiasedBilinearResampler {
                                     }
                                 } else {
                                     for x in 0..<outWidth {
-                                        let k = w.baseAddress! + x * axis.stride
+                                        let k = wBase + x * axis.stride
                                         let p0 = inRow + Int(start[x]) * channels
                                         for c in 0..<channels {
                                             var s = half
@@ -188,16 +193,17 @@ enum AntialiasedBilinearResampler {
         input.withUnsafeBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in
                 accumulator.withUnsafeMutableBufferPointer { acc in
-                    let a = acc.baseAddress!
+                    // Sizes are positive (checked on entry), so no buffer is empty.
+                    guard let a = acc.baseAddress, let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
                     for y in 0..<outHeight {
                         for i in 0..<rowLength { a[i] = half }
                         let first = Int(axis.start[y]) - rows.lowerBound
                         for t in 0..<Int(axis.count[y]) {
                             let wt = axis.weights[y * axis.stride + t]
-                            let inRow = src.baseAddress! + (first + t) * rowLength
+                            let inRow = srcBase + (first + t) * rowLength
                             for i in 0..<rowLength { a[i] &+= Int32(inRow[i]) &* wt }
                         }
-                        let outRow = dst.baseAddress! + y * rowLength
+                        let outRow = dstBase + y * rowLength
                         for i in 0..<rowLength { outRow[i] = clamp8(a[i] >> shift) }
                     }
                 }

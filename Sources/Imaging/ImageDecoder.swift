@@ -56,7 +56,7 @@ public enum ImageDecoder {
 
     /// The C message buffer as a Swift string.
     static func message(_ buffer: [CChar]) -> String {
-        let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.isEmpty ? "unknown error" : text
     }
 }

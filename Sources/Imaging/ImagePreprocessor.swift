@@ -63,9 +63,11 @@ public struct ImagePreprocessor: Sendable {
         out.withUnsafeMutableBufferPointer { o in
             input.pixels.withUnsafeBufferPointer { p in
                 table.withUnsafeBufferPointer { t in
+                    // The tables hold 3 × 256 entries; an empty image has nothing to convert.
+                    guard let tBase = t.baseAddress, let oBase = o.baseAddress else { return }
                     for c in 0..<3 {
-                        let lut = t.baseAddress! + 256 * c
-                        let dst = o.baseAddress! + c * plane
+                        let lut = tBase + 256 * c
+                        let dst = oBase + c * plane
                         for i in 0..<plane { dst[i] = lut[Int(p[3 * i + c])] }
                     }
                 }

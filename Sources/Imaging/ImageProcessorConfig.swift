@@ -28,6 +28,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
     public var source: String
 
     /// The processor MedGemma / Gemma 3 ship: 896x896, bilinear, x1/255, mean 0.5, std 0.5.
+    // Cannot fire: constant arguments that validate() accepts (the Gemma 3 release values; tested).
     public static let gemma3Default = try! ImageProcessorConfig(height: 896, width: 896)
 
     public init(height: Int, width: Int, resample: Int = 2, doResize: Bool = true, doRescale: Bool = true,

@@ -1,5 +1,6 @@
 import CImageCodecs
 import Foundation
+import FileAccess
 
 /// Writes 8-bit gray, gray+alpha, RGB or RGBA pixels as PNG (non-interlaced, libpng's default filters).
 public enum PNGEncoder {
@@ -45,9 +46,9 @@ public enum PNGEncoder {
 
     private static func write(_ data: Data, to url: URL) throws {
         do {
-            try data.write(to: url, options: .atomic)
-        } catch {
-            throw ImagingError.writeFailed(path: url.path, reason: error.localizedDescription)
+            try AtomicWrite.write(data, to: url)
+        } catch let error as FileWriteError {
+            throw ImagingError.writeFailed(path: url.path, reason: error.reason)
         }
     }
 }

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import MedGemma
 import ModelFiles
@@ -48,7 +49,8 @@ public enum AdapterMerger {
             guard contents.isEmpty else { throw LoRAError.output(path: output.path, reason: "output directory exists and is not empty") }
         }
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: base.path, isDirectory: &isDir), isDir.boolValue else {
+        guard fm.fileExists(atPath: base.path, isDirectory: &isDir) else { throw ModelError.missingModel(base.path) }
+        guard isDir.boolValue else {
             throw LoRAError.output(path: base.path, reason: "the base must be a model directory (safetensors); GGUF bases cannot be merged")
         }
         // Weights only: the tokenizer plays no part in merging and is copied when present.
@@ -80,7 +82,7 @@ public enum AdapterMerger {
                 return w.converted(to: target)
             })
         }
-        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        try OutputFolder.create(output)
         let metadata = [
             "format": "pt",
             "merged_by": "dsa-triage merge",
@@ -109,8 +111,8 @@ public enum AdapterMerger {
             cfg["dtype"] = torchName
             if cfg["torch_dtype"] != nil { cfg["torch_dtype"] = torchName }
         }
-        try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
-            .write(to: output.appendingPathComponent("config.json"))
+        try AtomicWrite.write(try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys]),
+                              to: output.appendingPathComponent("config.json"))
         let info: [String: Any] = [
             "base": ["path": base.path, "sha256": baseSHA],
             "adapter": ["path": adapterDir.path, "sha256": adapter.sha256, "r": adapter.config.rank,
@@ -119,8 +121,8 @@ public enum AdapterMerger {
             "dtype": torchName ?? "as the base",
             "stored_dtypes": written.map(torchDTypeName).sorted(),
         ]
-        try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys])
-            .write(to: output.appendingPathComponent("merge_info.json"))
+        try AtomicWrite.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
+                              to: output.appendingPathComponent("merge_info.json"))
         return Result(shards: shards, mergedModules: adapter.deltas.count, baseSHA256: baseSHA, adapterSHA256: adapter.sha256,
                       dtypes: written.sorted { $0.rawValue < $1.rawValue }, narrowedTensors: narrowed, copiedFiles: copied)
     }

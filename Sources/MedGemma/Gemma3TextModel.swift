@@ -143,7 +143,8 @@ public final class Gemma3TextModel: @unchecked Sendable {
         var tables: [AttentionKind: (cos: [Float], sin: [Float])] = [:]
         var ranges: [AttentionKind: (lo: [Int], hi: [Int])] = [:]
         for kind in Set(config.layerTypes) {
-            tables[kind] = rotary[kind]!.tables(positions: positions)
+            guard let rope = rotary[kind] else { throw ModelError.unsupportedFeature("no rotary embedding for \(kind) layers") }
+            tables[kind] = rope.tables(positions: positions)
             ranges[kind] = keyRanges(kind: kind, start: start, count: t, extraVisible: extraVisible)
         }
         let scale = Float(1 / config.queryPreAttnScalar.squareRoot())
@@ -160,11 +161,12 @@ public final class Gemma3TextModel: @unchecked Sendable {
             try layer.vProj(h.f32, rows: t, out: v.f32, mode: mode, adapter: adapter)
             ck_rmsnorm_rows(q.f32, q.f32, layer.qNorm, 1, eps, Int64(t * config.numHeads), Int64(hd))
             ck_rmsnorm_rows(k.f32, k.f32, layer.kNorm, 1, eps, Int64(t * config.numKVHeads), Int64(hd))
-            let tab = tables[layer.kind]!
+            guard let tab = tables[layer.kind], let range = ranges[layer.kind] else {
+                throw ModelError.unsupportedFeature("layer \(li): no tables for \(layer.kind) attention")
+            }
             ck_rope_rows(q.f32, Int64(t), Int64(config.numHeads), Int64(hd), tab.cos, tab.sin, Int64(qOut))
             ck_rope_rows(k.f32, Int64(t), Int64(config.numKVHeads), Int64(hd), tab.cos, tab.sin, Int64(kvOut))
             cache.write(layer: li, k: k.f32, v: v.f32, rows: t)
-            let range = ranges[layer.kind]!
             let problem = AttentionProblem(
                 queries: t, heads: config.numHeads, kvHeads: config.numKVHeads, headDim: hd,
                 q: q.f32, ldq: qOut, k: cache.keys[li].f32, v: cache.values[li].f32, ldk: hd, kvHeadStride: cache.capacity * hd,

@@ -1,6 +1,8 @@
 /// Errors raised while loading or running a model; each names the file or tensor and what was expected.
 public enum ModelError: Error, CustomStringConvertible {
     case missingFile(String)
+    /// The model path itself (a directory or a .gguf file) does not exist.
+    case missingModel(String)
     case invalidConfig(file: String, reason: String)
     case unsupportedArchitecture(file: String, found: String)
     case unsupportedFeature(String)
@@ -12,6 +14,7 @@ public enum ModelError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingFile(let p): return "missing file: \(p)"
+        case .missingModel(let p): return "\(p): model not found (no such folder or file; a model is a directory with config.json and safetensors, or a .gguf file)"
         case .invalidConfig(let f, let r): return "\(f): invalid model configuration: \(r)"
         case .unsupportedArchitecture(let f, let a):
             return "\(f): unsupported architecture '\(a)' (expected gemma3 or gemma3_text)"

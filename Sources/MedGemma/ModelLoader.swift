@@ -126,7 +126,7 @@ public enum ModelLoader {
     public static func load(path: String, computeMode: ComputeMode? = nil,
                             quantization: QuantizationScheme = .none) throws -> LoadedModel {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelError.missingFile(path) }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelError.missingModel(path) }
         let loaded = isDir.boolValue ? try loadDirectory(URL(fileURLWithPath: path), computeMode: computeMode)
                                      : try loadGGUF(URL(fileURLWithPath: path), computeMode: computeMode)
         try quantize(loaded, scheme: quantization)

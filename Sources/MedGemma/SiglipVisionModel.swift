@@ -89,6 +89,7 @@ public final class SiglipVisionModel: @unchecked Sendable {
         }
         let t = config.numPatches, d = config.hiddenSize, ff = config.intermediateSize
         let hd = config.headDim, heads = config.numHeads
+        // Cannot fire: the count was checked above (3 × size × size > 0).
         let patches = pixelValues.withUnsafeBufferPointer { unfold($0.baseAddress!) }
         let x = Tensor(zeros: [t, d])
         try MatMul.linear(patches.f32, rows: t, weight: patchWeight, out: x.f32, mode: .f32)

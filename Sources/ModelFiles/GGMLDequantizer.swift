@@ -13,6 +13,8 @@ public enum GGMLDequantizer {
     /// Large spans are split into block ranges across the cores.
     public static func dequantize(_ type: GGMLType, from src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>,
                                   count: Int, parallel: Bool = true) {
+        // Programmer errors only: GGUFFile checks the type (checkDequantizable) and that rows are whole blocks
+        // (when the tensor index is read) before any call.
         precondition(type.canDequantize, "no dequantizer for \(type)")
         precondition(count % type.blockSize == 0, "\(count) elements is not a whole number of \(type) blocks")
         let blocks = count / type.blockSize
@@ -51,7 +53,7 @@ public enum GGMLDequantizer {
         case .q4_K: q4_K(p, dst, blocks)
         case .q5_K: q5_K(p, dst, blocks)
         case .q6_K: q6_K(p, dst, blocks)
-        default: preconditionFailure("no dequantizer for \(type)")
+        default: preconditionFailure("no dequantizer for \(type)")  // excluded by the precondition above
         }
     }
 

@@ -238,7 +238,7 @@ public final class GGUFFile: @unchecked Sendable {
 
         func plain<T: FixedWidthInteger>(_: T.Type) -> [T] {
             let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if count > 0 {
+                if count > 0 {  // so the buffer has a base address
                     UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: r.file.base + r.offset, byteCount: count * MemoryLayout<T>.size)
                 }
                 initialized = count

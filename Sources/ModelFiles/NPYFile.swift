@@ -145,6 +145,7 @@ public enum NPYFile {
         let base = file.base + r.offset
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                // count > 0: the buffer has a base address.
                 if count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: base, byteCount: byteCount) }
                 initialized = count
             }

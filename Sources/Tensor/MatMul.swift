@@ -24,7 +24,7 @@ public enum MatMul {
     /// `ldOut` is the row stride of `out` (defaults to N) so results can land inside a wider buffer.
     public static func linear(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, out: UnsafeMutablePointer<Float>,
                               ldOut: Int? = nil, accumulate: Bool = false, mode: ComputeMode = .f32) throws {
-        precondition(weight.rank == 2, "linear weight must be 2-D")
+        guard weight.rank == 2 else { throw TensorError.shapeMismatch("linear weight must be 2-D, got \(weight.shape)") }
         let n = weight.shape[0], k = weight.shape[1]
         let ldc = ldOut ?? n
         if m == 0 || n == 0 { return }

@@ -20,6 +20,9 @@ public enum QuantizationError: Error, CustomStringConvertible {
     }
 }
 
+// The `baseAddress!` below are on scale, absmax and code arrays sized from rows, blocks and the 256-entry
+// dynamic code; quantisation is only ever asked for non-empty weights (the loader checks shapes), so none is
+// empty.
 /// A quantised [rows, cols] matrix. Products dequantise it tile by tile (`dequantize(rows:into:)`), so the
 /// whole dense matrix never exists at once.
 public final class QuantizedMatrix: @unchecked Sendable {

@@ -16,6 +16,7 @@ public struct SplitMix64: Sendable, Equatable {
     public mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
     /// Uniform integer in 0..<bound (bound > 0), by rejection so every value is equally likely.
     public mutating func next(below bound: Int) -> Int {
+        // Programmer error only: callers draw below collection sizes they have checked to be non-empty.
         precondition(bound > 0, "bound must be positive")
         let b = UInt64(bound)
         let limit = UInt64.max - UInt64.max % b

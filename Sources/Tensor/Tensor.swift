@@ -56,7 +56,9 @@ public struct Tensor: @unchecked Sendable {
         }
         self.init(zeros: shape, dtype: .f32)
         values.withUnsafeBufferPointer { src in
-            raw.copyMemory(from: src.baseAddress!, byteCount: values.count * 4)
+            // A shape with a zero dimension has no values to copy.
+            guard let base = src.baseAddress else { return }
+            raw.copyMemory(from: base, byteCount: values.count * 4)
         }
     }
 
@@ -88,7 +90,9 @@ public struct Tensor: @unchecked Sendable {
     public func floats() -> [Float] {
         var out = [Float](repeating: 0, count: count)
         out.withUnsafeMutableBufferPointer { dst in
-            Convert.toFloat(from: raw, dtype: dtype, into: dst.baseAddress!, count: count)
+            // A shape with a zero dimension has nothing to convert.
+            guard let base = dst.baseAddress else { return }
+            Convert.toFloat(from: raw, dtype: dtype, into: base, count: count)
         }
         return out
     }

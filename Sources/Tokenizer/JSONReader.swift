@@ -279,7 +279,7 @@ struct JSONReader {
                 throw failure("lone trailing surrogate in a \\u escape")
             }
             guard let scalar = Unicode.Scalar(value) else { throw failure("invalid \\u escape") }
-            out.append(contentsOf: UTF8.encode(scalar)!)
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
         default:
             position -= 1
             throw failure("invalid escape \\\(describe(e))")

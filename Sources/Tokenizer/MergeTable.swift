@@ -14,6 +14,7 @@ struct MergeTable: Sendable {
     /// Ranks are positions in the lists. A pair listed twice keeps its later rank, as `tokenizers`
     /// does when it collects merges into a hash map.
     init(left: [Int32], right: [Int32], merged: [Int32]) {
+        // Cannot fire: the only caller builds the three lists together, one entry per merge rule.
         precondition(left.count == right.count && right.count == merged.count)
         var capacity = 16
         while capacity < left.count * 2 { capacity <<= 1 }

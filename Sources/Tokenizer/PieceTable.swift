@@ -60,7 +60,8 @@ struct PieceTable: Sendable {
             var slots = [Int32](repeating: -1, count: capacity)
             var distinct = 0
             storage.withUnsafeBufferPointer { bytes in
-                let base = bytes.baseAddress!
+                // No piece bytes (an empty vocabulary): nothing to index.
+                guard let base = bytes.baseAddress else { return }
                 for e in 0..<entryID.count {
                     let id = entryID[e]
                     let start = Int(entryStart[e]), length = Int(entryLength[e])
@@ -142,6 +143,7 @@ struct PieceTable: Sendable {
                             let id = slots[slot]
                             if id < 0 { return -1 }
                             if Int(lengths[Int(id)]) == n, starts[Int(id)] >= 0,
+                               // n > 0 here and a piece of n bytes is stored, so the store is not empty.
                                n == 0 || memcmp(store.baseAddress! + Int(starts[Int(id)]), p, n) == 0 {
                                 return id
                             }

@@ -55,7 +55,8 @@ public final class TriagePipeline: @unchecked Sendable {
     public let parser: AnswerParser
     public let policy: DecisionPolicy
     public let quality: QualityChecks
-    public let builder: ModelInputBuilder
+    /// File → model images; its options (e.g. `maxDecodeBytes`) may be changed after loading.
+    public var builder: ModelInputBuilder
     /// The chat prompt with one image block.
     public let promptIDs: [Int]
     /// Which reference image processor the pixel values follow (transformers' default: torchvision).

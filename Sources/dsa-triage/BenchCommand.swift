@@ -10,7 +10,8 @@ import Training
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the engine (language-model prefill and decode, vision tower) or DICOM ingestion (prints one JSON object).")
+        abstract: "Time the engine (language-model prefill and decode, vision tower) or DICOM ingestion (prints one JSON object).",
+        discussion: ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Model directory or .gguf file.")
     var model: String?
@@ -51,7 +52,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let dicom {
-            try CommandErrors.reporting { print(try DICOMIngestBenchmark.run(path: dicom, runs: runs)) }
+            try CommandErrors.reporting { try Console.out(try DICOMIngestBenchmark.run(path: dicom, runs: runs) + "\n") }
             return
         }
         guard let model else { return }
@@ -99,7 +100,7 @@ struct BenchCommand: AsyncParsableCommand {
                 ]
             }
             fields.append(("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)))
-            print(JSONOutput.object(fields))
+            try Console.out(JSONOutput.object(fields) + "\n")
         }
     }
 }

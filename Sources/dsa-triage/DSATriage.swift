@@ -18,9 +18,37 @@ struct DSATriage: AsyncParsableCommand {
 
 @main
 enum Entry {
+    /// argument-parser's `main`, except that help and error texts go through `Console` (its own writes
+    /// lose a failed write), and a run whose messages could not be written does not exit 0.
     static func main() async {
         ThreadingPolicy.apply()
-        await DSATriage.main()
+        // A file-size limit (ulimit -f) should fail the write with EFBIG and a message, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
+        var status: Int32 = 0
+        do {
+            var command = try await DSATriage.asyncParseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            status = DSATriage.exitCode(for: error).rawValue
+            let text = DSATriage.fullMessage(for: error)
+            if !text.isEmpty {
+                if status == 0 {
+                    // Help and version texts are the output asked for.
+                    do { try Console.out(text + "\n") } catch {
+                        Console.err("error: \(error)\n")
+                        status = Console.ioErrorStatus
+                    }
+                } else {
+                    Console.err(text + "\n")
+                }
+            }
+        }
+        if status == 0 && Console.diagnosticsLost.load(ordering: .relaxed) { status = Console.ioErrorStatus }
+        exit(status)
     }
 }
 

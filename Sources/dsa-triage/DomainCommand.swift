@@ -45,7 +45,7 @@ struct DomainCommand: ParsableCommand {
                 images += try TriagePipeline.modelImages(path: row.resolvedPath, profile: taskProfile, display: display)
                     .compactMap(ModelImageStatistics.init)
             }
-            for s in manifest.skipped { FileHandle.standardError.write(Data("skipped: \(data):\(s.line): \(s.reason)\n".utf8)) }
+            for s in manifest.skipped { Console.err("skipped: \(data):\(s.line): \(s.reason)\n") }
             let domain = try InputDomain(measuring: images, source: data)
             var target = URL(fileURLWithPath: out)
             var isDir: ObjCBool = false
@@ -54,7 +54,7 @@ struct DomainCommand: ParsableCommand {
             }
             try domain.write(to: target)
             let kinds = domain.sourceKinds.map { "\($0.kind.rawValue) \($0.images)" }.joined(separator: ", ")
-            FileHandle.standardError.write(Data("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(target.path)\n".utf8))
+            Console.err("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(target.path)\n")
         }
     }
 }

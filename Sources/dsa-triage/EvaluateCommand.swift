@@ -1,6 +1,8 @@
 import ArgumentParser
+import DICOM
 import Evaluation
 import Foundation
+import FileAccess
 import MedGemma
 import Tensor
 import Triage
@@ -18,8 +20,8 @@ struct EvaluateCommand: AsyncParsableCommand {
             --predictions (path,p_blocked[,label][,decision]) any model's outputs are evaluated. Writes \
             OUT/evaluation.json, OUT/predictions.csv and OUT/report.html. See docs/EVALUATION.md.
 
-            Exit status: 0 done; 1 bad arguments or input; 3 stopped by --limit with inputs left (run again to \
-            continue); 5 sensitivity below --fail-under-sensitivity (or undefined); the artifacts are written for 0 and 5.
+            Exit status: 0 done; 3 stopped by --limit with inputs left (run again to continue); 5 sensitivity below \
+            --fail-under-sensitivity (or undefined); the artifacts are written for 0 and 5; \(ExitStatusHelp.common).
             """)
 
     @Option(name: .long, help: "Manifest CSV/JSONL: path,label[,site,scanner,date,split]. Optional with --predictions that carry labels.")
@@ -73,6 +75,9 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Site key file: UIDs and hashed paths are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
     var siteKeyFile: String?
 
+    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
+    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+
 
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
@@ -85,9 +90,10 @@ struct EvaluateCommand: AsyncParsableCommand {
         if let l = limit, l < 0 { throw ValidationError("--limit must be ≥ 0") }
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
         if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
+        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
 
     func run() async throws {
         var exit: Int32 = 0
@@ -120,6 +126,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                                                        computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
                 pipeline.siteKey = siteKey
                 pipeline.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed, key: siteKey)
+                pipeline.builder.options.maxDecodeBytes = maxDecodeMb << 20
                 if pipeline.isTestModel {
                     Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
                 }
@@ -181,11 +188,11 @@ struct EvaluateCommand: AsyncParsableCommand {
             Self.stderr(Self.summary(result))
             if let writeProfile {
                 guard let t = result.operatingPoint?.threshold else {
-                    throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity!); \(writeProfile) not written")
+                    throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity.map { "\($0)" } ?? "-"); \(writeProfile) not written")
                 }
                 let (p, widened) = taskProfile.withThreshold(min(max(t, 0.0001), 0.9999))
                 try p.validate(source: writeProfile)
-                try p.jsonData().write(to: URL(fileURLWithPath: writeProfile))
+                try AtomicWrite.write(try p.jsonData(), to: URL(fileURLWithPath: writeProfile))
                 Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
                 if widened {
                     Self.stderr("note: the threshold lies above the review band; the band now reaches it (\(p.reviewBand)) so that no probability below the threshold is called patent without review\n")
@@ -193,7 +200,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             }
             if let floor = failUnderSensitivity {
                 let s = result.metrics["sensitivity"]?.value
-                if s == nil || s! < floor {
+                if (s ?? -1) < floor {
                     Self.stderr("FAIL: sensitivity \(s.map { String(format: "%.4f", $0) } ?? "undefined") is below \(floor)\n")
                     exit = 5
                 }

@@ -8,7 +8,8 @@ import Tensor
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Greedy text generation with a Gemma 3 / MedGemma model; prints one JSON object.")
+        abstract: "Greedy text generation with a Gemma 3 / MedGemma model; prints one JSON object.",
+        discussion: ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json) or a .gguf file.")
     var model: String
@@ -81,17 +82,17 @@ struct GenerateCommand: AsyncParsableCommand {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
             }
             let generated = loaded.tokenizer.decode(result.tokenIDs, skipSpecialTokens: true)
-            print(JSONOutput.object([
+            try Console.out(JSONOutput.object([
                 ("prompt_token_ids", JSONOutput.ints(promptIDs)),
                 ("token_ids", JSONOutput.ints(result.tokenIDs)),
                 ("text", JSONOutput.string(generated)),
-            ]))
+            ]) + "\n")
             if verbose {
                 let n = max(result.tokenIDs.count - 1, 0)
                 let msg = String(format: "prefill %d tokens %.3f s (%.1f tok/s); decode %d tokens %.3f s (%.1f tok/s)\n",
                                  promptIDs.count, result.prefillSeconds, Double(promptIDs.count) / max(result.prefillSeconds, 1e-9),
                                  n, result.decodeSeconds, Double(n) / max(result.decodeSeconds, 1e-9))
-                FileHandle.standardError.write(Data(msg.utf8))
+                Console.err(msg)
             }
         }
     }
@@ -106,19 +107,5 @@ extension GenerateCommand {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("prompt file \(path) is not UTF-8") }
         return text
-    }
-}
-
-/// Turns any thrown error into one clear line on stderr and a non-zero exit, never a trap.
-enum CommandErrors {
-    static func reporting(_ body: () throws -> Void) throws {
-        do {
-            try body()
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
     }
 }

@@ -2,6 +2,7 @@ import Angiography
 import ArgumentParser
 import DICOM
 import Foundation
+import FileAccess
 import Imaging
 import ModelFiles
 import Triage
@@ -11,7 +12,8 @@ import Triage
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe one DICOM file: header facts, triage route and the model input it would give (JSON).")
+        abstract: "Describe one DICOM file: header facts, triage route and the model input it would give (JSON).",
+        discussion: ExitStatusHelp.plain)
 
     @Argument(help: "DICOM file.")
     var file: String
@@ -31,20 +33,25 @@ struct InspectCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Site key file: UIDs are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
     var siteKeyFile: String?
 
+    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
+    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+
     func validate() throws {
         if FrameStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be minip, peak or every") }
         if maskFrame < 1 { throw ValidationError("--mask-frame must be 1 or more") }
+        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     func run() async throws {
         try CommandErrors.reporting {
             let options = ModelInputOptions(strategy: FrameStrategy(rawValue: strategy) ?? .minimumIntensityProjection,
-                                            routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame)
+                                            routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame,
+                                            maxDecodeBytes: maxDecodeMb << 20)
             let key = try SiteKey.resolve(option: siteKeyFile)
             var inspection = try Inspection(url: URL(fileURLWithPath: file), options: options,
                                             export: export.map { URL(fileURLWithPath: $0) })
             inspection.siteKey = key
-            print(inspection.json())
+            try Console.out(inspection.json() + "\n")
         }
     }
 }
@@ -73,8 +80,11 @@ struct Inspection {
             description = hasPixels ? try? PixelDescription(dataset: file.dataset, source: file.source) : nil
         }
         var frames: [PixelFrame]?
-        if hasPixels, triage || export != nil {
-            frames = try PixelDataReader(file: file).frames()
+        if hasPixels, export != nil {
+            // --export writes every frame, so all are decoded first (refused before decoding when they would not
+            // fit the memory limit); without it the builder decodes them a few at a time.
+            try builder.checkMemory(file, route: decision.route, decodedFrames: description?.numberOfFrames ?? 0)
+            frames = try PixelDataReader(file: file, budget: builder.budget).frames()
         }
         frameCount = frames?.count ?? description?.numberOfFrames
         if triage && !hasPixels {
@@ -87,11 +97,7 @@ struct Inspection {
     }
 
     static func export(frames: [PixelFrame], images: [ModelImage], to dir: URL, source: String) throws {
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } catch {
-            throw ExportError(path: dir.path, reason: "cannot create folder: \(error.localizedDescription)")
-        }
+        try OutputFolder.create(dir)
         for (i, f) in frames.enumerated() {
             let url = dir.appendingPathComponent(String(format: "frame_%04d.npy", i))
             let shape = f.samplesPerPixel == 1 ? [f.rows, f.columns] : [f.rows, f.columns, f.samplesPerPixel]

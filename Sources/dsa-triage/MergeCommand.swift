@@ -6,7 +6,8 @@ import Tensor
 struct MergeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Merge a PEFT LoRA adapter into its base model and write a standalone model directory.")
+        abstract: "Merge a PEFT LoRA adapter into its base model and write a standalone model directory.",
+        discussion: ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Base model directory (safetensors).")
     var model: String
@@ -40,17 +41,17 @@ struct MergeCommand: AsyncParsableCommand {
             if let dt, r.narrowedTensors > 0 {
                 // Rounding the merged weights moves the outputs away from base + adapter (on the tiny test
                 // model f32 -> bf16 changed logits by up to 1.3 and an argmax); say so rather than do it silently.
-                FileHandle.standardError.write(Data(("note: --dtype \(dt.rawValue) narrows \(r.narrowedTensors) tensor(s) of the base; "
-                    + "the merged model's outputs will differ from base + adapter by the rounding. Omit --dtype to keep the base's precision.\n").utf8))
+                Console.err("note: --dtype \(dt.rawValue) narrows \(r.narrowedTensors) tensor(s) of the base; "
+                    + "the merged model's outputs will differ from base + adapter by the rounding. Omit --dtype to keep the base's precision.\n")
             }
-            print(JSONOutput.object([
+            try Console.out(JSONOutput.object([
                 ("output", JSONOutput.string(out)),
                 ("shards", String(r.shards.filter { $0.pathExtension == "safetensors" }.count)),
                 ("merged_modules", String(r.mergedModules)),
                 ("dtype", JSONOutput.string(r.dtypes.map(\.rawValue).joined(separator: ","))),
                 ("base_sha256", JSONOutput.string(r.baseSHA256)),
                 ("adapter_sha256", JSONOutput.string(r.adapterSHA256)),
-            ]))
+            ]) + "\n")
         }
     }
 }

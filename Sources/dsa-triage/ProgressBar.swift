@@ -30,14 +30,14 @@ final class ProgressBar {
             let eta = Double(total - done) / rate
             line += String(format: "  %.2f/s  ETA %@", rate, Self.clock(eta))
         }
-        FileHandle.standardError.write(Data(line.utf8))
+        Console.err(line)
     }
 
     /// Erases the bar's line (carriage return + erase to end of line), so that a row written next to the same
     /// terminal starts at column 0 instead of after the bar's text; `advance` draws it again.
     func clear() {
         guard enabled, total > 0 else { return }
-        FileHandle.standardError.write(Data(Self.eraseLine.utf8))
+        Console.err(Self.eraseLine)
     }
 
     /// Leaves the terminal clean: the bar's line is erased, so the closing summary starts on an empty line.

@@ -10,8 +10,9 @@ struct SynthCommand: AsyncParsableCommand {
         discussion: """
             OUT/labels.csv has one row per case (label, files, generator settings, where the occlusion is); \
             OUT/manifest.csv has one row per DICOM run (path,label), which `evaluate --data` and `train --data` \
-            read as they are.
-            """)
+            read as they are. Every file is written under a temporary name and renamed, so a failed run leaves \
+            no half-written file; labels.csv and manifest.csv are written last.
+            """ + " " + ExitStatusHelp.plain)
 
     @Option(name: .long, help: "Output directory (must not exist or be empty).")
     var out: String
@@ -96,14 +97,14 @@ struct SynthCommand: AsyncParsableCommand {
                 runs: try parsedRuns(), transferSyntax: try parsedSyntax())
             let start = Date()
             let records = try SynthBatch.write(options)
-            print(JSONOutput.object([
+            try Console.out(JSONOutput.object([
                 ("output", JSONOutput.string(out)),
                 ("cases", String(records.count)),
                 ("blocked", String(records.filter(\.blocked).count)),
                 ("labels", JSONOutput.string(URL(fileURLWithPath: out).appendingPathComponent("labels.csv").path)),
                 ("manifest", JSONOutput.string(URL(fileURLWithPath: out).appendingPathComponent("manifest.csv").path)),
                 ("seconds", String(format: "%.2f", Date().timeIntervalSince(start))),
-            ]))
+            ]) + "\n")
         }
     }
 }

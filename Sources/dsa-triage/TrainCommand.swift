@@ -19,6 +19,8 @@ struct TrainCommand: AsyncParsableCommand {
             accuracy and the best checkpoint (--select) becomes the adapter in OUT. OUT also holds training_run.json \
             and checkpoint-<step>/ folders; --resume continues from the latest one exactly as if never stopped. \
             See docs/TRAINING.md.
+
+            Exit status: 0 done; 3 stopped by --max-steps (continue with --resume); \(ExitStatusHelp.common).
             """)
 
     @Option(name: .long, help: "Base model directory (Hub layout, e.g. google/medgemma-1.5-4b-it).")
@@ -129,7 +131,7 @@ struct TrainCommand: AsyncParsableCommand {
         if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
 
     func run() async throws {
         // "error: …" and exit 1 as every other command, not ArgumentParser's "Error: …".

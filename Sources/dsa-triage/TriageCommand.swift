@@ -1,6 +1,8 @@
 import Angiography
 import ArgumentParser
+import DICOM
 import Foundation
+import FileAccess
 import MedGemma
 import Tensor
 import Triage
@@ -18,7 +20,7 @@ struct TriageCommand: AsyncParsableCommand {
             needs a clinician.
 
             Exit status: 0 every input processed (skipped inputs count as processed); 3 some inputs failed (their \
-            records say why); 4 no input could be processed (or the inputs held no file at all); 1 bad arguments, profile or model.
+            records say why); 4 no input could be processed (or the inputs held no file at all); \(ExitStatusHelp.common).
             """)
 
     @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json).")
@@ -63,6 +65,9 @@ struct TriageCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write each model input image as PNG into this folder, named by the record's hashed series UID and frames; records give the file name (saved_image).")
     var saveImages: String?
 
+    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
+    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+
     @Argument(help: "DICOM files, folders, PNG or JPEG files.")
     var inputs: [String] = []
 
@@ -75,6 +80,7 @@ struct TriageCommand: AsyncParsableCommand {
         if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
         if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
         if !["series", "study"].contains(group) { throw ValidationError("--group must be series or study") }
+        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     func run() async throws {
@@ -86,7 +92,7 @@ struct TriageCommand: AsyncParsableCommand {
             // Checked before the model loads: a run that cannot keep its images should not start.
             if let imageDirectory { try SavedImages.prepare(imageDirectory) }
             let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
-            if let writeProfile { try taskProfile.jsonData().write(to: URL(fileURLWithPath: writeProfile)) }
+            if let writeProfile { try AtomicWrite.write(try taskProfile.jsonData(), to: URL(fileURLWithPath: writeProfile)) }
             let triageMode = mode.flatMap(TriageMode.init(rawValue:)) ?? TriageMode(rawValue: taskProfile.generation.mode) ?? .score
             let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: triageMode,
                                                    computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
@@ -95,6 +101,7 @@ struct TriageCommand: AsyncParsableCommand {
             pipeline.siteKey = siteKey
             pipeline.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed, key: siteKey)
             pipeline.savedImagesDirectory = imageDirectory
+            pipeline.builder.options.maxDecodeBytes = maxDecodeMb << 20
             if pipeline.isTestModel {
                 Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless (records say test_model_decisions_meaningless: true)\n")
             }
@@ -105,7 +112,7 @@ struct TriageCommand: AsyncParsableCommand {
             // Arguments as their escaped forms: a name that is not UTF-8 is read through its raw bytes.
             let units = TriagePipeline.plan(inputs.map(EscapedPath.argument))
             let bar = ProgressBar(total: units.count, enabled: progress == "always" || (progress == "auto" && units.count > 3 && isatty(2) != 0))
-            if format == "table" { Self.stdout(TableFormat.header + "\n") }
+            if format == "table" { try Self.stdout(TableFormat.header + "\n") }
             var seriesRecords: [TriageRecord] = []
             for unit in units {
                 let r = pipeline.run(unit)
@@ -116,13 +123,13 @@ struct TriageCommand: AsyncParsableCommand {
                 // The bar shares the terminal with the rows: erase it first, or a row starts after its text.
                 bar.clear()
                 // Written straight to the file descriptor, one line per unit, so a reader sees each as it lands.
-                Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
+                try Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
                 bar.advance()
             }
             bar.finish()
             // Study records come after all series: a study's series may lie anywhere in the inputs.
             for r in StudyVerdict.records(for: seriesRecords) {
-                Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
+                try Self.stdout((format == "jsonl" ? try r.jsonLine() : TableFormat.row(r)) + "\n")
             }
         }
         if total > 0 { Self.stderr(summary.text + "\n") }
@@ -135,8 +142,8 @@ struct TriageCommand: AsyncParsableCommand {
         throw ExitCode(failed == total ? 4 : 3)
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
-    static func stdout(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
+    static func stdout(_ s: String) throws { try Console.out(s) }
 }
 
 /// Plain-text table for people.

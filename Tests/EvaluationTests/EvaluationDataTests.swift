@@ -49,7 +49,7 @@ final class EvaluationDataTests: XCTestCase {
         try fails("path,p_blocked\na,inf\n", "p.csv", manifest: false) { .badRow(file: $0, line: 2, reason: "p_blocked \"inf\" is not a finite number") }
         let missing = "/nonexistent/m.csv"
         XCTAssertThrowsError(try EvaluationData.manifest(path: missing)) {
-            XCTAssertEqual($0 as? EvaluationError, .unreadable(file: missing, reason: "cannot read the file"))
+            XCTAssertEqual($0 as? EvaluationError, .unreadable(file: missing, reason: "no such file or folder"))
         }
     }
 

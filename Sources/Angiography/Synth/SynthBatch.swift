@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import FileAccess
 import Imaging
 
 /// What `SynthBatch.write` produces.
@@ -83,15 +84,17 @@ public enum SynthBatch {
         }
         for sub in ["dicom", "png"] {
             do {
-                try fm.createDirectory(at: out.appendingPathComponent(sub), withIntermediateDirectories: true)
-            } catch {
-                throw SynthError.writeFailed(path: out.appendingPathComponent(sub).path, reason: error.localizedDescription)
+                try OutputFolder.create(out.appendingPathComponent(sub))
+            } catch let error as FileWriteError {
+                throw SynthError.writeFailed(path: error.path, reason: error.reason)
             }
         }
         let width = max(4, String(options.count).count)
         var results = [Result<SynthCaseRecord, Error>?](repeating: nil, count: plan.count)
         results.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let base = buffer.baseAddress!
+            // An empty buffer has no base address and nothing to do.
+            guard let baseStart = buffer.baseAddress else { return }
+            nonisolated(unsafe) let base = baseStart
             DispatchQueue.concurrentPerform(iterations: plan.count) { i in
                 let digits = String(i + 1)
                 let caseID = "case_" + String(repeating: "0", count: max(width - digits.count, 0)) + digits
@@ -111,9 +114,9 @@ public enum SynthBatch {
         for (name, text) in [("labels.csv", csv), ("manifest.csv", manifestCSV(records))] {
             let url = out.appendingPathComponent(name)
             do {
-                try Data(text.utf8).write(to: url, options: .atomic)
-            } catch {
-                throw SynthError.writeFailed(path: url.path, reason: error.localizedDescription)
+                try AtomicWrite.write(text, to: url)
+            } catch let error as FileWriteError {
+                throw SynthError.writeFailed(path: url.path, reason: error.reason)
             }
         }
         return records

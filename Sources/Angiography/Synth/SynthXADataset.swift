@@ -160,7 +160,9 @@ public enum SynthXADataset {
         case .jpegLosslessSV1, .rleLossless:
             var results = [Result<[UInt8], Error>?](repeating: nil, count: frames.count)
             results.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let base = out.baseAddress!
+                // An empty buffer has no base address and nothing to do.
+                guard let baseStart = out.baseAddress else { return }
+                nonisolated(unsafe) let base = baseStart
                 DispatchQueue.concurrentPerform(iterations: frames.count) { k in
                     let r = Result {
                         syntax == .rleLossless

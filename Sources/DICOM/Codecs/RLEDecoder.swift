@@ -1,10 +1,11 @@
 /// DICOM RLE Lossless (PS3.5 Annex G): a 64-byte header of segment offsets, then one PackBits segment
 /// per byte plane, most significant byte of each sample first, sample planes in order.
 enum RLEDecoder {
-    /// Decodes one frame into raw sample values, one plane per sample (planar configuration 1, which is how
-    /// RLE always stores samples whatever the dataset says).
+    /// Decodes one frame into raw sample values (bit patterns), one plane per sample (planar configuration 1,
+    /// which is how RLE always stores samples whatever the dataset says). Built as Int32 bit patterns, what
+    /// `CodecImage` takes, so no second frame-sized copy is made.
     static func decode(_ src: [UInt8], rows: Int, columns: Int, samplesPerPixel: Int, bitsAllocated: Int,
-                       source: String) throws -> [UInt32] {
+                       source: String) throws -> [Int32] {
         func fail(_ reason: String) -> DICOMError { .pixelData(file: source, reason: "RLE: " + reason) }
         guard bitsAllocated % 8 == 0, (1...4).contains(bitsAllocated / 8) else {
             throw fail("Bits Allocated \(bitsAllocated) is not 8, 16, 24 or 32")
@@ -32,7 +33,7 @@ enum RLEDecoder {
         for s in 0..<segmentCount where (offsets[s + 1] - offsets[s]) * 64 < pixels {
             throw fail("segment \(s) of \(offsets[s + 1] - offsets[s]) bytes cannot decode to \(pixels) bytes")
         }
-        var raw = [UInt32](repeating: 0, count: pixels * samplesPerPixel)
+        var raw = [Int32](repeating: 0, count: pixels * samplesPerPixel)
         var plane = [UInt8](repeating: 0, count: pixels)
         for s in 0..<segmentCount {
             let produced = src.withUnsafeBufferPointer { input in
@@ -48,7 +49,7 @@ enum RLEDecoder {
             raw.withUnsafeMutableBufferPointer { r in
                 plane.withUnsafeBufferPointer { p in
                     let base = sample * pixels
-                    for i in 0..<pixels { r[base + i] |= UInt32(p[i]) << shift }
+                    for i in 0..<pixels { r[base + i] |= Int32(bitPattern: UInt32(p[i]) << shift) }
                 }
             }
         }

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// Why the report page could not be written.
@@ -11,9 +12,9 @@ extension HTMLReport {
     /// Renders `doc` and writes it, UTF-8, to `url` (atomically), e.g. `OUT/report.html`.
     public static func write(_ doc: ReportDocument, to url: URL) throws {
         do {
-            try Data(render(doc).utf8).write(to: url, options: .atomic)
-        } catch {
-            throw ReportWriteError(path: url.path, reason: "\(error.localizedDescription)")
+            try AtomicWrite.write(render(doc), to: url)
+        } catch let error as FileWriteError {
+            throw ReportWriteError(path: url.path, reason: error.reason)
         }
     }
 }

@@ -122,6 +122,7 @@ extension SiglipVisionModel {
             throw ModelError.invalidInput("pixel values hold \(pixelValues.count) numbers, the vision tower expects 3×\(size)×\(size)")
         }
         let t = config.numPatches, d = config.hiddenSize
+        // Cannot fire: the count was checked above (3 × size × size > 0).
         let patches = pixelValues.withUnsafeBufferPointer { buf in unfold(buf.baseAddress!) }
         let x = Tensor(zeros: [t, d])
         try MatMul.linear(patches.f32, rows: t, weight: w.matrix("vision_tower.embeddings.patch_embedding.weight", patchWeight),

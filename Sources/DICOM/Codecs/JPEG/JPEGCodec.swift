@@ -120,8 +120,8 @@ public enum JPEGCodec {
                              out.baseAddress, out.count, &w, &h, &c, &message, message.count)
         }
         guard status == CDC_OK else {
-            let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            throw JPEGError(description: text.isEmpty ? "libjpeg failed" : text)
+            let text = CodecImage.message(message)
+            throw JPEGError(description: text == "unknown error" ? "libjpeg failed" : text)
         }
         guard Int(w) == frame.width, Int(h) == frame.height, Int(c) == nc else {
             throw JPEGError(description: "libjpeg decoded \(w)×\(h)×\(c), the header says \(frame.width)×\(frame.height)×\(nc)")

@@ -85,7 +85,8 @@ enum JPEGDCTDecoder {
         var restartCount = 0
         let natural = JPEGDCTDecoder.naturalExtended
         try withExtendedLifetime((dcLookups, acLookups)) {
-            var reader = JPEGBitReader(base: stream.bytes.baseAddress!, end: stream.bytes.count, pos: stream.position)
+            guard let base = stream.bytes.baseAddress else { throw JPEGError(description: "empty JPEG stream") }
+            var reader = JPEGBitReader(base: base, end: stream.bytes.count, pos: stream.position)
             let dcT = dcLookups.map { UnsafePointer($0.table) }, acT = acLookups.map { UnsafePointer($0.table) }
             for my in 0..<mcuRows {
                 for mx in 0..<mcuCols {
@@ -127,8 +128,10 @@ enum JPEGDCTDecoder {
                         coef.withUnsafeBufferPointer { c in
                             quant[b.k].withUnsafeBufferPointer { q in
                                 planes[ci].samples.withUnsafeMutableBufferPointer { out in
-                                    inverseDCT(c.baseAddress!, q.baseAddress!, precision: precision,
-                                               out: out.baseAddress! + py * pw + px, stride: pw)
+                                    // Coefficients and tables hold 64 entries and the plane at least this block
+                                    // (checked above), so none is empty.
+                                    guard let cb = c.baseAddress, let qb = q.baseAddress, let ob = out.baseAddress else { return }
+                                    inverseDCT(cb, qb, precision: precision, out: ob + py * pw + px, stride: pw)
                                 }
                             }
                         }
@@ -154,6 +157,7 @@ enum JPEGDCTDecoder {
     static func inverseDCT(_ coef: UnsafePointer<Int32>, _ q: UnsafePointer<Int32>, precision: Int,
                            out: UnsafeMutablePointer<Int32>, stride: Int) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { ws in
+            // Cannot fire: a 64-element temporary allocation always has a base address.
             inverseDCT(coef, q, precision: precision, out: out, stride: stride, ws: ws.baseAddress!)
         }
     }

@@ -17,7 +17,7 @@ enum JPEGLosslessDecoder {
         var pointTransform = -1
         var scan: JPEGScanHeader? = firstScan
         try out.withUnsafeMutableBufferPointer { outBuffer in
-            let outBase = outBuffer.baseAddress!
+            guard let outBase = outBuffer.baseAddress else { throw JPEGError(description: "empty frame") }
             while let s = scan {
                 guard (1...7).contains(s.ss) else { throw JPEGError(description: "lossless predictor selection value \(s.ss)") }
                 guard s.al < frame.precision else {
@@ -41,7 +41,8 @@ enum JPEGLosslessDecoder {
                 }
                 try withExtendedLifetime(lookups) {
                     try stream.bytes.withMemoryRebound(to: UInt8.self) { bytes in
-                        var reader = JPEGBitReader(base: bytes.baseAddress!, end: bytes.count, pos: stream.position)
+                        guard let base = bytes.baseAddress else { throw JPEGError(description: "empty JPEG stream") }
+                        var reader = JPEGBitReader(base: base, end: bytes.count, pos: stream.position)
                         try decodeScan(&reader, out: outBase, width: width, height: height, nc: nc, scan: s,
                                        tables: lookups.map { UnsafePointer($0.table) }, precision: frame.precision,
                                        restartInterval: stream.restartInterval)
