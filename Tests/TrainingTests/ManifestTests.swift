@@ -132,7 +132,7 @@ final class ManifestTests: XCTestCase {
         }
         let missing = dir.appendingPathComponent("absent.csv").path
         XCTAssertThrowsError(try TrainingManifest.load(path: missing, profile: .standard)) { e in
-            XCTAssertEqual(e as? TrainingDataError, .invalid(file: missing, reason: "cannot read the file"))
+            XCTAssertEqual(e as? TrainingDataError, .invalid(file: missing, reason: "no such file or folder"))
         }
         let allBad = try write("allbad.csv", "path,label\nnope.png,patent\n")
         XCTAssertThrowsError(try TrainingManifest.load(path: allBad, profile: .standard, skipBadRows: true)) { e in
