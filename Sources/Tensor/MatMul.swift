@@ -102,13 +102,14 @@ public enum MatMul {
                   operation)
     }
 
-    /// C[M, N] = alpha · op(A) · op(B) + beta · C with bf16 operands (raw bf16 bits, e.g. from
+    /// C[M, N] = op(A) · op(B) + beta · C with bf16 operands (raw bf16 bits, e.g. from
     /// `Convert.fromFloat(_:into:dtype:count:)`) multiplied on the bf16 units, accumulating in float32.
-    /// Shapes and flags as in `gemm`.
-    public static func gemmBF16(transA: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+    /// Shapes and flags as in `gemm`; `beta` is 0 or 1. The library reports a failure (status -4) on CPUs
+    /// without a bf16 matrix product.
+    public static func gemmBF16(transA: Bool = false, m: Int, n: Int, k: Int,
                                 a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, transB: Bool,
                                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, operation: String = "bf16 matmul") throws {
-        try check(ck_gemm_bf16(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb),
+        try check(ck_gemm_bf16(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(lda), b, Int64(ldb),
                                beta, c, Int64(ldc)), operation)
     }
 
