@@ -104,8 +104,8 @@ public enum MatMul {
 
     /// C[M, N] = op(A) · op(B) + beta · C with bf16 operands (raw bf16 bits, e.g. from
     /// `Convert.fromFloat(_:into:dtype:count:)`) multiplied on the bf16 units, accumulating in float32.
-    /// Shapes and flags as in `gemm`; `beta` is 0 or 1. The library reports a failure (status -4) on CPUs
-    /// without a bf16 matrix product.
+    /// Shapes and flags as in `gemm`; `beta` is 0 or 1. On CPUs without bf16 kernels the operands are
+    /// widened to float32 panel by panel (`BF16Products`).
     public static func gemmBF16(transA: Bool = false, m: Int, n: Int, k: Int,
                                 a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, transB: Bool,
                                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, operation: String = "bf16 matmul") throws {
