@@ -37,6 +37,8 @@ let package = Package(
         ),
         // Files produced atomically (temporary name, then rename) and write errors in words.
         .target(name: "FileAccess"),
+        // The only door to CKernels: every product and element-wise operation of the models goes through
+        // Tensor (MatMul, Attention, Parallel, Ops, Convert), the seam a second backend replaces.
         .target(name: "Tensor", dependencies: ["CKernels"]),
         .target(name: "ModelFiles", dependencies: ["Tensor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizer"),

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Tensor
 
@@ -103,7 +102,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
             }
             Convert.toFloat(from: embedTokens.raw + id * rowBytes, dtype: embedTokens.dtype, into: out.f32 + r * d, count: d)
         }
-        ck_scale(out.f32, out.count, embedScale)
+        Ops.scale(out.f32, count: out.count, by: embedScale)
         return out
     }
 
@@ -155,17 +154,17 @@ public final class Gemma3TextModel: @unchecked Sendable {
 
         for (li, layer) in layers.enumerated() {
             // Attention block.
-            ck_rmsnorm_rows(x.f32, h.f32, layer.inputNorm, 1, eps, Int64(t), Int64(d))
+            Ops.rmsNorm(x.f32, rows: t, dim: d, weight: layer.inputNorm, eps: eps, into: h.f32)
             try layer.qProj(h.f32, rows: t, out: q.f32, mode: mode, adapter: adapter)
             try layer.kProj(h.f32, rows: t, out: k.f32, mode: mode, adapter: adapter)
             try layer.vProj(h.f32, rows: t, out: v.f32, mode: mode, adapter: adapter)
-            ck_rmsnorm_rows(q.f32, q.f32, layer.qNorm, 1, eps, Int64(t * config.numHeads), Int64(hd))
-            ck_rmsnorm_rows(k.f32, k.f32, layer.kNorm, 1, eps, Int64(t * config.numKVHeads), Int64(hd))
+            Ops.rmsNorm(q.f32, rows: t * config.numHeads, dim: hd, weight: layer.qNorm, eps: eps, into: q.f32)
+            Ops.rmsNorm(k.f32, rows: t * config.numKVHeads, dim: hd, weight: layer.kNorm, eps: eps, into: k.f32)
             guard let tab = tables[layer.kind], let range = ranges[layer.kind] else {
                 throw ModelError.unsupportedFeature("layer \(li): no tables for \(layer.kind) attention")
             }
-            ck_rope_rows(q.f32, Int64(t), Int64(config.numHeads), Int64(hd), tab.cos, tab.sin, Int64(qOut))
-            ck_rope_rows(k.f32, Int64(t), Int64(config.numKVHeads), Int64(hd), tab.cos, tab.sin, Int64(kvOut))
+            Ops.rope(q.f32, rows: t, heads: config.numHeads, headDim: hd, cos: tab.cos, sin: tab.sin, rowStride: qOut)
+            Ops.rope(k.f32, rows: t, heads: config.numKVHeads, headDim: hd, cos: tab.cos, sin: tab.sin, rowStride: kvOut)
             cache.write(layer: li, k: k.f32, v: v.f32, rows: t)
             let problem = AttentionProblem(
                 queries: t, heads: config.numHeads, kvHeads: config.numKVHeads, headDim: hd,
@@ -173,20 +172,20 @@ public final class Gemma3TextModel: @unchecked Sendable {
                 out: attn.f32, ldo: qOut, keyLo: range.lo, keyHi: range.hi, scale: scale, softcap: nil)
             try Attention.run(problem)
             try layer.oProj(attn.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
-            ck_rmsnorm_rows(h.f32, h.f32, layer.postAttentionNorm, 1, eps, Int64(t), Int64(d))
-            ck_add(x.f32, h.f32, t * d)
+            Ops.rmsNorm(h.f32, rows: t, dim: d, weight: layer.postAttentionNorm, eps: eps, into: h.f32)
+            Ops.add(h.f32, into: x.f32, count: t * d)
 
             // Feed-forward block.
-            ck_rmsnorm_rows(x.f32, h.f32, layer.preFeedforwardNorm, 1, eps, Int64(t), Int64(d))
+            Ops.rmsNorm(x.f32, rows: t, dim: d, weight: layer.preFeedforwardNorm, eps: eps, into: h.f32)
             try layer.gateProj(h.f32, rows: t, out: gate.f32, mode: mode, adapter: adapter)
             try layer.upProj(h.f32, rows: t, out: up.f32, mode: mode, adapter: adapter)
-            ck_gelu_tanh_mul(gate.f32, up.f32, gate.f32, t * config.intermediateSize)
+            Ops.geluTanhMul(gate: gate.f32, up: up.f32, into: gate.f32, count: t * config.intermediateSize)
             try layer.downProj(gate.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
-            ck_rmsnorm_rows(h.f32, h.f32, layer.postFeedforwardNorm, 1, eps, Int64(t), Int64(d))
-            ck_add(x.f32, h.f32, t * d)
+            Ops.rmsNorm(h.f32, rows: t, dim: d, weight: layer.postFeedforwardNorm, eps: eps, into: h.f32)
+            Ops.add(h.f32, into: x.f32, count: t * d)
         }
         cache.advance(by: t)
-        ck_rmsnorm_rows(x.f32, x.f32, finalNorm, 1, eps, Int64(t), Int64(d))
+        Ops.rmsNorm(x.f32, rows: t, dim: d, weight: finalNorm, eps: eps, into: x.f32)
         return x
     }
 
@@ -206,7 +205,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
         } else {
             try MatMul.linear(hidden.f32, rows: rows, weight: lmHead, out: out.f32, mode: computeMode)
         }
-        if let cap = config.outputLogitSoftcap { ck_softcap(out.f32, out.count, cap) }
+        if let cap = config.outputLogitSoftcap { Ops.softcap(out.f32, count: out.count, cap: cap) }
         return out
     }
 
@@ -222,7 +221,7 @@ public final class Gemma3TextModel: @unchecked Sendable {
         }
         let out = Tensor(zeros: [rows, ids.count])
         try MatMul.linear(hidden.f32, rows: rows, weight: w, out: out.f32, mode: computeMode)
-        if let cap = config.outputLogitSoftcap { ck_softcap(out.f32, out.count, cap) }
+        if let cap = config.outputLogitSoftcap { Ops.softcap(out.f32, count: out.count, cap: cap) }
         return out
     }
 

@@ -1,4 +1,3 @@
-import CKernels
 import Tensor
 
 /// Output of greedy decoding.
@@ -39,7 +38,7 @@ extension Gemma3TextModel {
         let t1 = clock.now
         var out: [Int] = []
         while out.count < budget {
-            let next = Int(ck_argmax(logits.f32, Int64(config.vocabSize)))
+            let next = Ops.argmax(logits.f32, count: config.vocabSize)
             out.append(next)
             if stopIDs.contains(next) || out.count == budget { break }
             let h = try forward(embeddings: try embed([next]), cache: cache, adapter: adapter)

@@ -1,4 +1,3 @@
-import CKernels
 import Tensor
 
 /// A low-rank update y += scale · B(Ax) of one linear layer (PEFT LoRA), kept in float32.
@@ -81,7 +80,7 @@ public final class LinearLayer: @unchecked Sendable {
         } else {
             try MatMul.linear(x, rows: rows, weight: weight, out: out, mode: mode)
         }
-        if let bias { ck_add_bias_rows(out, bias, Int64(rows), Int64(outFeatures)) }
+        if let bias { Ops.addBias(bias, into: out, rows: rows, cols: outFeatures) }
         if let adapter, let delta = adapters[adapter] {
             try delta.apply(x, rows: rows, out: out, ldOut: outFeatures)
         }

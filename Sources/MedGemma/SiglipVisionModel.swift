@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Tensor
 
@@ -93,8 +92,8 @@ public final class SiglipVisionModel: @unchecked Sendable {
         let patches = pixelValues.withUnsafeBufferPointer { unfold($0.baseAddress!) }
         let x = Tensor(zeros: [t, d])
         try MatMul.linear(patches.f32, rows: t, weight: patchWeight, out: x.f32, mode: .f32)
-        ck_add_bias_rows(x.f32, patchBias, Int64(t), Int64(d))
-        ck_add(x.f32, positions.f32, t * d)
+        Ops.addBias(patchBias, into: x.f32, rows: t, cols: d)
+        Ops.add(positions.f32, into: x.f32, count: t * d)
 
         let h = Tensor(zeros: [t, d]), q = Tensor(zeros: [t, d]), k = Tensor(zeros: [t, d]), v = Tensor(zeros: [t, d])
         let attn = Tensor(zeros: [t, d]), mid = Tensor(zeros: [t, ff])
@@ -102,7 +101,7 @@ public final class SiglipVisionModel: @unchecked Sendable {
         let scale = Float(1 / Double(hd).squareRoot())
         let eps = config.layerNormEps, mode = computeMode
         for layer in layers {
-            ck_layernorm_rows(x.f32, h.f32, layer.norm1Weight, layer.norm1Bias, eps, Int64(t), Int64(d))
+            Ops.layerNorm(x.f32, rows: t, dim: d, weight: layer.norm1Weight, bias: layer.norm1Bias, eps: eps, into: h.f32)
             try layer.qProj(h.f32, rows: t, out: q.f32, mode: mode, adapter: adapter)
             try layer.kProj(h.f32, rows: t, out: k.f32, mode: mode, adapter: adapter)
             try layer.vProj(h.f32, rows: t, out: v.f32, mode: mode, adapter: adapter)
@@ -112,15 +111,15 @@ public final class SiglipVisionModel: @unchecked Sendable {
             problem.bf16Products = mode == .bf16
             try Attention.run(problem)
             try layer.outProj(attn.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
-            ck_add(x.f32, h.f32, t * d)
+            Ops.add(h.f32, into: x.f32, count: t * d)
 
-            ck_layernorm_rows(x.f32, h.f32, layer.norm2Weight, layer.norm2Bias, eps, Int64(t), Int64(d))
+            Ops.layerNorm(x.f32, rows: t, dim: d, weight: layer.norm2Weight, bias: layer.norm2Bias, eps: eps, into: h.f32)
             try layer.fc1(h.f32, rows: t, out: mid.f32, mode: mode, adapter: adapter)
-            ck_gelu_tanh(mid.f32, t * ff)
+            Ops.geluTanh(mid.f32, count: t * ff)
             try layer.fc2(mid.f32, rows: t, out: h.f32, mode: mode, adapter: adapter)
-            ck_add(x.f32, h.f32, t * d)
+            Ops.add(h.f32, into: x.f32, count: t * d)
         }
-        ck_layernorm_rows(x.f32, x.f32, postNormWeight, postNormBias, eps, Int64(t), Int64(d))
+        Ops.layerNorm(x.f32, rows: t, dim: d, weight: postNormWeight, bias: postNormBias, eps: eps, into: x.f32)
         return x
     }
 }
@@ -160,13 +159,13 @@ public final class Gemma3MultimodalProjector: @unchecked Sendable {
                 let o = dst + (ty * tokensPerSide + tx) * d
                 for dy in 0..<k {
                     for dx in 0..<k {
-                        ck_add(o, src + ((ty * k + dy) * patchesPerSide + tx * k + dx) * d, d)
+                        Ops.add(src + ((ty * k + dy) * patchesPerSide + tx * k + dx) * d, into: o, count: d)
                     }
                 }
-                ck_scale(o, d, inv)
+                Ops.scale(o, count: d, by: inv)
             }
         }
-        ck_rmsnorm_rows(dst, dst, normWeight, 1, eps, Int64(tokens), Int64(d))
+        Ops.rmsNorm(dst, rows: tokens, dim: d, weight: normWeight, eps: eps, into: dst)
         let out = Tensor(zeros: [tokens, textHidden])
         try MatMul.gemm(m: tokens, n: textHidden, k: d, a: dst, lda: d, b: projection.f32, ldb: textHidden, transB: false,
                         c: out.f32, ldc: textHidden)

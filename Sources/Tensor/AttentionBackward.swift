@@ -156,11 +156,3 @@ extension Attention {
         if status != 0 { throw GEMMError(status: status, operation: op) }
     }
 }
-
-extension MatMul {
-    /// Throws `GEMMError` for a non-zero library status (for callers outside this module that call the C
-    /// products directly, e.g. transposed-A products of backward passes).
-    public static func checkStatus(_ status: Int32, _ operation: String) throws {
-        try check(status, operation)
-    }
-}

@@ -86,15 +86,31 @@ public enum MatMul {
         if let failure { throw failure }
     }
 
-    /// C[M, N] = alpha · A[M, K] · op(B) (+ beta C), float32, with explicit leading dimensions.
+    /// C[M, N] = alpha · op(A) · op(B) + beta · C, float32, with explicit leading dimensions.
+    /// `transA` false: A is [M, K]; true: A is [K, M] (gradients of weights: dW += dYᵀ X).
     /// `transB` false: B is [K, N]; true: B is [N, K].
+    /// `beta` 1 accumulates into C (gradient sums); 0 overwrites it.
     /// `insideParallelLoop`: called from a `Parallel.forEach` worker, so use the library whose threading
     /// follows the worker's one-thread limit.
-    public static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
+    /// `operation` names the product in the error when the library fails.
+    public static func gemm(transA: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, insideParallelLoop: Bool = false) throws {
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, insideParallelLoop: Bool = false,
+                            operation: String = "sgemm") throws {
         let f = insideParallelLoop ? ck_sgemm_dnnl : ck_sgemm
-        try check(f(0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)), "sgemm")
+        try check(f(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)),
+                  operation)
+    }
+
+    /// C[M, N] = op(A) · op(B) + beta · C with bf16 operands (raw bf16 bits, e.g. from
+    /// `Convert.fromFloat(_:into:dtype:count:)`) multiplied on the bf16 units, accumulating in float32.
+    /// Shapes and flags as in `gemm`; `beta` is 0 or 1. On CPUs without bf16 kernels the operands are
+    /// widened to float32 panel by panel (`BF16Products`).
+    public static func gemmBF16(transA: Bool = false, m: Int, n: Int, k: Int,
+                                a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, transB: Bool,
+                                beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, operation: String = "bf16 matmul") throws {
+        try check(ck_gemm_bf16(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(lda), b, Int64(ldb),
+                               beta, c, Int64(ldc)), operation)
     }
 
     @inline(__always)

@@ -148,6 +148,12 @@ public enum Convert {
         ck_f32_to_bf16(&f, &v, 1)
         return v
     }
+    public static func floatToF16(_ x: Float) -> UInt16 {
+        var v: UInt16 = 0
+        var f = x
+        ck_f32_to_f16(&f, &v, 1)
+        return v
+    }
     public static func f16ToFloat(_ bits: UInt16) -> Float {
         var f: Float = 0
         var b = bits

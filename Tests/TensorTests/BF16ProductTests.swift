@@ -1,4 +1,3 @@
-import CKernels
 import Tensor
 import XCTest
 
@@ -16,7 +15,7 @@ final class BF16ProductTests: XCTestCase {
 
     private func bf16(_ x: [Float]) -> [UInt16] {
         var out = [UInt16](repeating: 0, count: x.count)
-        ck_f32_to_bf16(x, &out, x.count)
+        Convert.fromFloat(x, into: &out, dtype: .bf16, count: x.count)
         return out
     }
 
@@ -49,9 +48,15 @@ final class BF16ProductTests: XCTestCase {
         defer { BF16Products.forceWidened(false) }
         var c = c0
         let lda = transA ? m : k, ldb = transB ? k : n
-        let rc = ck_gemm_bf16(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(lda),
-                              b, Int64(ldb), beta, &c, Int64(n))
-        return (rc, c)
+        do {
+            try MatMul.gemmBF16(transA: transA, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB,
+                                beta: beta, c: &c, ldc: n)
+        } catch let error as GEMMError {
+            return (error.status, c)
+        } catch {
+            return (-1, c)
+        }
+        return (0, c)
     }
 
     func testWidenedProductsMatchTheReferenceAndTheNativeKernels() throws {

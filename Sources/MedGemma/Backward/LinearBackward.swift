@@ -1,4 +1,3 @@
-import CKernels
 import Tensor
 
 /// What the backward of one linear layer needs from its forward: the LoRA branch input after dropout and
@@ -52,7 +51,7 @@ extension LinearLayer {
                          trainables: Trainables, rng: inout SplitMix64) throws -> LinearActivations? {
         if let full = trainables.linear(self) {
             try MatMul.linear(x, rows: rows, weight: full.w.value, out: out, mode: mode)
-            if let b = full.b { ck_add_bias_rows(out, b.value.f32, Int64(rows), Int64(outFeatures)) }
+            if let b = full.b { Ops.addBias(b.value.f32, into: out, rows: rows, cols: outFeatures) }
         } else {
             try self(x, rows: rows, out: out, mode: mode, adapter: nil)
         }
@@ -81,12 +80,12 @@ extension LinearLayer {
         let inF = inFeatures, outF = outFeatures
         if let full = trainables.linear(self) {
             if let dx {
-                try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dOut, Int64(outF), full.w.value.f32, Int64(inF),
-                                       1, dx, Int64(inF)), "input gradient")
+                try MatMul.gemm(m: rows, n: inF, k: outF, a: dOut, lda: outF, b: full.w.value.f32, ldb: inF, transB: false, beta: 1,
+                                c: dx, ldc: inF, operation: "input gradient")
             }
             // dW += dOutᵀ x ; db += Σ_rows dOut
-            try checkGEMM(ck_sgemm(1, 0, Int64(outF), Int64(inF), Int64(rows), 1, dOut, Int64(outF), x, Int64(inF),
-                                   1, full.w.grad.f32, Int64(inF)), "weight gradient")
+            try MatMul.gemm(transA: true, m: outF, n: inF, k: rows, a: dOut, lda: outF, b: x, ldb: inF, transB: false, beta: 1,
+                            c: full.w.grad.f32, ldc: inF, operation: "weight gradient")
             if let b = full.b {
                 for r in 0..<rows { for o in 0..<outF { b.grad.f32[o] += dOut[r * outF + o] } }
             }
@@ -97,15 +96,15 @@ extension LinearLayer {
         let r = module.a.shape[0], scale = trainables.scale
         let input = act.dropped.map { UnsafePointer($0.f32) } ?? x
         // dB += scale · dOutᵀ h
-        try checkGEMM(ck_sgemm(1, 0, Int64(outF), Int64(r), Int64(rows), scale, dOut, Int64(outF), act.h.f32, Int64(r),
-                               1, module.b.grad.f32, Int64(r)), "LoRA dB")
+        try MatMul.gemm(transA: true, m: outF, n: r, k: rows, alpha: scale, a: dOut, lda: outF, b: act.h.f32, ldb: r, transB: false,
+                        beta: 1, c: module.b.grad.f32, ldc: r, operation: "LoRA dB")
         // dh = scale · dOut B
         let dh = Tensor(zeros: [rows, r])
         try MatMul.gemm(m: rows, n: r, k: outF, alpha: scale, a: dOut, lda: outF, b: module.b.value.f32, ldb: r, transB: false,
                         c: dh.f32, ldc: r)
         // dA += dhᵀ x̃
-        try checkGEMM(ck_sgemm(1, 0, Int64(r), Int64(inF), Int64(rows), 1, dh.f32, Int64(r), input, Int64(inF),
-                               1, module.a.grad.f32, Int64(inF)), "LoRA dA")
+        try MatMul.gemm(transA: true, m: r, n: inF, k: rows, a: dh.f32, lda: r, b: input, ldb: inF, transB: false, beta: 1,
+                        c: module.a.grad.f32, ldc: inF, operation: "LoRA dA")
         guard let dx else { return }
         // dx += (dh A) ∘ keep
         if let keep = act.keep {
@@ -145,16 +144,16 @@ enum FrozenWeight {
         let outF = weight.shape[0], inF = weight.shape[1]
         if rows == 0 || outF == 0 { return }
         if weight.dtype == .f32 {
-            try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dy, Int64(outF), weight.f32, Int64(inF),
-                                   1, dx, Int64(inF)), "input gradient")
+            try MatMul.gemm(m: rows, n: inF, k: outF, a: dy, lda: outF, b: weight.f32, ldb: inF, transB: false, beta: 1, c: dx, ldc: inF,
+                            operation: "input gradient")
             return
         }
         if weight.dtype == .bf16 && mode == .bf16 && rows > smallRows {
             let dyb = TensorStorage(uninitializedByteCount: rows * outF * 2)
             let dyp = dyb.base.assumingMemoryBound(to: UInt16.self)
-            ck_f32_to_bf16(dy, dyp, rows * outF)
-            try checkGEMM(ck_gemm_bf16(0, 0, Int64(rows), Int64(inF), Int64(outF), 1, dyp, Int64(outF),
-                                       weight.raw.assumingMemoryBound(to: UInt16.self), Int64(inF), 1, dx, Int64(inF)), "bf16 input gradient")
+            Convert.fromFloat(dy, into: dyp, dtype: .bf16, count: rows * outF)
+            try MatMul.gemmBF16(m: rows, n: inF, k: outF, a: dyp, lda: outF, b: weight.raw.assumingMemoryBound(to: UInt16.self), ldb: inF,
+                                transB: false, beta: 1, c: dx, ldc: inF, operation: "bf16 input gradient")
             return
         }
         try tiled(dy, rows: rows, outF: outF, inF: inF, into: dx, bf16: false, tile: tile) { r0, rn, buf in
@@ -194,7 +193,7 @@ enum FrozenWeight {
         var half: (dy: TensorStorage, w: TensorStorage)?
         if bf16 {
             let d = TensorStorage(uninitializedByteCount: rows * outF * 2)
-            ck_f32_to_bf16(dy, d.base.assumingMemoryBound(to: UInt16.self), rows * outF)
+            Convert.fromFloat(dy, into: d.base.assumingMemoryBound(to: UInt16.self), dtype: .bf16, count: rows * outF)
             half = (d, TensorStorage(uninitializedByteCount: tile * inF * 2))
         }
         var r0 = 0
@@ -203,13 +202,12 @@ enum FrozenWeight {
             fill(r0, rn, buf)
             if let half {
                 let wb = half.w.base.assumingMemoryBound(to: UInt16.self)
-                ck_f32_to_bf16(buf, wb, rn * inF)
-                try checkGEMM(ck_gemm_bf16(0, 0, Int64(rows), Int64(inF), Int64(rn), 1,
-                                           half.dy.base.assumingMemoryBound(to: UInt16.self) + r0, Int64(outF),
-                                           wb, Int64(inF), 1, dx, Int64(inF)), "bf16 input gradient")
+                Convert.fromFloat(buf, into: wb, dtype: .bf16, count: rn * inF)
+                try MatMul.gemmBF16(m: rows, n: inF, k: rn, a: half.dy.base.assumingMemoryBound(to: UInt16.self) + r0, lda: outF, b: wb,
+                                    ldb: inF, transB: false, beta: 1, c: dx, ldc: inF, operation: "bf16 input gradient")
             } else {
-                try checkGEMM(ck_sgemm(0, 0, Int64(rows), Int64(inF), Int64(rn), 1, dy + r0, Int64(outF), buf, Int64(inF),
-                                       1, dx, Int64(inF)), "input gradient")
+                try MatMul.gemm(m: rows, n: inF, k: rn, a: dy + r0, lda: outF, b: buf, ldb: inF, transB: false, beta: 1, c: dx, ldc: inF,
+                                operation: "input gradient")
             }
             r0 += rn
         }
@@ -224,7 +222,7 @@ enum FrozenWeight {
         let workers = min(Parallel.cores, tiles)
         let scratch = TensorStorage(uninitializedByteCount: workers * (tile + rows) * inF * 4)
         let base = scratch.base.assumingMemoryBound(to: Float.self)
-        var failure: Int32 = 0
+        var failure: Error?
         let lock = SpinLock()
         Parallel.forEach(workers) { w in
             let buf = base + w * (tile + rows) * inF, acc = buf + tile * inF
@@ -233,18 +231,17 @@ enum FrozenWeight {
             while t < tiles {
                 let r0 = t * tile, rn = min(tile, outF - r0)
                 fill(r0, rn, buf)
-                let st = ck_sgemm_dnnl(0, 0, Int64(rows), Int64(inF), Int64(rn), 1, dy + r0, Int64(outF), buf, Int64(inF), 1, acc, Int64(inF))
-                if st != 0 { lock.withLock { failure = st } }
+                do {
+                    try MatMul.gemm(m: rows, n: inF, k: rn, a: dy + r0, lda: outF, b: buf, ldb: inF, transB: false,
+                                    beta: 1, c: acc, ldc: inF, insideParallelLoop: true, operation: "input gradient")
+                } catch {
+                    lock.withLock { failure = error }
+                }
                 t += workers
             }
         }
-        try checkGEMM(failure, "input gradient")
-        for w in 0..<workers { ck_add(dx, base + w * (tile + rows) * inF + tile * inF, rows * inF) }
+        if let failure { throw failure }
+        for w in 0..<workers { Ops.add(base + w * (tile + rows) * inF + tile * inF, into: dx, count: rows * inF) }
     }
 }
 
-/// Throws the GEMM library's failure status.
-@inline(__always)
-func checkGEMM(_ status: Int32, _ operation: String) throws {
-    try MatMul.checkStatus(status, operation)
-}

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Tensor
 
@@ -151,12 +150,12 @@ public struct GradientEngine: @unchecked Sendable {
         }
         let finalNorm = w.vector("language_model.norm.weight", model.finalNorm)
         let normed = Tensor(zeros: [n, d])
-        ck_rmsnorm_rows(rows.f32, normed.f32, finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d))
+        Ops.rmsNorm(rows.f32, rows: n, dim: d, weight: finalNorm, eps: model.config.rmsNormEps, into: normed.f32)
         let logits: Tensor
         if let outputLayer {
             logits = Tensor(zeros: [n, vocab])
             try MatMul.linear(normed.f32, rows: n, weight: outputLayer.value, out: logits.f32, mode: model.computeMode)
-            if let cap = model.config.outputLogitSoftcap { ck_softcap(logits.f32, logits.count, cap) }
+            if let cap = model.config.outputLogitSoftcap { Ops.softcap(logits.f32, count: logits.count, cap: cap) }
         } else {
             logits = try model.logits(normed)
         }
@@ -182,19 +181,21 @@ public struct GradientEngine: @unchecked Sendable {
         guard backward else { return loss }
 
         // Backward: loss head.
-        if let cap = model.config.outputLogitSoftcap { ck_softcap_backward(logits.f32, dLogits.f32, n * vocab, cap) }
+        if let cap = model.config.outputLogitSoftcap {
+            Ops.softcapBackward(capped: logits.f32, dy: dLogits.f32, count: n * vocab, cap: cap)
+        }
         let dNormed = Tensor(zeros: [n, d])
         if let outputLayer {
-            try checkGEMM(ck_sgemm(0, 0, Int64(n), Int64(d), Int64(vocab), 1, dLogits.f32, Int64(vocab), outputLayer.value.f32, Int64(d),
-                                   1, dNormed.f32, Int64(d)), "output layer input gradient")
+            try MatMul.gemm(m: n, n: d, k: vocab, a: dLogits.f32, lda: vocab, b: outputLayer.value.f32, ldb: d, transB: false, beta: 1,
+                            c: dNormed.f32, ldc: d, operation: "output layer input gradient")
             // dW_out += dLogitsᵀ · normed
-            try checkGEMM(ck_sgemm(1, 0, Int64(vocab), Int64(d), Int64(n), 1, dLogits.f32, Int64(vocab), normed.f32, Int64(d),
-                                   1, outputLayer.grad.f32, Int64(d)), "output layer gradient")
+            try MatMul.gemm(transA: true, m: vocab, n: d, k: n, a: dLogits.f32, lda: vocab, b: normed.f32, ldb: d, transB: false, beta: 1,
+                            c: outputLayer.grad.f32, ldc: d, operation: "output layer gradient")
         } else {
             try FrozenWeight.accumulateInputGradient(dLogits.f32, rows: n, weight: model.lmHead, into: dNormed.f32, mode: model.computeMode)
         }
-        ck_rmsnorm_rows_backward(rows.f32, dNormed.f32, finalNorm, 1, model.config.rmsNormEps, Int64(n), Int64(d), dNormed.f32,
-                                 w.grad("language_model.norm.weight"))
+        Ops.rmsNormBackward(rows.f32, dy: dNormed.f32, rows: n, dim: d, weight: finalNorm, eps: model.config.rmsNormEps, dx: dNormed.f32,
+                            dWeight: w.grad("language_model.norm.weight"))
         let dx = Tensor(zeros: [t, d])
         for (i, target) in example.targets.enumerated() {
             let dst = dx.f32 + target.position * d, src = dNormed.f32 + i * d

@@ -1,4 +1,3 @@
-import CKernels
 import Tensor
 
 /// One SigLIP layer's activations, recomputed from its input inside the backward.
@@ -58,20 +57,20 @@ extension SiglipVisionModel {
         func linear(_ l: LinearLayer, _ input: Tensor, _ out: Tensor) throws {
             a.lin[l.module] = try l.trainingForward(input.f32, rows: t, out: out.f32, mode: mode, trainables: w, rng: &rng)
         }
-        ck_layernorm_rows(x.f32, a.h1.f32, norms.w1, norms.b1, eps, Int64(t), Int64(d))
+        Ops.layerNorm(x.f32, rows: t, dim: d, weight: norms.w1, bias: norms.b1, eps: eps, into: a.h1.f32)
         try linear(layer.qProj, a.h1, a.q)
         try linear(layer.kProj, a.h1, a.k)
         try linear(layer.vProj, a.h1, a.v)
         try Attention.run(attentionProblem(a))
         try linear(layer.outProj, a.attn, a.x1)
-        ck_add(a.x1.f32, x.f32, t * d)  // x1 = x + out_proj(attn)
+        Ops.add(x.f32, into: a.x1.f32, count: t * d)  // x1 = x + out_proj(attn)
 
-        ck_layernorm_rows(a.x1.f32, a.h2.f32, norms.w2, norms.b2, eps, Int64(t), Int64(d))
+        Ops.layerNorm(a.x1.f32, rows: t, dim: d, weight: norms.w2, bias: norms.b2, eps: eps, into: a.h2.f32)
         try linear(layer.fc1, a.h2, a.pre)
         a.mid.f32.update(from: a.pre.f32, count: t * ff)
-        ck_gelu_tanh(a.mid.f32, t * ff)
+        Ops.geluTanh(a.mid.f32, count: t * ff)
         try linear(layer.fc2, a.mid, x)
-        ck_add(x.f32, a.x1.f32, t * d)
+        Ops.add(a.x1.f32, into: x.f32, count: t * d)
         return a
     }
 
@@ -91,11 +90,12 @@ extension SiglipVisionModel {
         // MLP block: out = x1 + fc2(gelu(fc1(LN2(x1)))).
         let dMid = Tensor(zeros: [t, ff])
         try back(layer.fc2, a.mid, dx, dMid)
-        ck_gelu_tanh_backward(a.pre.f32, dMid.f32, dMid.f32, t * ff)
+        Ops.geluTanhBackward(a.pre.f32, dy: dMid.f32, dx: dMid.f32, count: t * ff)
         let dh2 = Tensor(zeros: [t, d])
         try back(layer.fc1, a.h2, dMid, dh2)
-        ck_layernorm_rows_backward(a.x1.f32, dh2.f32, norms.w2, eps, Int64(t), Int64(d), dh2.f32, w.grad(norms.names[2]), w.grad(norms.names[3]))
-        ck_add(dx.f32, dh2.f32, t * d)  // ∂L/∂x1
+        Ops.layerNormBackward(a.x1.f32, dy: dh2.f32, rows: t, dim: d, weight: norms.w2, eps: eps, dx: dh2.f32,
+                              dWeight: w.grad(norms.names[2]), dBias: w.grad(norms.names[3]))
+        Ops.add(dh2.f32, into: dx.f32, count: t * d)  // ∂L/∂x1
         // Attention block: x1 = x + out_proj(attention(q, k, v of LN1(x))).
         let dAttn = Tensor(zeros: [t, d])
         try back(layer.outProj, a.attn, dx, dAttn)
@@ -108,8 +108,9 @@ extension SiglipVisionModel {
         try back(layer.kProj, a.h1, dk, dh1)
         try back(layer.vProj, a.h1, dv, dh1)
         if let dh1 {
-            ck_layernorm_rows_backward(input.f32, dh1.f32, norms.w1, eps, Int64(t), Int64(d), dh1.f32, w.grad(norms.names[0]), w.grad(norms.names[1]))
-            if needInputGradient { ck_add(dx.f32, dh1.f32, t * d) }
+            Ops.layerNormBackward(input.f32, dy: dh1.f32, rows: t, dim: d, weight: norms.w1, eps: eps, dx: dh1.f32,
+                                  dWeight: w.grad(norms.names[0]), dBias: w.grad(norms.names[1]))
+            if needInputGradient { Ops.add(dh1.f32, into: dx.f32, count: t * d) }
         }
     }
 
@@ -127,8 +128,8 @@ extension SiglipVisionModel {
         let x = Tensor(zeros: [t, d])
         try MatMul.linear(patches.f32, rows: t, weight: w.matrix("vision_tower.embeddings.patch_embedding.weight", patchWeight),
                           out: x.f32, mode: .f32)
-        ck_add_bias_rows(x.f32, w.vector("vision_tower.embeddings.patch_embedding.bias", patchBias), Int64(t), Int64(d))
-        ck_add(x.f32, w.matrix("vision_tower.embeddings.position_embedding.weight", positions).f32, t * d)
+        Ops.addBias(w.vector("vision_tower.embeddings.patch_embedding.bias", patchBias), into: x.f32, rows: t, cols: d)
+        Ops.add(w.matrix("vision_tower.embeddings.position_embedding.weight", positions).f32, into: x.f32, count: t * d)
         var trace = VisionTrace(patches: patches, preNorm: x, encoded: Tensor(zeros: [t, d]))
         for li in 0..<layers.count {
             if keepLayerInputs {
@@ -142,8 +143,8 @@ extension SiglipVisionModel {
             trace.layerRNG.append(rng)
             try trainingLayerForward(li, x: x, trainables: w, rng: &rng)
         }
-        ck_layernorm_rows(x.f32, trace.encoded.f32, w.vector("vision_tower.post_layernorm.weight", postNormWeight),
-                          w.vector("vision_tower.post_layernorm.bias", postNormBias), config.layerNormEps, Int64(t), Int64(d))
+        Ops.layerNorm(x.f32, rows: t, dim: d, weight: w.vector("vision_tower.post_layernorm.weight", postNormWeight),
+                      bias: w.vector("vision_tower.post_layernorm.bias", postNormBias), eps: config.layerNormEps, into: trace.encoded.f32)
         return trace
     }
 
@@ -152,9 +153,9 @@ extension SiglipVisionModel {
     func trainingBackward(_ trace: VisionTrace, dEncoded: Tensor, trainables w: Trainables) throws {
         let t = config.numPatches, d = config.hiddenSize
         let dx = Tensor(zeros: [t, d])
-        ck_layernorm_rows_backward(trace.preNorm.f32, dEncoded.f32, w.vector("vision_tower.post_layernorm.weight", postNormWeight),
-                                   config.layerNormEps, Int64(t), Int64(d), dx.f32,
-                                   w.grad("vision_tower.post_layernorm.weight"), w.grad("vision_tower.post_layernorm.bias"))
+        Ops.layerNormBackward(trace.preNorm.f32, dy: dEncoded.f32, rows: t, dim: d,
+                              weight: w.vector("vision_tower.post_layernorm.weight", postNormWeight), eps: config.layerNormEps, dx: dx.f32,
+                              dWeight: w.grad("vision_tower.post_layernorm.weight"), dBias: w.grad("vision_tower.post_layernorm.bias"))
         let embeddings = w.full?["vision_tower.embeddings.patch_embedding.weight"]
         for li in stride(from: layers.count - 1, through: 0, by: -1) {
             var rng = trace.layerRNG[li]
@@ -164,12 +165,12 @@ extension SiglipVisionModel {
         guard let patchW = embeddings else { return }
         // x0 = patches · Wᵀ + bias + positions
         let cols = patchW.shape[1]
-        try checkGEMM(ck_sgemm(1, 0, Int64(d), Int64(cols), Int64(t), 1, dx.f32, Int64(d), trace.patches.f32, Int64(cols),
-                               1, patchW.grad.f32, Int64(cols)), "patch embedding gradient")
+        try MatMul.gemm(transA: true, m: d, n: cols, k: t, a: dx.f32, lda: d, b: trace.patches.f32, ldb: cols, transB: false, beta: 1,
+                        c: patchW.grad.f32, ldc: cols, operation: "patch embedding gradient")
         if let bias = w.grad("vision_tower.embeddings.patch_embedding.bias") {
             for r in 0..<t { for j in 0..<d { bias[j] += dx.f32[r * d + j] } }
         }
-        if let pos = w.grad("vision_tower.embeddings.position_embedding.weight") { ck_add(pos, dx.f32, t * d) }
+        if let pos = w.grad("vision_tower.embeddings.position_embedding.weight") { Ops.add(dx.f32, into: pos, count: t * d) }
     }
 }
 
@@ -190,8 +191,8 @@ extension Gemma3MultimodalProjector {
     func pool(_ patches: Tensor) -> Tensor {
         let k = patchesPerSide / tokensPerSide, d = visionHidden
         let pooled = Tensor(zeros: [tokensPerSide * tokensPerSide, d])
-        forEachPoolingPair { token, patch in ck_add(pooled.f32 + token * d, patches.f32 + patch * d, d) }
-        ck_scale(pooled.f32, pooled.count, 1 / Float(k * k))
+        forEachPoolingPair { token, patch in Ops.add(patches.f32 + patch * d, into: pooled.f32 + token * d, count: d) }
+        Ops.scale(pooled.f32, count: pooled.count, by: 1 / Float(k * k))
         return pooled
     }
 
@@ -199,8 +200,8 @@ extension Gemma3MultimodalProjector {
     func trainingProject(_ patches: Tensor, trainables w: Trainables) throws -> Tensor {
         let tokens = tokensPerSide * tokensPerSide, d = visionHidden
         let normed = pool(patches)
-        ck_rmsnorm_rows(normed.f32, normed.f32, w.vector("multi_modal_projector.mm_soft_emb_norm.weight", normWeight), 1, eps,
-                        Int64(tokens), Int64(d))
+        Ops.rmsNorm(normed.f32, rows: tokens, dim: d, weight: w.vector("multi_modal_projector.mm_soft_emb_norm.weight", normWeight),
+                    eps: eps, into: normed.f32)
         let out = Tensor(zeros: [tokens, textHidden])
         try MatMul.gemm(m: tokens, n: textHidden, k: d, a: normed.f32, lda: d,
                         b: w.matrix("multi_modal_projector.mm_input_projection_weight", projection).f32, ldb: textHidden, transB: false,
@@ -218,15 +219,15 @@ extension Gemma3MultimodalProjector {
         // out = RMSNorm(pooled) · P,  P [visionHidden, textHidden]
         if let dP = w.grad("multi_modal_projector.mm_input_projection_weight") {
             let normed = Tensor(zeros: [tokens, d])
-            ck_rmsnorm_rows(pooled.f32, normed.f32, normW, 1, eps, Int64(tokens), Int64(d))
-            try checkGEMM(ck_sgemm(1, 0, Int64(d), Int64(textHidden), Int64(tokens), 1, normed.f32, Int64(d), dOut, Int64(textHidden),
-                                   1, dP, Int64(textHidden)), "projection gradient")
+            Ops.rmsNorm(pooled.f32, rows: tokens, dim: d, weight: normW, eps: eps, into: normed.f32)
+            try MatMul.gemm(transA: true, m: d, n: textHidden, k: tokens, a: normed.f32, lda: d, b: dOut, ldb: textHidden, transB: false,
+                            beta: 1, c: dP, ldc: textHidden, operation: "projection gradient")
         }
         let dNormed = Tensor(zeros: [tokens, d])
         try MatMul.gemm(m: tokens, n: d, k: textHidden, a: dOut, lda: textHidden, b: proj.f32, ldb: textHidden, transB: true,
                         c: dNormed.f32, ldc: d)
-        ck_rmsnorm_rows_backward(pooled.f32, dNormed.f32, normW, 1, eps, Int64(tokens), Int64(d), dNormed.f32,
-                                 w.grad("multi_modal_projector.mm_soft_emb_norm.weight"))
+        Ops.rmsNormBackward(pooled.f32, dy: dNormed.f32, rows: tokens, dim: d, weight: normW, eps: eps, dx: dNormed.f32,
+                            dWeight: w.grad("multi_modal_projector.mm_soft_emb_norm.weight"))
         // Average pooling: each patch receives its token's gradient / k².
         let dPatches = Tensor(zeros: [patchesPerSide * patchesPerSide, d])
         let inv = 1 / Float(k * k)

@@ -1,4 +1,3 @@
-import CKernels
 import Tensor
 
 /// Per-pass constants of the decoder's training forward/backward: rotary tables (and their inverse
@@ -72,29 +71,29 @@ extension Gemma3TextModel {
         func linear(_ l: LinearLayer, _ input: Tensor, _ out: Tensor) throws {
             a.lin[l.module] = try l.trainingForward(input.f32, rows: t, out: out.f32, mode: mode, trainables: w, rng: &rng)
         }
-        ck_rmsnorm_rows(x.f32, a.h.f32, norms.input, 1, eps, Int64(t), Int64(d))
+        Ops.rmsNorm(x.f32, rows: t, dim: d, weight: norms.input, eps: eps, into: a.h.f32)
         try linear(layer.qProj, a.h, a.q)
         try linear(layer.kProj, a.h, a.k)
         try linear(layer.vProj, a.h, a.v)
-        ck_rmsnorm_rows(a.q.f32, a.qr.f32, norms.q, 1, eps, Int64(t * config.numHeads), Int64(hd))
-        ck_rmsnorm_rows(a.k.f32, a.kr.f32, norms.k, 1, eps, Int64(t * config.numKVHeads), Int64(hd))
+        Ops.rmsNorm(a.q.f32, rows: t * config.numHeads, dim: hd, weight: norms.q, eps: eps, into: a.qr.f32)
+        Ops.rmsNorm(a.k.f32, rows: t * config.numKVHeads, dim: hd, weight: norms.k, eps: eps, into: a.kr.f32)
         let tab = try c.table(layer.kind)
-        ck_rope_rows(a.qr.f32, Int64(t), Int64(config.numHeads), Int64(hd), tab.cos, tab.sin, Int64(qOut))
-        ck_rope_rows(a.kr.f32, Int64(t), Int64(config.numKVHeads), Int64(hd), tab.cos, tab.sin, Int64(kvOut))
+        Ops.rope(a.qr.f32, rows: t, heads: config.numHeads, headDim: hd, cos: tab.cos, sin: tab.sin, rowStride: qOut)
+        Ops.rope(a.kr.f32, rows: t, heads: config.numKVHeads, headDim: hd, cos: tab.cos, sin: tab.sin, rowStride: kvOut)
         try Attention.run(try attentionProblem(li, a, c))
         try linear(layer.oProj, a.attn, a.o)
         a.x1.f32.update(from: a.o.f32, count: t * d)
-        ck_rmsnorm_rows(a.x1.f32, a.x1.f32, norms.postAttention, 1, eps, Int64(t), Int64(d))
-        ck_add(a.x1.f32, x.f32, t * d)  // x1 = x + post-norm(o): the same sum as the inference residual update
+        Ops.rmsNorm(a.x1.f32, rows: t, dim: d, weight: norms.postAttention, eps: eps, into: a.x1.f32)
+        Ops.add(x.f32, into: a.x1.f32, count: t * d)  // x1 = x + post-norm(o): the same sum as the inference residual update
 
-        ck_rmsnorm_rows(a.x1.f32, a.h2.f32, norms.preFeedforward, 1, eps, Int64(t), Int64(d))
+        Ops.rmsNorm(a.x1.f32, rows: t, dim: d, weight: norms.preFeedforward, eps: eps, into: a.h2.f32)
         try linear(layer.gateProj, a.h2, a.gate)
         try linear(layer.upProj, a.h2, a.up)
-        ck_gelu_tanh_mul(a.gate.f32, a.up.f32, a.act.f32, t * ff)
+        Ops.geluTanhMul(gate: a.gate.f32, up: a.up.f32, into: a.act.f32, count: t * ff)
         try linear(layer.downProj, a.act, a.down)
         x.f32.update(from: a.down.f32, count: t * d)
-        ck_rmsnorm_rows(x.f32, x.f32, norms.postFeedforward, 1, eps, Int64(t), Int64(d))
-        ck_add(x.f32, a.x1.f32, t * d)
+        Ops.rmsNorm(x.f32, rows: t, dim: d, weight: norms.postFeedforward, eps: eps, into: x.f32)
+        Ops.add(a.x1.f32, into: x.f32, count: t * d)
         return a
     }
 
@@ -126,20 +125,23 @@ extension Gemma3TextModel {
         }
         // Feed-forward block: out = x1 + postFF(down(gelu(gate)·up)).
         let dDown = Tensor(zeros: [t, d])
-        ck_rmsnorm_rows_backward(a.down.f32, dx.f32, norms.postFeedforward, 1, eps, Int64(t), Int64(d), dDown.f32, w.grad(norms.names[5]))
+        Ops.rmsNormBackward(a.down.f32, dy: dx.f32, rows: t, dim: d, weight: norms.postFeedforward, eps: eps, dx: dDown.f32,
+                            dWeight: w.grad(norms.names[5]))
         let dAct = Tensor(zeros: [t, ff])
         try back(layer.downProj, a.act, dDown, dAct)
         let dGate = Tensor(zeros: [t, ff]), dUp = Tensor(zeros: [t, ff])
-        ck_gelu_tanh_mul_backward(a.gate.f32, a.up.f32, dAct.f32, dGate.f32, dUp.f32, t * ff)
+        Ops.geluTanhMulBackward(gate: a.gate.f32, up: a.up.f32, dOut: dAct.f32, dGate: dGate.f32, dUp: dUp.f32, count: t * ff)
         let dh2 = Tensor(zeros: [t, d])
         try back(layer.gateProj, a.h2, dGate, dh2)
         try back(layer.upProj, a.h2, dUp, dh2)
-        ck_rmsnorm_rows_backward(a.x1.f32, dh2.f32, norms.preFeedforward, 1, eps, Int64(t), Int64(d), dh2.f32, w.grad(norms.names[4]))
-        ck_add(dx.f32, dh2.f32, t * d)  // dx now holds ∂L/∂x1
+        Ops.rmsNormBackward(a.x1.f32, dy: dh2.f32, rows: t, dim: d, weight: norms.preFeedforward, eps: eps, dx: dh2.f32,
+                            dWeight: w.grad(norms.names[4]))
+        Ops.add(dh2.f32, into: dx.f32, count: t * d)  // dx now holds ∂L/∂x1
 
         // Attention block: x1 = x + postAttn(o(attention(rope(qnorm(q)), rope(knorm(k)), v))).
         let dO = Tensor(zeros: [t, d])
-        ck_rmsnorm_rows_backward(a.o.f32, dx.f32, norms.postAttention, 1, eps, Int64(t), Int64(d), dO.f32, w.grad(norms.names[3]))
+        Ops.rmsNormBackward(a.o.f32, dy: dx.f32, rows: t, dim: d, weight: norms.postAttention, eps: eps, dx: dO.f32,
+                            dWeight: w.grad(norms.names[3]))
         let dAttn = Tensor(zeros: [t, qOut])
         try back(layer.oProj, a.attn, dO, dAttn)
         let dq = Tensor(zeros: [t, qOut]), dk = Tensor(zeros: [t, kvOut]), dv = Tensor(zeros: [t, kvOut])
@@ -147,15 +149,18 @@ extension Gemma3TextModel {
                                grads: AttentionGradients(dq: dq.f32, dk: dk.f32, dv: dv.f32))
         // The rotation's transpose is the rotation by the opposite angle.
         let tab = try c.table(layer.kind)
-        ck_rope_rows(dq.f32, Int64(t), Int64(config.numHeads), Int64(hd), tab.cos, tab.negSin, Int64(qOut))
-        ck_rope_rows(dk.f32, Int64(t), Int64(config.numKVHeads), Int64(hd), tab.cos, tab.negSin, Int64(kvOut))
-        ck_rmsnorm_rows_backward(a.q.f32, dq.f32, norms.q, 1, eps, Int64(t * config.numHeads), Int64(hd), dq.f32, w.grad(norms.names[1]))
-        ck_rmsnorm_rows_backward(a.k.f32, dk.f32, norms.k, 1, eps, Int64(t * config.numKVHeads), Int64(hd), dk.f32, w.grad(norms.names[2]))
+        Ops.ropeBackward(dq.f32, rows: t, heads: config.numHeads, headDim: hd, cos: tab.cos, negatedSin: tab.negSin, rowStride: qOut)
+        Ops.ropeBackward(dk.f32, rows: t, heads: config.numKVHeads, headDim: hd, cos: tab.cos, negatedSin: tab.negSin, rowStride: kvOut)
+        Ops.rmsNormBackward(a.q.f32, dy: dq.f32, rows: t * config.numHeads, dim: hd, weight: norms.q, eps: eps, dx: dq.f32,
+                            dWeight: w.grad(norms.names[1]))
+        Ops.rmsNormBackward(a.k.f32, dy: dk.f32, rows: t * config.numKVHeads, dim: hd, weight: norms.k, eps: eps, dx: dk.f32,
+                            dWeight: w.grad(norms.names[2]))
         let dh = Tensor(zeros: [t, d])
         try back(layer.qProj, a.h, dq, dh)
         try back(layer.kProj, a.h, dk, dh)
         try back(layer.vProj, a.h, dv, dh)
-        ck_rmsnorm_rows_backward(input.f32, dh.f32, norms.input, 1, eps, Int64(t), Int64(d), dh.f32, w.grad(norms.names[0]))
-        ck_add(dx.f32, dh.f32, t * d)
+        Ops.rmsNormBackward(input.f32, dy: dh.f32, rows: t, dim: d, weight: norms.input, eps: eps, dx: dh.f32,
+                            dWeight: w.grad(norms.names[0]))
+        Ops.add(dh.f32, into: dx.f32, count: t * d)
     }
 }
