@@ -1,3 +1,5 @@
+import CDICOMCodecs
+
 /// A raw DEFLATE (RFC 1951) decompressor, for the deflated explicit VR little endian transfer syntax.
 /// Every read is bounds-checked and the output is capped, so a hostile stream cannot crash or exhaust memory.
 public enum Inflate {
@@ -8,6 +10,7 @@ public enum Inflate {
         case invalidCode(String)
         case distanceTooFar
         case outputTooLarge(limit: Int)
+        case invalidStream(String)
 
         public var description: String {
             switch self {
@@ -17,7 +20,28 @@ public enum Inflate {
             case let .invalidCode(s): return "invalid Huffman code: \(s)"
             case .distanceTooFar: return "back-reference before start of output"
             case let .outputTooLarge(l): return "output exceeds \(l) bytes"
+            case let .invalidStream(s): return s
             }
+        }
+    }
+
+    /// Inflates a raw DEFLATE stream through zlib (no zlib or gzip header). Trailing bytes after the final
+    /// block are ignored; more than `maxOutput` bytes of output is an error.
+    public static func inflateZlib(_ input: [UInt8], maxOutput: Int) throws(Failure) -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var count = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let rc = input.withUnsafeBufferPointer { inp in
+            cdc_inflate_raw(inp.baseAddress, inp.count, max(0, maxOutput), &out, &count, &message, message.count)
+        }
+        switch rc {
+        case CDC_OK:
+            guard let out else { return [] }
+            defer { cdc_inflate_free(out) }
+            return Array(UnsafeBufferPointer(start: out, count: count))
+        case CDC_INFLATE_TRUNCATED: throw .truncated
+        case CDC_INFLATE_TOO_LARGE: throw .outputTooLarge(limit: maxOutput)
+        default: throw .invalidStream(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
     }
 

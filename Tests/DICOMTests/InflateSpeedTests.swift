@@ -1,0 +1,30 @@
+import DICOM
+import Foundation
+import XCTest
+
+/// Inflate throughput on a large raw DEFLATE stream, when `DSA_INFLATE_BENCH` names one (made with
+/// `tools/make_inflate_bench.py`); skipped otherwise. Prints MB/s of output, best of three runs.
+final class InflateSpeedTests: XCTestCase {
+    func testInflateThroughput() throws {
+        guard let path = ProcessInfo.processInfo.environment["DSA_INFLATE_BENCH"] else {
+            throw XCTSkip("set DSA_INFLATE_BENCH to a raw deflate stream to measure")
+        }
+        let input = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let limit = 1 << 34
+        func best(_ run: () throws -> [UInt8]) throws -> (Double, [UInt8]) {
+            var seconds = Double.infinity
+            var out: [UInt8] = []
+            for _ in 0..<3 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                out = try run()
+                seconds = min(seconds, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            }
+            return (Double(out.count) / 1e6 / seconds, out)
+        }
+        let (zlibRate, zlibOut) = try best { try Inflate.inflateZlib(input, maxOutput: limit) }
+        let (ownRate, ownOut) = try best { try Inflate.inflate(input, maxOutput: limit) }
+        XCTAssertEqual(ownOut, zlibOut)
+        print("inflate: \(input.count) bytes in, \(zlibOut.count) out; zlib \(String(format: "%.0f", zlibRate)) MB/s, own \(String(format: "%.0f", ownRate)) MB/s, ratio \(String(format: "%.2f", zlibRate / ownRate))")
+        XCTAssertGreaterThan(zlibOut.count, input.count)
+    }
+}
