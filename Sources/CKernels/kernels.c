@@ -173,8 +173,9 @@ static int ck_init_engine(void) {
 // key: {M, N, K, a_stride0, a_stride1, b_stride0, b_stride1, ldc, beta*1024, swapped}
 // Returns a cached primitive, or (cache full) a fresh one with *owned = 1 that the caller destroys:
 // a cached primitive is never destroyed, so no thread can lose one it is executing.
-static dnnl_primitive_t ck_matmul_prim(const int64_t key[10], int *owned) {
+static dnnl_primitive_t ck_matmul_prim(const int64_t key[10], int *owned, dnnl_status_t *status) {
     *owned = 0;
+    *status = dnnl_success;
     for (int i = 0; i < CK_CACHE_SIZE; i++)
         if (ck_cache[i].prim && memcmp(ck_cache[i].key, key, sizeof(int64_t) * 10) == 0) return ck_cache[i].prim;
     int64_t M = key[0], N = key[1], K = key[2];
@@ -202,11 +203,11 @@ static dnnl_primitive_t ck_matmul_prim(const int64_t key[10], int *owned) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = dnnl_primitive_desc_create(&pd, &md, attr, ck_engine, NULL);
     dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success) return NULL;
+    if (st != dnnl_success) { *status = st; return NULL; }
     dnnl_primitive_t prim = NULL;
     st = dnnl_primitive_create(&prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success) return NULL;
+    if (st != dnnl_success) { *status = st; return NULL; }
     if (ck_cache_next >= CK_CACHE_SIZE) { *owned = 1; return prim; }
     ck_cached_prim *slot = &ck_cache[ck_cache_next++];
     memcpy(slot->key, key, sizeof(int64_t) * 10);
@@ -214,11 +215,87 @@ static dnnl_primitive_t ck_matmul_prim(const int64_t key[10], int *owned) {
     return prim;
 }
 
+// Whether this CPU runs bf16 products natively: oneDNN 2.6 has bf16 matmul kernels only from AVX-512
+// (avx512_core) up; on an AVX2-only CPU (e.g. an AMD EPYC of the Zen 2/3 families) creating the primitive
+// answers "unimplemented". 1 native, 0 widened (below), -1 not asked yet. Set once, read without the lock.
+static _Atomic int ck_bf16_mode = -1;
+// Tests: 1 sends every bf16 product through the widened path, whatever the CPU has.
+static _Atomic int ck_bf16_force_widened = 0;
+void ck_set_bf16_force_widened(int on) { ck_bf16_force_widened = on ? 1 : 0; }
+
+int ck_bf16_native(void) {
+    if (ck_bf16_mode < 0) {
+        // Ask with a small product (its primitive is cached for later use).
+        uint16_t a[4] = {0}, b[4] = {0};
+        float c[4];
+        (void)ck_gemm_bf16(0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    }
+    return ck_bf16_mode == 1;
+}
+
+static inline float ck_bf16_one(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+// The same product where oneDNN has no bf16 kernel: bf16 × bf16 products are exact in float32 and the
+// native kernels accumulate in float32, so widening both operands to float32 and running sgemm gives the
+// same values up to the order of summation. Widened a panel at a time (at most about 16 MB per operand),
+// so a large weight is never copied whole.
+
+static int ck_gemm_bf16_widened(int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb,
+                                float beta, float *C, int64_t ldc) {
+    if (K == 0) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j];
+        return 0;
+    }
+    const int64_t budget = (int64_t)1 << 22;   // floats per panel
+    int64_t mt = budget / K, nt = budget / K;
+    if (mt < 1) mt = 1;
+    if (nt < 1) nt = 1;
+    if (mt > M) mt = M;
+    if (nt > N) nt = N;
+    float *ap = malloc(sizeof(float) * (size_t)(mt * K));
+    float *bp = malloc(sizeof(float) * (size_t)(nt * K));
+    if (!ap || !bp) { free(ap); free(bp); return -5; }
+    int rc = 0;
+    for (int64_t i0 = 0; i0 < M && rc == 0; i0 += mt) {
+        int64_t mi = M - i0 < mt ? M - i0 : mt;
+        // Rows i0..i0+mi of op(A) as a row-major [mi, K] panel.
+        if (!transA) {
+            for (int64_t i = 0; i < mi; i++) ck_bf16_to_f32(A + (i0 + i) * lda, ap + i * K, (size_t)K);
+        } else {
+            for (int64_t i = 0; i < mi; i++)
+                for (int64_t k = 0; k < K; k++) ap[i * K + k] = ck_bf16_one(A[k * lda + i0 + i]);
+        }
+        for (int64_t j0 = 0; j0 < N && rc == 0; j0 += nt) {
+            int64_t nj = N - j0 < nt ? N - j0 : nt;
+            // Columns j0..j0+nj of op(B) as a row-major [nj, K] panel (op(B) transposed).
+            if (transB) {
+                for (int64_t j = 0; j < nj; j++) ck_bf16_to_f32(B + (j0 + j) * ldb, bp + j * K, (size_t)K);
+            } else {
+                for (int64_t k = 0; k < K; k++)
+                    for (int64_t j = 0; j < nj; j++) bp[j * K + k] = ck_bf16_one(B[k * ldb + j0 + j]);
+            }
+            dnnl_status_t st = dnnl_sgemm('N', 'T', mi, nj, K, 1.0f, ap, K, bp, K, beta, C + i0 * ldc + j0, ldc);
+            if (st != dnnl_success) rc = (int)st;
+        }
+    }
+    free(ap);
+    free(bp);
+    return rc;
+}
+
 int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                  const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M == 0 || N == 0) return 0;
     if (alpha != 1.0f) return -2; // not needed by callers; keep the primitive simple
     if (beta != 0.0f && beta != 1.0f) return -3;
+    if (ck_bf16_mode == 0 || ck_bf16_force_widened) return ck_gemm_bf16_widened(transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
     // One row against a [N, K] weight: compute Cᵀ = W·Aᵀ instead, so the large matrix is the plainly laid out
     // source and the library does not re-layout it on every call.
     int swapped = (M == 1 && transB && !transA);
@@ -237,8 +314,12 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
     pthread_mutex_lock(&ck_lock);
     if (ck_init_engine() != 0) { pthread_mutex_unlock(&ck_lock); return -1; }
     int owned = 0;
-    dnnl_primitive_t prim = ck_matmul_prim(key, &owned);
+    dnnl_status_t pst = dnnl_success;
+    dnnl_primitive_t prim = ck_matmul_prim(key, &owned, &pst);
+    if (prim && ck_bf16_mode < 0) ck_bf16_mode = 1;
+    if (!prim && pst == dnnl_unimplemented && ck_bf16_mode != 1) ck_bf16_mode = 0;
     pthread_mutex_unlock(&ck_lock);
+    if (!prim && ck_bf16_mode == 0) return ck_gemm_bf16_widened(transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
     if (!prim) return -4;
     if (!ck_stream && dnnl_stream_create(&ck_stream, ck_engine, dnnl_stream_default_flags) != dnnl_success) return -1;
     const_dnnl_primitive_desc_t pd;

@@ -18,9 +18,15 @@ int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
 // oneDNN sgemm; honours the calling thread's OpenMP thread count (use inside our own parallel loops).
 int ck_sgemm_dnnl(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
-// bf16 inputs, float32 accumulation and output (oneDNN).
+// bf16 inputs, float32 accumulation and output (oneDNN). On a CPU without oneDNN bf16 kernels (AVX2 only)
+// the operands are widened to float32 panel by panel and multiplied by sgemm: the same values up to the
+// order of summation.
 int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                  const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// 1 when this CPU has oneDNN bf16 matmul kernels (AVX-512 and up), 0 when bf16 products are widened.
+int ck_bf16_native(void);
+// Tests: nonzero sends every bf16 product through the widened path.
+void ck_set_bf16_force_widened(int on);
 // Threads the calling thread's library calls may use (OpenMP ICV of this thread); used inside our own
 // parallel loops so that nested library calls do not oversubscribe the cores.
 void ck_set_local_threads(int n);
