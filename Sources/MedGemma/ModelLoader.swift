@@ -181,8 +181,8 @@ public enum ModelLoader {
         let mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
         let model = try Gemma3TextModel(config: config, source: weights, prefix: layout.prefix, lmHeadName: layout.lmHead, computeMode: mode)
         var vision: Gemma3VisionEncoder?
-        // The vision part is read only when the checkpoint carries a vision tower (text-only exports of a
-        // gemma3 model keep the multimodal config but not the weights).
+        // The vision part is checked and built only when the checkpoint carries a vision tower (text-only
+        // exports of a gemma3 model keep the multimodal config but not the weights).
         if Gemma3VisionEncoder.towerPrefixes.contains(where: { weights.contains($0 + "embeddings.patch_embedding.weight") }),
            let settings = root.vision {
             try settings.validate(source: configURL.path)
