@@ -37,47 +37,54 @@ let package = Package(
         ),
         // Files produced atomically (temporary name, then rename) and write errors in words.
         .target(name: "FileAccess"),
+        // Small shared pieces with no dependencies: the one JSON value type, the seeded SplitMix64
+        // generator, Duration in seconds.
+        .target(name: "Support"),
+        // CSV / JSONL tables (manifests, predictions) for evaluation and training alike.
+        .target(name: "Tables", dependencies: ["FileAccess"]),
         // The only door to CKernels: every product and element-wise operation of the models goes through
         // Tensor (MatMul, Attention, Parallel, Ops, Convert), the seam a second backend replaces.
-        .target(name: "Tensor", dependencies: ["CKernels"]),
+        .target(name: "Tensor", dependencies: ["CKernels", "Support"]),
         .target(name: "ModelFiles", dependencies: ["Tensor", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Tokenizer"),
-        .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer", "Imaging"]),
+        .target(name: "Tokenizer", dependencies: ["Support"]),
+        .target(name: "MedGemma", dependencies: ["Tensor", "ModelFiles", "Tokenizer", "Imaging", "Support"]),
         // C shim over libpng and libjpeg(-turbo); library errors come back as codes, never exit or escape.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["CImageCodecs", "FileAccess"]),
-        // C shim over CharLS (JPEG-LS), OpenJPEG (JPEG 2000) and libjpeg(-turbo) for DICOM pixel data;
-        // library errors come back as codes and messages, never exit or escape.
+        .target(name: "Imaging", dependencies: ["CImageCodecs", "FileAccess", "Support"]),
+        // C shim over CharLS (JPEG-LS), OpenJPEG (JPEG 2000) and libjpeg(-turbo) for DICOM pixel data, and
+        // over zlib for deflated datasets; library errors come back as codes and messages, never exit or escape.
         .target(name: "CDICOMCodecs", cSettings: [.unsafeFlags(["-O2", "-I/usr/include/openjpeg-2.5"])],
-                linkerSettings: [.linkedLibrary("charls"), .linkedLibrary("openjp2"), .linkedLibrary("jpeg")]),
+                linkerSettings: [.linkedLibrary("charls"), .linkedLibrary("openjp2"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
         .target(name: "DICOM", dependencies: ["CDICOMCodecs", "FileAccess"]),
         // Angiography knowledge: XA/DSA routing, display pipeline, subtraction, frame strategies,
         // series grouping, synthetic angiograms.
-        .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileAccess"]),
-        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
+        .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileAccess", "Support"]),
+        .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess", "Support"]),
         // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
-        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
+        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "Support"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
+        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "ModelFiles", "FileAccess", "Tables", "Support"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
-        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
+        .target(name: "Training", dependencies: ["MedGemma", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Tables"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Tensor"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "Tensor", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "Tensor", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "Tensor", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "Imaging", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "Tensor", "TestSupport"]),
+        // Reads Package.swift, docs/ARCHITECTURE.md and the import lines; no module dependencies.
+        .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,4 @@
-import MedGemma
-import Tensor
+import Support
 
 /// How the bootstrap resamples.
 public struct BootstrapSettings: Sendable, Equatable, Codable {

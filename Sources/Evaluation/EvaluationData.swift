@@ -34,7 +34,7 @@ public enum EvaluationData {
 
     /// Reads a manifest (`path,label` + optional `site,scanner,date,split`).
     public static func manifest(path: String) throws -> [ManifestEntry] {
-        let t = try TableFile.read(path: path)
+        let t = try EvaluationError.readTable(path: path)
         guard !t.rows.isEmpty else { throw EvaluationError.empty(file: path) }
         for c in ["path", "label"] where !t.columns.contains(c) { throw EvaluationError.missingColumn(file: path, column: c) }
         var seen: [String: Int] = [:]
@@ -70,7 +70,7 @@ public enum EvaluationData {
 
     /// Reads a predictions file (`path,p_blocked` + optional `label`, `decision`).
     public static func predictions(path: String) throws -> [PredictionEntry] {
-        let t = try TableFile.read(path: path)
+        let t = try EvaluationError.readTable(path: path)
         guard !t.rows.isEmpty else { throw EvaluationError.empty(file: path) }
         guard t.columns.contains("path") else { throw EvaluationError.missingColumn(file: path, column: "path") }
         guard t.columns.contains("p_blocked") || t.columns.contains("decision") else {

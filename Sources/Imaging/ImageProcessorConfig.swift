@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The image-processing part of a model's `preprocessor_config.json` (Gemma 3 / MedGemma), validated: every value
 /// this implementation would not reproduce exactly is refused with an error naming the file and the option.

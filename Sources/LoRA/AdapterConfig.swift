@@ -1,7 +1,10 @@
 import Foundation
+import Support
 
 /// `adapter_config.json` of a PEFT LoRA adapter: what it targets and how each module's update is scaled.
-public struct AdapterConfig: Sendable {
+/// The defaults are peft's `LoraConfig` defaults (lora_alpha 8, no rsLoRA, fan_in_fan_out off, bias
+/// "none"); `r` has to be stated, since an adapter's tensors are checked against it.
+public struct AdapterConfig: Sendable, Decodable {
     public enum Targets: Sendable, Equatable {
         case names([String])
         case regex(String)
@@ -9,81 +12,111 @@ public struct AdapterConfig: Sendable {
     }
 
     public var rank: Int
-    public var alpha: Double
-    public var useRSLoRA: Bool
+    public var alpha: Double = 8
+    public var useRSLoRA = false
     public var targets: Targets
     public var excluded: Targets?
-    public var rankPattern: [String: Int]
-    public var alphaPattern: [String: Double]
+    public var rankPattern: [String: Int] = [:]
+    public var alphaPattern: [String: Double] = [:]
     public var layersToTransform: [Int]?
     public var layersPattern: [String]?
-    public var fanInFanOut: Bool
+    public var fanInFanOut = false
     public var baseModel: String?
-    public let source: String
+    /// The file the configuration was read from, for messages.
+    public internal(set) var source = ""
+
+    /// The keys of adapter_config.json.
+    public enum CodingKeys: String, CodingKey {
+        case peftType = "peft_type"
+        case useDoRA = "use_dora"
+        case modulesToSave = "modules_to_save"
+        case bias
+        case loraBias = "lora_bias"
+        case targetParameters = "target_parameters"
+        case useQALoRA = "use_qalora"
+        case rank = "r"
+        case alpha = "lora_alpha"
+        case useRSLoRA = "use_rslora"
+        case targetModules = "target_modules"
+        case excludeModules = "exclude_modules"
+        case rankPattern = "rank_pattern"
+        case alphaPattern = "alpha_pattern"
+        case layersToTransform = "layers_to_transform"
+        case layersPattern = "layers_pattern"
+        case fanInFanOut = "fan_in_fan_out"
+        case baseModel = "base_model_name_or_path"
+    }
 
     public init(url: URL) throws {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw LoRAError.missingFile(url.path) }
-        guard let d = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        do {
+            self = try JSONDecoder().decode(AdapterConfig.self, from: data)
+        } catch let issue as ConfigIssue {
+            switch issue.kind {
+            case .invalid: throw LoRAError.invalidConfig(file: url.path, reason: issue.reason)
+            case .unsupported: throw LoRAError.unsupported(file: url.path, feature: issue.reason)
+            }
+        } catch is DecodingError {
             throw LoRAError.invalidConfig(file: url.path, reason: "not a JSON object")
         }
-        try self.init(dictionary: d, source: url.path)
+        source = url.path
     }
 
-    public init(dictionary d: [String: Any], source: String) throws {
-        self.source = source
-        let type = (d["peft_type"] as? String) ?? "LORA"
-        guard type.uppercased() == "LORA" else { throw LoRAError.unsupported(file: source, feature: "peft_type '\(type)' (only LORA)") }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func unsupported(_ feature: String) -> ConfigIssue { c.issue(feature, kind: .unsupported) }
+        let type = c.lenient(String.self, .peftType) ?? "LORA"
+        guard type.uppercased() == "LORA" else { throw unsupported("peft_type '\(type)' (only LORA)") }
         // Features that change the computation and that we do not implement: refuse, never ignore.
-        if (d["use_dora"] as? Bool) == true { throw LoRAError.unsupported(file: source, feature: "DoRA (use_dora: true)") }
-        if let m = d["modules_to_save"] as? [Any], !m.isEmpty {
-            throw LoRAError.unsupported(file: source, feature: "modules_to_save (\(m.map { "\($0)" }.joined(separator: ", ")))")
+        if c.lenient(Bool.self, .useDoRA) == true { throw unsupported("DoRA (use_dora: true)") }
+        if let m = try c.json(.modulesToSave)?.array, !m.isEmpty {
+            throw unsupported("modules_to_save (\(m.map { $0.string ?? $0.description }.joined(separator: ", ")))")
         }
-        if let b = d["bias"] as? String, b != "none" { throw LoRAError.unsupported(file: source, feature: "bias training (bias: \"\(b)\")") }
-        if (d["lora_bias"] as? Bool) == true { throw LoRAError.unsupported(file: source, feature: "lora_bias") }
-        if let tp = d["target_parameters"] as? [Any], !tp.isEmpty { throw LoRAError.unsupported(file: source, feature: "target_parameters") }
-        if (d["use_qalora"] as? Bool) == true { throw LoRAError.unsupported(file: source, feature: "QA-LoRA (use_qalora)") }
-        guard let r = (d["r"] as? NSNumber)?.intValue, r > 0 else {
-            throw LoRAError.invalidConfig(file: source, reason: "'r' must be a positive integer")
+        if let b = c.lenient(String.self, .bias), b != "none" { throw unsupported("bias training (bias: \"\(b)\")") }
+        if c.lenient(Bool.self, .loraBias) == true { throw unsupported("lora_bias") }
+        if let tp = try c.json(.targetParameters)?.array, !tp.isEmpty { throw unsupported("target_parameters") }
+        if c.lenient(Bool.self, .useQALoRA) == true { throw unsupported("QA-LoRA (use_qalora)") }
+        guard let r = try c.json(.rank)?.number.map({ Int($0.rounded(.towardZero)) }), r > 0 else {
+            throw c.issue("'r' must be a positive integer")
         }
         rank = r
-        alpha = (d["lora_alpha"] as? NSNumber)?.doubleValue ?? 8
-        useRSLoRA = (d["use_rslora"] as? Bool) ?? false
-        func parseTargets(_ v: Any?, key: String) throws -> Targets? {
-            switch v {
-            case nil, is NSNull: return nil
-            case let s as String: return s == "all-linear" ? .allLinear : .regex(s)
-            case let list as [String]: return .names(list)
-            default: throw LoRAError.invalidConfig(file: source, reason: "'\(key)' must be a list of names, a regex string or \"all-linear\"")
+        if let a = c.lenient(Double.self, .alpha) { alpha = a }
+        if let rs = c.lenient(Bool.self, .useRSLoRA) { useRSLoRA = rs }
+        func parseTargets(_ key: CodingKeys) throws -> Targets? {
+            switch try c.json(key) {
+            case nil, .null?: return nil
+            case .string(let s)?: return s == "all-linear" ? .allLinear : .regex(s)
+            case .array(let list)? where list.allSatisfy({ $0.string != nil }): return .names(list.compactMap(\.string))
+            default: throw c.issue("'\(key.stringValue)' must be a list of names, a regex string or \"all-linear\"")
             }
         }
-        guard let t = try parseTargets(d["target_modules"], key: "target_modules") else {
-            throw LoRAError.invalidConfig(file: source, reason: "'target_modules' is missing")
-        }
+        guard let t = try parseTargets(.targetModules) else { throw c.issue("'target_modules' is missing") }
         targets = t
-        excluded = try parseTargets(d["exclude_modules"], key: "exclude_modules")
-        rankPattern = [:]
-        for (k, v) in d["rank_pattern"] as? [String: Any] ?? [:] {
-            guard let n = (v as? NSNumber)?.intValue, n > 0 else { throw LoRAError.invalidConfig(file: source, reason: "rank_pattern['\(k)'] must be a positive integer") }
+        excluded = try parseTargets(.excludeModules)
+        for (k, v) in try c.json(.rankPattern)?.object ?? [:] {
+            guard let n = v.number.map({ Int($0.rounded(.towardZero)) }), n > 0 else {
+                throw c.issue("rank_pattern['\(k)'] must be a positive integer")
+            }
             rankPattern[k] = n
         }
-        alphaPattern = [:]
-        for (k, v) in d["alpha_pattern"] as? [String: Any] ?? [:] {
-            guard let n = (v as? NSNumber)?.doubleValue else { throw LoRAError.invalidConfig(file: source, reason: "alpha_pattern['\(k)'] must be a number") }
+        for (k, v) in try c.json(.alphaPattern)?.object ?? [:] {
+            guard let n = v.number else { throw c.issue("alpha_pattern['\(k)'] must be a number") }
             alphaPattern[k] = n
         }
-        switch d["layers_to_transform"] {
-        case let n as NSNumber: layersToTransform = [n.intValue]
-        case let list as [NSNumber]: layersToTransform = list.map(\.intValue)
+        switch try c.json(.layersToTransform) {
+        case .number(let n)?: layersToTransform = [Int(n.rounded(.towardZero))]
+        case .array(let list)? where list.allSatisfy({ $0.number != nil }):
+            layersToTransform = list.compactMap(\.number).map { Int($0.rounded(.towardZero)) }
         default: layersToTransform = nil
         }
-        switch d["layers_pattern"] {
-        case let s as String: layersPattern = [s]
-        case let l as [String]: layersPattern = l
+        switch try c.json(.layersPattern) {
+        case .string(let s)?: layersPattern = [s]
+        case .array(let list)? where list.allSatisfy({ $0.string != nil }): layersPattern = list.compactMap(\.string)
         default: layersPattern = nil
         }
         // peft turns fan_in_fan_out off for nn.Linear layers (all of Gemma 3's), with a warning; so do we.
-        fanInFanOut = (d["fan_in_fan_out"] as? Bool) ?? false
-        baseModel = d["base_model_name_or_path"] as? String
+        if let f = c.lenient(Bool.self, .fanInFanOut) { fanInFanOut = f }
+        baseModel = c.lenient(String.self, .baseModel)
     }
 
     /// peft's pattern lookup for rank/alpha patterns: a key matches a module whose path ends with it

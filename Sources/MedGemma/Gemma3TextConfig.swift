@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Attention kind of one decoder layer, as `layer_types` names it.
 public enum AttentionKind: String, Sendable {
@@ -13,8 +14,11 @@ public struct RopeParameters: Sendable, Equatable {
     public var linearFactor: Double
 }
 
-/// The Gemma 3 text decoder's hyper-parameters, with transformers' defaults for absent fields.
-public struct Gemma3TextConfig: Sendable {
+/// The Gemma 3 text decoder's hyper-parameters: a `gemma3_text` config.json, or the `text_config` of a
+/// `gemma3` one. The defaults are transformers' `Gemma3TextConfig` defaults (the 4B model's shape), used
+/// for every key a file leaves out; a `null` keeps the default too, except where transformers gives `None`
+/// a meaning of its own (`sliding_window`, the token ids, the soft-caps).
+public struct Gemma3TextConfig: Sendable, Decodable {
     public var vocabSize = 262_208
     public var hiddenSize = 2304
     public var intermediateSize = 9216
@@ -27,8 +31,11 @@ public struct Gemma3TextConfig: Sendable {
     public var rmsNormEps: Float = 1e-6
     public var queryPreAttnScalar: Double = 256
     public var slidingWindow: Int? = 4096
-    public var layerTypes: [AttentionKind] = []
-    public var rope: [AttentionKind: RopeParameters] = [:]
+    /// Attention kind per layer; by default every sixth layer is global (`sliding_window_pattern` 6).
+    public var layerTypes: [AttentionKind]
+    /// Rotary parameters per attention kind; by default θ = 1,000,000 for global layers and 10,000
+    /// (`rope_local_base_freq`) for sliding ones, unscaled.
+    public var rope: [AttentionKind: RopeParameters]
     /// `final_logit_softcapping` as the config states it; `outputLogitSoftcap` is what is applied.
     public var finalLogitSoftcapping: Float?
     public var attnLogitSoftcapping: Float?
@@ -42,111 +49,151 @@ public struct Gemma3TextConfig: Sendable {
     public var eosTokenIDs: [Int] = [1]
     public var padTokenID: Int? = 0
 
-    public init() {}
+    static let defaultSlidingWindowPattern = 6
+    static let defaultGlobalRopeTheta = 1_000_000.0
+    static let defaultLocalRopeTheta = 10_000.0
+
+    /// The keys of config.json.
+    public enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size"
+        case hiddenSize = "hidden_size"
+        case intermediateSize = "intermediate_size"
+        case numLayers = "num_hidden_layers"
+        case numHeads = "num_attention_heads"
+        case numKVHeads = "num_key_value_heads"
+        case headDim = "head_dim"
+        case hiddenActivation = "hidden_activation"
+        case hiddenAct = "hidden_act"
+        case maxPositions = "max_position_embeddings"
+        case rmsNormEps = "rms_norm_eps"
+        case queryPreAttnScalar = "query_pre_attn_scalar"
+        case slidingWindow = "sliding_window"
+        case layerTypes = "layer_types"
+        case slidingWindowPattern = "sliding_window_pattern"
+        case legacySlidingWindowPattern = "_sliding_window_pattern"
+        case ropeParameters = "rope_parameters"
+        case ropeTheta = "rope_theta"
+        case ropeLocalBaseFreq = "rope_local_base_freq"
+        case ropeScaling = "rope_scaling"
+        case finalLogitSoftcapping = "final_logit_softcapping"
+        case attnLogitSoftcapping = "attn_logit_softcapping"
+        case tieWordEmbeddings = "tie_word_embeddings"
+        case useBidirectionalAttention = "use_bidirectional_attention"
+        case bosTokenID = "bos_token_id"
+        case eosTokenID = "eos_token_id"
+        case padTokenID = "pad_token_id"
+    }
+
+    /// transformers' defaults throughout.
+    public init() {
+        layerTypes = Self.layerKinds(layers: numLayers, pattern: Self.defaultSlidingWindowPattern)
+        rope = [.full: RopeParameters(theta: Self.defaultGlobalRopeTheta, linearFactor: 1),
+                .sliding: RopeParameters(theta: Self.defaultLocalRopeTheta, linearFactor: 1)]
+    }
 
     /// The cap applied to output logits (scoring, generation, training), nil when the model class applies none.
     public var outputLogitSoftcap: Float? { appliesFinalLogitSoftcapping ? finalLogitSoftcapping : nil }
 
-    /// Parses a `gemma3_text` dictionary (or the `text_config` of a `gemma3` one). `source` names the file in errors.
-    public init(dictionary d: [String: Any], source: String) throws {
-        func int(_ k: String) throws -> Int? {
-            guard let v = d[k], !(v is NSNull) else { return nil }
-            if let n = v as? NSNumber, !(v is Bool) || true {
-                let dv = n.doubleValue
-                guard dv == dv.rounded(), abs(dv) < 1e15 else { throw ModelError.invalidConfig(file: source, reason: "'\(k)' must be an integer, found \(v)") }
-                return Int(dv)
-            }
-            throw ModelError.invalidConfig(file: source, reason: "'\(k)' must be an integer, found \(v)")
-        }
-        func double(_ k: String) throws -> Double? {
-            guard let v = d[k], !(v is NSNull) else { return nil }
-            if let n = v as? NSNumber { return n.doubleValue }
-            throw ModelError.invalidConfig(file: source, reason: "'\(k)' must be a number, found \(v)")
-        }
-        func positive(_ k: String, _ current: Int) throws -> Int {
-            guard let v = try int(k) else { return current }
-            guard v > 0 else { throw ModelError.invalidConfig(file: source, reason: "'\(k)' must be positive, found \(v)") }
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func positive(_ k: CodingKeys, _ current: Int) throws -> Int {
+            guard let v = try c.integer(k) else { return current }
+            guard v > 0 else { throw c.issue("'\(k.stringValue)' must be positive, found \(v)") }
             return v
         }
-        vocabSize = try positive("vocab_size", vocabSize)
-        hiddenSize = try positive("hidden_size", hiddenSize)
-        intermediateSize = try positive("intermediate_size", intermediateSize)
-        numLayers = try positive("num_hidden_layers", numLayers)
-        numHeads = try positive("num_attention_heads", numHeads)
-        numKVHeads = try positive("num_key_value_heads", numKVHeads)
-        headDim = try positive("head_dim", headDim)
-        maxPositions = try positive("max_position_embeddings", maxPositions)
-        if let e = try double("rms_norm_eps") { rmsNormEps = Float(e) }
-        if let q = try double("query_pre_attn_scalar") { queryPreAttnScalar = q }
-        if d.keys.contains("sliding_window") { slidingWindow = try int("sliding_window") }
-        finalLogitSoftcapping = try double("final_logit_softcapping").map(Float.init)
-        attnLogitSoftcapping = try double("attn_logit_softcapping").map(Float.init)
-        if let act = d["hidden_activation"] as? String ?? d["hidden_act"] as? String { hiddenActivation = act }
-        if let t = d["tie_word_embeddings"] as? Bool { tieWordEmbeddings = t }
-        if let b = d["use_bidirectional_attention"] as? Bool { useBidirectionalAttention = b }
-        if d.keys.contains("bos_token_id") { bosTokenID = try int("bos_token_id") }
-        if d.keys.contains("pad_token_id") { padTokenID = try int("pad_token_id") }
-        if let e = d["eos_token_id"] {
-            if let list = e as? [NSNumber] { eosTokenIDs = list.map(\.intValue) }
-            else if let one = e as? NSNumber { eosTokenIDs = [one.intValue] }
-            else if e is NSNull { eosTokenIDs = [] }
-        }
+        vocabSize = try positive(.vocabSize, vocabSize)
+        hiddenSize = try positive(.hiddenSize, hiddenSize)
+        intermediateSize = try positive(.intermediateSize, intermediateSize)
+        numLayers = try positive(.numLayers, numLayers)
+        numHeads = try positive(.numHeads, numHeads)
+        numKVHeads = try positive(.numKVHeads, numKVHeads)
+        headDim = try positive(.headDim, headDim)
+        maxPositions = try positive(.maxPositions, maxPositions)
+        if let e = try c.number(.rmsNormEps) { rmsNormEps = Float(e) }
+        if let q = try c.number(.queryPreAttnScalar) { queryPreAttnScalar = q }
+        // `sliding_window: null` means no window (transformers keeps None); a missing key keeps the default.
+        if c.contains(.slidingWindow) { slidingWindow = try c.integer(.slidingWindow) }
+        finalLogitSoftcapping = try c.number(.finalLogitSoftcapping).map(Float.init)
+        attnLogitSoftcapping = try c.number(.attnLogitSoftcapping).map(Float.init)
+        if let act = c.lenient(String.self, .hiddenActivation) ?? c.lenient(String.self, .hiddenAct) { hiddenActivation = act }
+        if let t = c.lenient(Bool.self, .tieWordEmbeddings) { tieWordEmbeddings = t }
+        if let b = c.lenient(Bool.self, .useBidirectionalAttention) { useBidirectionalAttention = b }
+        if c.contains(.bosTokenID) { bosTokenID = try c.integer(.bosTokenID) }
+        if c.contains(.padTokenID) { padTokenID = try c.integer(.padTokenID) }
+        if let e = try Self.tokenIDs(c, .eosTokenID) { eosTokenIDs = e }
 
         guard numHeads % numKVHeads == 0 else {
-            throw ModelError.invalidConfig(file: source, reason: "num_attention_heads \(numHeads) is not a multiple of num_key_value_heads \(numKVHeads)")
+            throw c.issue("num_attention_heads \(numHeads) is not a multiple of num_key_value_heads \(numKVHeads)")
         }
-        guard headDim % 2 == 0 else { throw ModelError.invalidConfig(file: source, reason: "head_dim \(headDim) must be even for rotary embeddings") }
+        guard headDim % 2 == 0 else { throw c.issue("head_dim \(headDim) must be even for rotary embeddings") }
         guard hiddenActivation == "gelu_pytorch_tanh" || hiddenActivation == "gelu_tanh" else {
-            throw ModelError.invalidConfig(file: source, reason: "hidden_activation '\(hiddenActivation)' is not supported (expected gelu_pytorch_tanh)")
+            throw c.issue("hidden_activation '\(hiddenActivation)' is not supported (expected gelu_pytorch_tanh)")
         }
         if useBidirectionalAttention {
-            throw ModelError.invalidConfig(file: source, reason: "use_bidirectional_attention (embedding variants) is not supported")
+            throw c.issue("use_bidirectional_attention (embedding variants) is not supported")
         }
 
-        // Layer kinds: read `layer_types` when present, else the legacy `sliding_window_pattern` (default 6).
-        if let types = d["layer_types"] as? [String] {
+        // Layer kinds: read `layer_types` when present, else the legacy `sliding_window_pattern`.
+        if let types = c.lenient([String].self, .layerTypes) {
             layerTypes = try types.map { t in
-                guard let k = AttentionKind(rawValue: t) else {
-                    throw ModelError.invalidConfig(file: source, reason: "unknown layer type '\(t)' in layer_types")
-                }
+                guard let k = AttentionKind(rawValue: t) else { throw c.issue("unknown layer type '\(t)' in layer_types") }
                 return k
             }
             guard layerTypes.count == numLayers else {
-                throw ModelError.invalidConfig(file: source, reason: "layer_types has \(layerTypes.count) entries for \(numLayers) layers")
+                throw c.issue("layer_types has \(layerTypes.count) entries for \(numLayers) layers")
             }
         } else {
-            let pattern = try int("sliding_window_pattern") ?? int("_sliding_window_pattern") ?? 6
-            guard pattern > 0 else { throw ModelError.invalidConfig(file: source, reason: "sliding_window_pattern must be positive") }
-            layerTypes = (0..<numLayers).map { ($0 + 1) % pattern != 0 ? .sliding : .full }
+            let pattern = try c.integer(.slidingWindowPattern) ?? c.integer(.legacySlidingWindowPattern) ?? Self.defaultSlidingWindowPattern
+            guard pattern > 0 else { throw c.issue("sliding_window_pattern must be positive") }
+            layerTypes = Self.layerKinds(layers: numLayers, pattern: pattern)
         }
         if layerTypes.contains(.sliding) && (slidingWindow ?? 0) <= 0 {
-            throw ModelError.invalidConfig(file: source, reason: "sliding layers need a positive sliding_window")
+            throw c.issue("sliding layers need a positive sliding_window")
         }
 
-        rope = try Self.parseRope(d, source: source)
+        rope = try Self.parseRope(c)
+    }
+
+    /// Every `pattern`-th layer global, the others sliding.
+    static func layerKinds(layers: Int, pattern: Int) -> [AttentionKind] {
+        (0..<layers).map { ($0 + 1) % pattern != 0 ? .sliding : .full }
+    }
+
+    /// A token id or a list of them (`eos_token_id`); nil when missing or of another type, [] for null.
+    static func tokenIDs<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> [Int]? {
+        switch try c.json(key) {
+        case .null?: return []
+        case .number(let n)?: return [Int(n.rounded(.towardZero))]
+        case .array(let list)?:
+            let ids = list.compactMap(\.number)
+            return ids.count == list.count ? ids.map { Int($0.rounded(.towardZero)) } : nil
+        default: return nil
+        }
     }
 
     /// Rotary parameters per layer kind from `rope_parameters` (transformers 5) or `rope_theta` /
-    /// `rope_local_base_freq` / `rope_scaling` (older files).
-    static func parseRope(_ d: [String: Any], source: String) throws -> [AttentionKind: RopeParameters] {
-        func params(_ raw: Any?, defaultTheta: Double, kind: String) throws -> RopeParameters {
-            guard let dict = raw as? [String: Any] else { return RopeParameters(theta: defaultTheta, linearFactor: 1) }
-            let type = (dict["rope_type"] as? String) ?? (dict["type"] as? String) ?? "default"
-            let theta = (dict["rope_theta"] as? NSNumber)?.doubleValue ?? defaultTheta
+    /// `rope_local_base_freq` / `rope_scaling` (older files). These sections are free-form dictionaries
+    /// (a `null` member counts as present), so they are read as JSON values.
+    static func parseRope(_ c: KeyedDecodingContainer<CodingKeys>) throws -> [AttentionKind: RopeParameters] {
+        func params(_ raw: JSONValue?, defaultTheta: Double, kind: String) throws -> RopeParameters {
+            guard let dict = raw?.object else { return RopeParameters(theta: defaultTheta, linearFactor: 1) }
+            let type = dict["rope_type"]?.string ?? dict["type"]?.string ?? "default"
+            let theta = dict["rope_theta"]?.number ?? defaultTheta
             switch type {
             case "default": return RopeParameters(theta: theta, linearFactor: 1)
             case "linear":
-                guard let f = (dict["factor"] as? NSNumber)?.doubleValue, f > 0 else {
-                    throw ModelError.invalidConfig(file: source, reason: "linear rope scaling for \(kind) needs a positive 'factor'")
+                guard let f = dict["factor"]?.number, f > 0 else {
+                    throw c.issue("linear rope scaling for \(kind) needs a positive 'factor'")
                 }
                 return RopeParameters(theta: theta, linearFactor: f)
             default:
-                throw ModelError.invalidConfig(file: source, reason: "rope type '\(type)' for \(kind) is not supported (default and linear are)")
+                throw c.issue("rope type '\(type)' for \(kind) is not supported (default and linear are)")
             }
         }
-        let globalTheta = (d["rope_theta"] as? NSNumber)?.doubleValue ?? 1_000_000
-        let localTheta = (d["rope_local_base_freq"] as? NSNumber)?.doubleValue ?? 10_000
-        if let rp = d["rope_parameters"] as? [String: Any] {
+        let globalTheta = c.lenient(Double.self, .ropeTheta) ?? defaultGlobalRopeTheta
+        let localTheta = c.lenient(Double.self, .ropeLocalBaseFreq) ?? defaultLocalRopeTheta
+        if let rp = c.lenient(JSONValue.self, .ropeParameters)?.object {
             if rp["full_attention"] != nil || rp["sliding_attention"] != nil {
                 return [
                     .full: try params(rp["full_attention"], defaultTheta: globalTheta, kind: "full_attention"),
@@ -154,41 +201,25 @@ public struct Gemma3TextConfig: Sendable {
                 ]
             }
             // A single dictionary applies to the global layers (as `rope_scaling` did).
-            return [.full: try params(rp, defaultTheta: globalTheta, kind: "full_attention"),
+            return [.full: try params(.object(rp), defaultTheta: globalTheta, kind: "full_attention"),
                     .sliding: RopeParameters(theta: localTheta, linearFactor: 1)]
         }
         var full = RopeParameters(theta: globalTheta, linearFactor: 1)
-        if let scaling = d["rope_scaling"] as? [String: Any] {
-            var merged = scaling
-            if merged["rope_theta"] == nil { merged["rope_theta"] = globalTheta }
-            full = try params(merged, defaultTheta: globalTheta, kind: "full_attention")
+        if let scaling = c.lenient(JSONValue.self, .ropeScaling), scaling.object != nil {
+            full = try params(scaling, defaultTheta: globalTheta, kind: "full_attention")
         }
         return [.full: full, .sliding: RopeParameters(theta: localTheta, linearFactor: 1)]
     }
 
     /// Reads `config.json` of a `gemma3` (uses `text_config`) or `gemma3_text` model.
-    public static func load(configURL url: URL) throws -> (text: Gemma3TextConfig, root: [String: Any]) {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError.missingFile(url.path) }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError.invalidConfig(file: url.path, reason: "not a JSON object")
-        }
-        let type = root["model_type"] as? String ?? ""
-        switch type {
-        case "gemma3_text":
-            return (try Gemma3TextConfig(dictionary: root, source: url.path), root)
-        case "gemma3":
-            var text = root["text_config"] as? [String: Any] ?? [:]
-            // Ids the outer config carries apply to generation as well.
-            for key in ["eos_token_id", "bos_token_id", "pad_token_id"] where text[key] == nil {
-                if let v = root[key] { text[key] = v }
-            }
-            var config = try Gemma3TextConfig(dictionary: text, source: url.path + " (text_config)")
-            // A `gemma3` config loads as Gemma3ForConditionalGeneration (also through AutoModelForCausalLM),
-            // whose forward computes lm_head(hidden) and never reads final_logit_softcapping.
-            config.appliesFinalLogitSoftcapping = false
-            return (config, root)
-        default:
-            throw ModelError.unsupportedArchitecture(file: url.path, found: type.isEmpty ? "(no model_type)" : type)
-        }
+    public static func load(configURL url: URL) throws -> (text: Gemma3TextConfig, root: Gemma3Config) {
+        let root = try Gemma3Config.load(configURL: url)
+        return (root.text, root)
+    }
+
+    /// A text configuration from a config.json-shaped object (what transformers derives from GGUF metadata).
+    static func decode(_ object: [String: JSONValue], source: String) throws -> Gemma3TextConfig {
+        let data = try JSONEncoder().encode(JSONValue.object(object))
+        return try Gemma3Config.decoding(Gemma3TextConfig.self, from: data, source: source)
     }
 }

@@ -49,11 +49,3 @@ extension Gemma3TextModel {
                             prefillSeconds: (t1 - t0).seconds, decodeSeconds: (t2 - t1).seconds)
     }
 }
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    public var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
-    }
-}

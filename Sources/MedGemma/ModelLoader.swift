@@ -181,10 +181,11 @@ public enum ModelLoader {
         let mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
         let model = try Gemma3TextModel(config: config, source: weights, prefix: layout.prefix, lmHeadName: layout.lmHead, computeMode: mode)
         var vision: Gemma3VisionEncoder?
-        // The vision part is read only when the checkpoint carries a vision tower (text-only exports of a
-        // gemma3 model keep the multimodal config but not the weights).
+        // The vision part is checked and built only when the checkpoint carries a vision tower (text-only
+        // exports of a gemma3 model keep the multimodal config but not the weights).
         if Gemma3VisionEncoder.towerPrefixes.contains(where: { weights.contains($0 + "embeddings.patch_embedding.weight") }),
-           let settings = try Gemma3VisionSettings(root: root, source: configURL.path) {
+           let settings = root.vision {
+            try settings.validate(source: configURL.path)
             vision = try Gemma3VisionEncoder(settings: settings, textHidden: config.hiddenSize, source: weights, computeMode: mode)
         }
         return (ModelWeights(model: model, vision: vision), config)
@@ -192,14 +193,7 @@ public enum ModelLoader {
 
     /// `eos_token_id` of generation_config.json when present (instruction models list <end_of_turn> there).
     static func generationConfigEOS(_ dir: URL) throws -> [Int] {
-        let url = dir.appendingPathComponent("generation_config.json")
-        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError.invalidConfig(file: url.path, reason: "not a JSON object")
-        }
-        if let list = obj["eos_token_id"] as? [NSNumber] { return list.map(\.intValue) }
-        if let one = obj["eos_token_id"] as? NSNumber { return [one.intValue] }
-        return []
+        try Gemma3GenerationConfig.load(directory: dir)?.eosTokenIDs ?? []
     }
 
     static func loadGGUF(_ url: URL, computeMode: ComputeMode?) throws -> LoadedModel {
@@ -212,21 +206,21 @@ public enum ModelLoader {
             throw ModelError.invalidConfig(file: url.path, reason: "no tokenizer.ggml.tokens in the GGUF metadata")
         }
         // Hyper-parameters as transformers derives them from this metadata; the rest are Gemma 3 defaults.
-        var d: [String: Any] = ["model_type": "gemma3_text", "vocab_size": tokens.count]
+        var d: [String: JSONValue] = ["vocab_size": .number(Double(tokens.count))]
         let keys: [(String, String)] = [
             ("context_length", "max_position_embeddings"), ("block_count", "num_hidden_layers"),
             ("feed_forward_length", "intermediate_size"), ("embedding_length", "hidden_size"),
             ("attention.key_length", "head_dim"), ("attention.head_count", "num_attention_heads"),
             ("attention.head_count_kv", "num_key_value_heads"), ("attention.sliding_window", "sliding_window"),
         ]
-        for (g, h) in keys { if let v = int(g) { d[h] = v } }
-        if let eps = float("attention.layer_norm_rms_epsilon") { d["rms_norm_eps"] = eps }
-        if let theta = float("rope.freq_base") { d["rope_theta"] = theta }
+        for (g, h) in keys { if let v = int(g) { d[h] = .number(Double(v)) } }
+        if let eps = float("attention.layer_norm_rms_epsilon") { d["rms_norm_eps"] = .number(eps) }
+        if let theta = float("rope.freq_base") { d["rope_theta"] = .number(theta) }
         let bos = file.metadata["tokenizer.ggml.bos_token_id"]?.int ?? 2
         let eos = file.metadata["tokenizer.ggml.eos_token_id"]?.int ?? 1
-        d["bos_token_id"] = bos
-        d["eos_token_id"] = eos
-        let config = try Gemma3TextConfig(dictionary: d, source: url.path)
+        d["bos_token_id"] = .number(Double(bos))
+        d["eos_token_id"] = .number(Double(eos))
+        let config = try Gemma3TextConfig.decode(d, source: url.path)
         let weights = GGUFGemma3Weights(file, path: url.path)
         let mode = computeMode ?? .f32
         let model = try Gemma3TextModel(config: config, source: weights, prefix: "model.", lmHeadName: "lm_head.weight", computeMode: mode)

@@ -1,61 +1,5 @@
 import Foundation
-
-/// A parsed JSON value, as the tokenizer loader needs it. Objects keep their members in file order.
-indirect enum JSONValue {
-    case null
-    case bool(Bool)
-    case integer(Int)
-    case double(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([(key: String, value: JSONValue)])
-
-    /// The member named `key`; the last one wins when a name repeats, as in serde's maps.
-    subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.last(where: { $0.key == key })?.value
-    }
-
-    var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-
-    var int: Int? {
-        switch self {
-        case .integer(let i): return i
-        case .double(let d) where d.rounded() == d && abs(d) < 9.0e15: return Int(d)
-        default: return nil
-        }
-    }
-
-    var bool: Bool? {
-        if case .bool(let b) = self { return b }
-        return nil
-    }
-
-    var array: [JSONValue]? {
-        if case .array(let a) = self { return a }
-        return nil
-    }
-
-    var isNull: Bool {
-        if case .null = self { return true }
-        return false
-    }
-
-    /// A short name of the value's kind, for error messages.
-    var kindName: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .integer, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
-    }
-}
+import Support
 
 /// A hand-written JSON reader over raw UTF-8 bytes. Besides building `JSONValue` trees it lets the
 /// loader stream the two huge sections of a tokenizer.json (`vocab`, `merges`) straight into their
@@ -174,10 +118,11 @@ struct JSONReader {
         let b = try peekByte()
         switch b {
         case UInt8(ascii: "{"):
-            var members: [(key: String, value: JSONValue)] = []
+            // A repeated name keeps its last value, as in serde's maps.
+            var members: [String: JSONValue] = [:]
             try forEachMember { reader in
                 let key = reader.memberName
-                members.append((key, try reader.readValue()))
+                members[key] = try reader.readValue()
             }
             return .object(members)
         case UInt8(ascii: "["):
@@ -307,20 +252,17 @@ struct JSONReader {
     mutating func readNumber() throws -> JSONValue {
         _ = try peekByte()
         let start = position
-        var isInteger = true
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
         let digitsStart = position
         skipDigits()
         guard position > digitsStart else { throw failure("invalid number") }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-            isInteger = false
             position += 1
             let fractionStart = position
             skipDigits()
             guard position > fractionStart else { throw failure("invalid number") }
         }
         if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
-            isInteger = false
             position += 1
             if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
                 position += 1
@@ -330,9 +272,8 @@ struct JSONReader {
             guard position > exponentStart else { throw failure("invalid number") }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        if isInteger, let value = Int(text) { return .integer(value) }
         guard let value = Double(text) else { throw failure("invalid number '\(text)'") }
-        return .double(value)
+        return .number(value)
     }
 
     private mutating func skipDigits() {

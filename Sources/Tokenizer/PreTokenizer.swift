@@ -1,3 +1,5 @@
+import Support
+
 /// A piece of normalized text on its way to the BPE model. `atInputStart` says whether it begins at
 /// offset 0 of the caller's text (Metaspace's "first" prepend scheme needs it).
 struct PreTokenizedWord {

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The `normalizer` of a tokenizer.json: how text is rewritten before BPE (per segment between added tokens).
 indirect enum TextNormalizer: Sendable {

@@ -1,3 +1,5 @@
+import Support
+
 /// The `decoder` of a tokenizer.json: how token strings become text again. Works on UTF-8 bytes,
 /// one entry per token, like `tokenizers`' `decode_chain`.
 indirect enum TokenDecoder: Sendable {

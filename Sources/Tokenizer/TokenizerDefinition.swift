@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Everything a tokenizer runs, however it was described (tokenizer.json or GGUF metadata).
 struct TokenizerDefinition: Sendable {
@@ -125,7 +126,7 @@ enum TokenizerJSONLoader {
                 case "ignore_merges": section.ignoreMerges = try m.readValue().bool ?? false
                 case "dropout":
                     let v = try m.readValue()
-                    if case .double(let d) = v { section.dropout = d } else if let i = v.int { section.dropout = Double(i) }
+                    if let d = v.number { section.dropout = d }
                 case "continuing_subword_prefix": section.continuingSubwordPrefix = try m.readValue().string
                 case "end_of_word_suffix": section.endOfWordSuffix = try m.readValue().string
                 default: try m.skipValue()

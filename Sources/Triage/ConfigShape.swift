@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Support
 
 /// The shape a user-written configuration file must have: every key known, every value of its type. A
 /// safety-relevant file (the task profile) is checked against it before decoding, so a typo such as

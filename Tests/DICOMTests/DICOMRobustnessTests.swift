@@ -146,6 +146,19 @@ final class DICOMRobustnessTests: XCTestCase {
         }
     }
 
+    func testInflateCapIsExact() {
+        let stored: [UInt8] = [0x01, 0x03, 0x00, 0xFC, 0xFF, 0x61, 0x62, 0x63]
+        XCTAssertEqual(try Inflate.inflate(stored, maxOutput: 3), Array("abc".utf8), "exactly the cap is allowed")
+        XCTAssertThrowsError(try Inflate.inflate(stored, maxOutput: 2)) { error in
+            XCTAssertEqual(error as? Inflate.Failure, .outputTooLarge(limit: 2))
+        }
+        XCTAssertThrowsError(try Inflate.inflate(Array(stored.prefix(6)), maxOutput: 10)) { error in
+            XCTAssertEqual(error as? Inflate.Failure, .truncated)
+        }
+        // Bytes after the final block are ignored.
+        XCTAssertEqual(try Inflate.inflate(stored + [0xDE, 0xAD], maxOutput: 10), Array("abc".utf8))
+    }
+
     private func find(_ pattern: [UInt8], in bytes: [UInt8]) -> Int? {
         guard bytes.count >= pattern.count else { return nil }
         for i in 0...(bytes.count - pattern.count) where Array(bytes[i..<i + pattern.count]) == pattern { return i }

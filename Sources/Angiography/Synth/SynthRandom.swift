@@ -1,21 +1,12 @@
-/// SplitMix64 (Steele, Lea, Flood): expands one 64-bit seed into well-mixed words (seeds the main generator, derives sub-seeds).
-struct SynthSeedMixer: RandomNumberGenerator, Sendable {
-    var state: UInt64
+import Support
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Seeds of the synthetic generator: SplitMix64 expands one 64-bit seed into well-mixed words (seeds the
+/// main generator, derives sub-seeds).
+enum SynthSeedMixer {
     /// A sub-seed for stream `stream` of `seed`: independent streams keep, e.g., the vessel tree of a
     /// blocked case identical to its patent twin while the occlusion draws come from elsewhere.
     static func derive(_ seed: UInt64, stream: UInt64) -> UInt64 {
-        var s = SynthSeedMixer(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        var s = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
         _ = s.next()
         return s.next()
     }
@@ -27,7 +18,7 @@ public struct SynthRandom: RandomNumberGenerator, Sendable {
     private var spareNormal: Double?
 
     public init(seed: UInt64) {
-        var sm = SynthSeedMixer(seed: seed)
+        var sm = SplitMix64(seed: seed)
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 

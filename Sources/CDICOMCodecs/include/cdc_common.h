@@ -1,5 +1,6 @@
-// C shim over the codec libraries used for DICOM encapsulated pixel data: CharLS (JPEG-LS),
-// OpenJPEG (JPEG 2000) and libjpeg(-turbo) (8-bit DCT JPEG).
+// C shim over the codec libraries used for DICOM: CharLS (JPEG-LS),
+// OpenJPEG (JPEG 2000) and libjpeg(-turbo) (8-bit DCT JPEG) for encapsulated pixel data, zlib for
+// deflated datasets.
 //
 // Every entry point returns CDC_OK or CDC_ERROR and never exits, aborts or longjmps out of the shim;
 // on error a message is written into the caller's buffer. Decoding is two-step where the library allows:

@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import ModelFiles
+import Tables
 import Triage
 
 /// One usable manifest row: an input and its class.
@@ -73,7 +74,7 @@ public struct TrainingManifest: Sendable {
     public static func load(path: String, profile: TaskProfile, skipBadRows: Bool = false, pathColumn: String = "path",
                             validate: ((TrainingRow) throws -> Void)? = nil) throws -> TrainingManifest {
         let table: TableFile
-        do { table = try TableFile.read(path: path) } catch let e as EvaluationError { throw convert(e, file: path) }
+        do { table = try TableFile.read(path: path) } catch let e as TableError { throw convert(e) }
         guard !table.rows.isEmpty else { throw TrainingDataError.invalid(file: path, reason: "no data rows") }
         let column = pathColumn.lowercased()
         for c in [column, "label"] where !table.columns.contains(c) {
@@ -137,13 +138,11 @@ public struct TrainingManifest: Sendable {
         return TrainingRow(path: p, resolvedPath: resolved, label: label, line: r.line, fields: r.fields)
     }
 
-    static func convert(_ e: EvaluationError, file: String) -> TrainingDataError {
+    static func convert(_ e: TableError) -> TrainingDataError {
         switch e {
         case .badRow(let f, let l, let r): return .badRow(file: f, line: l, reason: r)
         case .unreadable(let f, let r): return .invalid(file: f, reason: r)
-        case .missingColumn(let f, let c): return .invalid(file: f, reason: "no \"\(c)\" column")
         case .empty(let f): return .invalid(file: f, reason: "no data rows")
-        case .invalid(let s): return .invalid(file: file, reason: s)
         }
     }
 }

@@ -1,6 +1,21 @@
 import FileAccess
 import Foundation
 
+/// Why a table file could not be read; evaluation and training restate these in their own error types.
+public enum TableError: Error, CustomStringConvertible, Equatable, Sendable {
+    case unreadable(file: String, reason: String)
+    case badRow(file: String, line: Int, reason: String)
+    case empty(file: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let f, let r): return "\(f): \(r)"
+        case .badRow(let f, let l, let r): return "\(f):\(l): \(r)"
+        case .empty(let f): return "\(f): no data rows"
+        }
+    }
+}
+
 /// A CSV (header row, RFC 4180 quoting) or JSONL (one object per line) file as rows of named text fields,
 /// each with its 1-based line number.
 public struct TableFile: Sendable {
@@ -15,12 +30,12 @@ public struct TableFile: Sendable {
 
     /// Reads the file; JSONL when the name ends in .jsonl/.ndjson or the first non-blank character is "{".
     public static func read(path: String) throws -> TableFile {
-        if let reason = FileKind.notAFileReason(path) { throw EvaluationError.unreadable(file: path, reason: reason) }
+        if let reason = FileKind.notAFileReason(path) { throw TableError.unreadable(file: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw EvaluationError.unreadable(file: path, reason: "cannot read the file")
+            throw TableError.unreadable(file: path, reason: "cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw EvaluationError.unreadable(file: path, reason: "not UTF-8 text")
+            throw TableError.unreadable(file: path, reason: "not UTF-8 text")
         }
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         let first = text.first { !$0.isWhitespace }
@@ -34,7 +49,7 @@ public struct TableFile: Sendable {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]) as? [String: Any] else {
-                throw EvaluationError.badRow(file: path, line: i + 1, reason: "not a JSON object")
+                throw TableError.badRow(file: path, line: i + 1, reason: "not a JSON object")
             }
             var f: [String: String] = [:]
             for (k, v) in obj {
@@ -42,7 +57,7 @@ public struct TableFile: Sendable {
                 case is NSNull: continue
                 case let s as String: f[k] = s
                 case let n as NSNumber: f[k] = "\(n.doubleValue)"
-                default: throw EvaluationError.badRow(file: path, line: i + 1, reason: "\"\(k)\" is not a string or number")
+                default: throw TableError.badRow(file: path, line: i + 1, reason: "\"\(k)\" is not a string or number")
                 }
                 cols.insert(k)
             }
@@ -85,19 +100,19 @@ public struct TableFile: Sendable {
             }
             i += 1
         }
-        if inQuotes { throw EvaluationError.badRow(file: path, line: start, reason: "unterminated quoted field") }
+        if inQuotes { throw TableError.badRow(file: path, line: start, reason: "unterminated quoted field") }
         if !field.isEmpty || !record.isEmpty { endRecord() }
         return out
     }
 
     static func csv(_ text: String, path: String) throws -> TableFile {
         let recs = try csvRecords(text, path: path)
-        guard let header = recs.first else { throw EvaluationError.empty(file: path) }
+        guard let header = recs.first else { throw TableError.empty(file: path) }
         let names = header.1.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         var rows: [Row] = []
         for (line, r) in recs.dropFirst() {
             guard r.count == names.count else {
-                throw EvaluationError.badRow(file: path, line: line, reason: "\(r.count) fields where the header has \(names.count)")
+                throw TableError.badRow(file: path, line: line, reason: "\(r.count) fields where the header has \(names.count)")
             }
             var f: [String: String] = [:]
             for (k, v) in zip(names, r) {
