@@ -53,10 +53,12 @@ let package = Package(
         // series grouping, synthetic angiograms.
         .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileAccess"]),
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
-        // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
+        // The triage pipeline in stages (model images, classification, record assembly; planning is in
+        // Angiography): task profile, label scoring, answer parsing, decision policy, batch runs, and the
+        // model-mode runs of evaluation with their cache.
         .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
+        .target(name: "Evaluation", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
         .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
         .executableTarget(
