@@ -60,12 +60,14 @@ let package = Package(
         // series grouping, synthetic angiograms.
         .target(name: "Angiography", dependencies: ["DICOM", "Imaging", "FileAccess", "Support"]),
         .target(name: "LoRA", dependencies: ["MedGemma", "ModelFiles", "Tensor", "FileAccess", "Support"]),
-        // The triage pipeline: task profile, label scoring, answer parsing, decision policy, batch runs.
-        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "Support"]),
+        // The triage pipeline in stages (model images, classification, record assembly; planning is in
+        // Angiography): task profile, label scoring, answer parsing, decision policy, batch runs, and the
+        // model-mode runs of evaluation with their cache.
+        .target(name: "Triage", dependencies: ["MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Support"]),
         // Evaluation: metrics with intervals, operating points, comparisons, artifacts and the HTML report.
-        .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "ModelFiles", "FileAccess", "Tables", "Support"]),
+        .target(name: "Evaluation", dependencies: ["ModelFiles", "FileAccess", "Tables", "Support"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
-        .target(name: "Training", dependencies: ["MedGemma", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Tables"]),
+        .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Tables"]),
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -81,7 +83,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "Imaging", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "Tensor", "TestSupport"]),
         // Reads Package.swift, docs/ARCHITECTURE.md and the import lines; no module dependencies.
         .testTarget(name: "ArchitectureTests"),

@@ -54,6 +54,8 @@ public struct AngiogramRun: Sendable {
     public var images: [ModelImage]
     /// Nil when no image was made.
     public var record: ProcessingRecord?
+    /// The attributes the images were made from; nil when no image was made.
+    public var attributes: AngiogramAttributes? = nil
 }
 
 /// File → route decision → model image(s): modality LUT, subtraction, frame strategy, VOI window,
@@ -85,7 +87,7 @@ public struct ModelInputBuilder: Sendable {
             let run = try MaskSubtraction(fallbackMaskFrame: options.fallbackMaskFrame)
                 .plan(try FrameAccess(reader: reader), attributes: attributes, subtract: true)
             let (images, record) = try render(run, attributes: attributes, subtract: true)
-            return AngiogramRun(decision: decision, images: images, record: record)
+            return AngiogramRun(decision: decision, images: images, record: record, attributes: attributes)
         }
         let decoded: [PixelFrame]
         if let frames {
@@ -101,7 +103,7 @@ public struct ModelInputBuilder: Sendable {
             return AngiogramRun(decision: decision, images: [], record: nil)
         }
         let (images, record) = try render(decoded, attributes: attributes, subtract: decision.route == .triage)
-        return AngiogramRun(decision: decision, images: images, record: record)
+        return AngiogramRun(decision: decision, images: images, record: record, attributes: attributes)
     }
 
     /// The budget of `options.maxDecodeBytes`.

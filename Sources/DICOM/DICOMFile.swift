@@ -57,10 +57,19 @@ public struct DICOMFile: Sendable {
         self.source = source
     }
 
+    /// Bytes of the Part 10 preamble and its "DICM" prefix.
+    public static let prefixLength = 132
+
+    /// Whether the first bytes of a file are a Part 10 preamble followed by "DICM" (a raw dataset without
+    /// preamble, which `init` also reads, is not recognised from its head).
+    public static func hasPart10Prefix(_ head: [UInt8]) -> Bool {
+        head.count >= prefixLength && Array(head[128..<prefixLength]) == Array("DICM".utf8)
+    }
+
     private static func parse(_ bytes: [UInt8], source: String, limits: DICOMLimits) throws -> DICOMFile {
         let dicm: [UInt8] = Array("DICM".utf8)
         var start: Int?
-        if bytes.count >= 132 && Array(bytes[128..<132]) == dicm {
+        if hasPart10Prefix(bytes) {
             start = 132
         } else if bytes.count >= 4 && Array(bytes[0..<4]) == dicm {
             start = 4

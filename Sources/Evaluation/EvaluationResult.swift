@@ -218,6 +218,12 @@ public struct RunCounts: Sendable, Equatable, Codable {
     public var cached: Int
     /// Items left for a later run (a --limit stopped the run).
     public var remaining: Int
+
+    public init(computed: Int, cached: Int, remaining: Int) {
+        self.computed = computed
+        self.cached = cached
+        self.remaining = remaining
+    }
 }
 
 /// Everything `evaluation.json` holds.

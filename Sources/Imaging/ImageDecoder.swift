@@ -9,6 +9,15 @@ public enum ImageDecoder {
     /// The largest width or height accepted (JPEG cannot go past 65 535 anyway).
     public static let maxDimension = 65_535
 
+    /// The bytes a file must start with to be sniffed (`format(ofHead:)`).
+    public static let signatureLength = 8
+
+    /// The picture format the first bytes of a file announce (PNG or JPEG, by magic bytes, as `decode`
+    /// sniffs them), nil for anything else. `head` may be shorter than `signatureLength`.
+    public static func format(ofHead head: [UInt8]) -> DecodedImage.Format? {
+        head.withUnsafeBytes { ImageHeaderProbe.format(of: $0) }
+    }
+
     /// Reads and decodes a file; errors name the file.
     public static func decode(contentsOf url: URL) throws -> DecodedImage {
         let path = url.path

@@ -12,13 +12,17 @@ struct ImageHeaderProbe {
 
     /// Sniffs by magic bytes, never by file name.
     static func probe(_ bytes: UnsafeRawBufferPointer, source: String) throws -> ImageHeaderProbe {
-        if bytes.count >= 8, zip(bytes.prefix(8), pngSignature).allSatisfy({ $0 == $1 }) {
-            return probePNG(bytes)
-        }
-        if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF {
-            return probeJPEG(bytes)
-        }
+        let format = format(of: bytes)
+        if format == .png { return probePNG(bytes) }
+        if format == .jpeg { return probeJPEG(bytes) }
         throw ImagingError.notAnImage(source: source, detail: describeUnknown(bytes))
+    }
+
+    /// PNG or JPEG by their signatures (8 and 3 bytes), nil for anything else.
+    static func format(of bytes: UnsafeRawBufferPointer) -> DecodedImage.Format? {
+        if bytes.count >= 8, zip(bytes.prefix(8), pngSignature).allSatisfy({ $0 == $1 }) { return .png }
+        if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF { return .jpeg }
+        return nil
     }
 
     /// PNG: the IHDR chunk must come first; width and height are its first two big-endian words.

@@ -33,19 +33,31 @@ extension Gemma3TextModel {
         let clock = ContinuousClock()
         let t0 = clock.now
         let hidden = try forward(embeddings: prompt.embeddings, cache: cache, extraVisible: prompt.extraVisible, adapter: adapter)
-        var logits = try self.logits(try hidden.rows((promptIDs.count - 1)..<promptIDs.count))
+        let logits = try self.logits(try hidden.rows((promptIDs.count - 1)..<promptIDs.count))
         let first = logits.floats()
         let t1 = clock.now
-        var out: [Int] = []
-        while out.count < budget {
-            let next = Ops.argmax(logits.f32, count: config.vocabSize)
-            out.append(next)
-            if stopIDs.contains(next) || out.count == budget { break }
-            let h = try forward(embeddings: try embed([next]), cache: cache, adapter: adapter)
-            logits = try self.logits(h)
-        }
+        let out = try decodeGreedy(from: logits, cache: cache, maxNewTokens: budget, stopIDs: stopIDs, adapter: adapter)
         let t2 = clock.now
         return GreedyResult(tokenIDs: out, firstLogits: first,
                             prefillSeconds: (t1 - t0).seconds, decodeSeconds: (t2 - t1).seconds)
     }
 }
+
+extension Gemma3TextModel {
+    /// The greedy decode loop, the only one: from `logits` [1, vocab] at the last prompt position (its cache
+    /// filled up to there), the argmax token (the first of ties; NaN never wins) is taken and fed back
+    /// through `cache`, until a stop id or `maxNewTokens` tokens (the stop id included in the result).
+    public func decodeGreedy(from logits: Tensor, cache: KVCache, maxNewTokens: Int, stopIDs: Set<Int>, adapter: String? = nil) throws -> [Int] {
+        var logits = logits
+        var out: [Int] = []
+        while out.count < maxNewTokens {
+            let next = Ops.argmax(logits.f32, count: config.vocabSize)
+            out.append(next)
+            if stopIDs.contains(next) || out.count == maxNewTokens { break }
+            let h = try forward(embeddings: try embed([next]), cache: cache, adapter: adapter)
+            logits = try self.logits(h)
+        }
+        return out
+    }
+}
+

@@ -204,16 +204,14 @@ public struct LabelScorer: Sendable {
             throw TriageError.scoring("the prompt cache has room for \(p.cache.capacity - p.promptLength) new tokens, \(maxNewTokens) asked")
         }
         try p.cache.truncate(to: p.promptLength)
-        if p.firstLogits == nil { p.firstLogits = try model.logits(p.lastHidden).floats() }
-        var row = p.firstLogits ?? []
-        var out: [Int] = []
-        while true {
-            let next = Self.argmax(row)
-            out.append(next)
-            if stopIDs.contains(next) || out.count == maxNewTokens { break }
-            let h = try model.forward(embeddings: try model.embed([next]), cache: p.cache, adapter: p.adapter)
-            row = try model.logits(h).floats()
+        let first: Tensor
+        if let row = p.firstLogits {
+            first = try Tensor(row, shape: [1, row.count])
+        } else {
+            first = try model.logits(p.lastHidden)
+            p.firstLogits = first.floats()
         }
+        let out = try model.decodeGreedy(from: first, cache: p.cache, maxNewTokens: maxNewTokens, stopIDs: stopIDs, adapter: p.adapter)
         try p.cache.truncate(to: p.promptLength)
         return out
     }
@@ -250,13 +248,5 @@ public struct LabelScorer: Sendable {
         var out: [String: Double] = [:]
         for (s, x) in zip(scored, e) { out[s.label] = x / z }
         return out
-    }
-
-    /// Index of the largest value (the first of ties; NaN never wins).
-    static func argmax(_ row: [Float]) -> Int {
-        var best = 0
-        var bv = -Float.infinity
-        for (i, x) in row.enumerated() where x > bv { bv = x; best = i }
-        return best
     }
 }

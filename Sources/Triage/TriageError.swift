@@ -5,6 +5,8 @@ public enum TriageError: Error, CustomStringConvertible, Sendable {
     case unsupportedInput(path: String, reason: String)
     case scoring(String)
     case invalidArgument(String)
+    /// A manifest row the pipeline cannot run (a missing or unreadable input).
+    case badManifestRow(file: String, line: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,7 @@ public enum TriageError: Error, CustomStringConvertible, Sendable {
         case .unsupportedInput(let path, let reason): return "\(path): \(reason)"
         case .scoring(let s): return "label scoring: \(s)"
         case .invalidArgument(let s): return s
+        case .badManifestRow(let f, let l, let r): return "\(f):\(l): \(r)"
         }
     }
 }

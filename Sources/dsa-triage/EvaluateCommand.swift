@@ -119,7 +119,8 @@ struct EvaluateCommand: AsyncParsableCommand {
                 guard let model, let manifestPath = data, let entries = manifest else {
                     throw ValidationError("--model needs --data MANIFEST")
                 }
-                try PipelineEvaluation.checkFiles(entries, manifest: manifestPath)
+                let inputs = entries.map { PipelineEvaluation.Entry(path: $0.path, line: $0.line) }
+                try PipelineEvaluation.checkFiles(inputs, manifest: manifestPath)
                 let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
                 let siteKey = try SiteKey.resolve(option: siteKeyFile)
                 let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: mode,
@@ -135,7 +136,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                 let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
                 var bar: ProgressBar?
                 let outcome = try PipelineEvaluation.run(
-                    pipeline: pipeline, entries: entries, manifest: manifestPath, cache: cache, profileFingerprint: profileFP, limit: limit,
+                    pipeline: pipeline, entries: inputs, manifest: manifestPath, cache: cache, profileFingerprint: profileFP, limit: limit,
                     progress: { bar?.advance() },
                     onCacheCount: { cached in
                         let todo = min(entries.count - cached, limit ?? Int.max)
@@ -143,10 +144,10 @@ struct EvaluateCommand: AsyncParsableCommand {
                         bar = ProgressBar(total: todo, enabled: progress == "always" || (progress == "auto" && todo > 3 && isatty(2) != 0))
                     })
                 bar?.finish()
-                runCounts = outcome.counts
-                Self.stderr("computed \(outcome.counts.computed), cached \(outcome.counts.cached), remaining \(outcome.counts.remaining)\n")
-                if outcome.counts.remaining > 0 {
-                    Self.stderr("stopped by --limit with \(outcome.counts.remaining) input(s) left; run again to continue\n")
+                runCounts = RunCounts(computed: outcome.computed, cached: outcome.cached, remaining: outcome.remaining)
+                Self.stderr("computed \(outcome.computed), cached \(outcome.cached), remaining \(outcome.remaining)\n")
+                if outcome.remaining > 0 {
+                    Self.stderr("stopped by --limit with \(outcome.remaining) input(s) left; run again to continue\n")
                     exit = 3
                     return
                 }

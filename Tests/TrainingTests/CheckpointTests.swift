@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import ModelFiles
 import Tensor
 import XCTest

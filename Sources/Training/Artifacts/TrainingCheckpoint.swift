@@ -1,5 +1,6 @@
 import FileAccess
 import Foundation
+import LoRA
 import ModelFiles
 import Tensor
 
@@ -203,5 +204,15 @@ public enum TrainingCheckpoint {
             throw TrainingArtifactError.corrupt(path: url.path, reason: "tensor '\(name)' is \(t.dtype) \(t.shape), expected f32 \(shape)")
         }
         return t
+    }
+}
+
+extension PEFTAdapterWriter {
+    /// Reads the LoRA matrices of an adapter written by `write` back into `parameters` (matched by name,
+    /// shapes checked); used to resume from a checkpoint.
+    public func read(into parameters: [Parameter], from directory: URL) throws {
+        try TrainingCheckpoint.readParameters(parameters, from: directory.appendingPathComponent(Self.weightsFileName)) {
+            try peftKey(parameterName: $0.name)
+        }
     }
 }

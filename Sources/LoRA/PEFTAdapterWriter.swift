@@ -3,6 +3,23 @@ import Foundation
 import ModelFiles
 import Tensor
 
+/// Why trained parameters cannot be written as a PEFT adapter.
+public enum PEFTAdapterWriteError: Error, CustomStringConvertible, Equatable {
+    /// A parameter cannot go into a PEFT adapter (name not "<module>.lora_A.weight" / ".lora_B.weight", …).
+    case invalidParameter(name: String, reason: String)
+    /// There is nothing to write.
+    case noParameters
+
+    public var description: String {
+        switch self {
+        case .invalidParameter(let name, let reason): return "parameter '\(name)': \(reason)"
+        case .noParameters: return "PEFT adapter: no LoRA parameters to write"
+        }
+    }
+}
+
+/// The writer beside the reader (`LoRAAdapter`): an adapter this writes, `LoRAAdapter` and peft load.
+///
 /// Writes trained LoRA parameters as peft 0.21.2's `save_pretrained` does for Gemma 3 under transformers 5:
 /// `adapter_config.json` (every field peft writes, sorted, indented by 2) and `adapter_model.safetensors`
 /// (float32, metadata {"format": "pt"}, keys "base_model.model.<module as named in the transformers
@@ -74,12 +91,12 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
         switch architecture {
         case .conditionalGeneration:
             guard module.hasPrefix("language_model.") || module.hasPrefix("vision_tower.") else {
-                throw TrainingArtifactError.invalidParameter(name: module, reason: "not a language_model.* or vision_tower.* module")
+                throw PEFTAdapterWriteError.invalidParameter(name: module, reason: "not a language_model.* or vision_tower.* module")
             }
             return "model." + module
         case .causalLM:
             guard module.hasPrefix("language_model.") else {
-                throw TrainingArtifactError.invalidParameter(name: module, reason: "a text-only model (Gemma3ForCausalLM) has only language_model.* modules")
+                throw PEFTAdapterWriteError.invalidParameter(name: module, reason: "a text-only model (Gemma3ForCausalLM) has only language_model.* modules")
             }
             return "model." + module.dropFirst("language_model.".count)
         }
@@ -96,7 +113,7 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
         for m: Character in ["A", "B"] where name.hasSuffix(".lora_\(m).weight") {
             return (String(name.dropLast(".lora_\(m).weight".count)), m)
         }
-        throw TrainingArtifactError.invalidParameter(name: name, reason: "a LoRA parameter is named <module>.lora_A.weight or <module>.lora_B.weight")
+        throw PEFTAdapterWriteError.invalidParameter(name: name, reason: "a LoRA parameter is named <module>.lora_A.weight or <module>.lora_B.weight")
     }
 
     /// `target_modules` as peft saves it for the trained `modules` (canonical paths): "all-linear" becomes the
@@ -171,22 +188,22 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
             let (module, m) = try Self.split(p.name)
             _ = try peftModule(module)
             guard p.value.dtype == .f32, p.shape.count == 2 else {
-                throw TrainingArtifactError.invalidParameter(name: p.name, reason: "expected a float32 matrix, found \(p.value.dtype) \(p.shape)")
+                throw PEFTAdapterWriteError.invalidParameter(name: p.name, reason: "expected a float32 matrix, found \(p.value.dtype) \(p.shape)")
             }
             if m == "A" {
-                guard a.updateValue(p, forKey: module) == nil else { throw TrainingArtifactError.invalidParameter(name: p.name, reason: "given twice") }
+                guard a.updateValue(p, forKey: module) == nil else { throw PEFTAdapterWriteError.invalidParameter(name: p.name, reason: "given twice") }
             } else {
-                guard b.updateValue(p, forKey: module) == nil else { throw TrainingArtifactError.invalidParameter(name: p.name, reason: "given twice") }
+                guard b.updateValue(p, forKey: module) == nil else { throw PEFTAdapterWriteError.invalidParameter(name: p.name, reason: "given twice") }
             }
         }
         for module in Set(a.keys).union(b.keys) {
-            guard let pa = a[module] else { throw TrainingArtifactError.invalidParameter(name: Self.parameterName(module: module, matrix: "A"), reason: "missing (lora_B is given)") }
-            guard let pb = b[module] else { throw TrainingArtifactError.invalidParameter(name: Self.parameterName(module: module, matrix: "B"), reason: "missing (lora_A is given)") }
+            guard let pa = a[module] else { throw PEFTAdapterWriteError.invalidParameter(name: Self.parameterName(module: module, matrix: "A"), reason: "missing (lora_B is given)") }
+            guard let pb = b[module] else { throw PEFTAdapterWriteError.invalidParameter(name: Self.parameterName(module: module, matrix: "B"), reason: "missing (lora_A is given)") }
             guard pa.shape[0] == rank, pb.shape[1] == rank else {
-                throw TrainingArtifactError.invalidParameter(name: pa.name, reason: "rank \(pa.shape[0]) (lora_A \(pa.shape), lora_B \(pb.shape)), the configuration says r = \(rank)")
+                throw PEFTAdapterWriteError.invalidParameter(name: pa.name, reason: "rank \(pa.shape[0]) (lora_A \(pa.shape), lora_B \(pb.shape)), the configuration says r = \(rank)")
             }
         }
-        guard !a.isEmpty else { throw TrainingArtifactError.invalidArgument("PEFT adapter: no LoRA parameters to write") }
+        guard !a.isEmpty else { throw PEFTAdapterWriteError.noParameters }
         return a.keys.sorted()
     }
 
@@ -200,13 +217,5 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
             try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: tmp)
         }
         try AtomicWrite.write(Data(configText(modules: modules).utf8), to: directory.appendingPathComponent(Self.configFileName))
-    }
-
-    /// Reads the LoRA matrices of an adapter written by `write` back into `parameters` (matched by name,
-    /// shapes checked); used to resume from a checkpoint.
-    public func read(into parameters: [Parameter], from directory: URL) throws {
-        try TrainingCheckpoint.readParameters(parameters, from: directory.appendingPathComponent(Self.weightsFileName)) {
-            try peftKey(parameterName: $0.name)
-        }
     }
 }

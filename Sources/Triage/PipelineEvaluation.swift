@@ -1,9 +1,21 @@
-import Foundation
 import Angiography
-import Triage
+import Foundation
 
-/// Model mode: runs the triage pipeline over a manifest, one cached result per input, resumable.
+/// Evaluation's model mode: runs the triage pipeline over a manifest's inputs, one cached result per input,
+/// resumable. The metrics are Evaluation's business; this only produces the predictions.
 public enum PipelineEvaluation {
+    /// A manifest row as the pipeline needs it: the input's path (relative to the manifest's folder, or
+    /// absolute) and the row's line, for messages.
+    public struct Entry: Sendable, Equatable {
+        public var path: String
+        public var line: Int
+
+        public init(path: String, line: Int) {
+            self.path = path
+            self.line = line
+        }
+    }
+
     /// A manifest path resolved against the manifest's folder when relative.
     public static func resolve(_ path: String, manifest: String) -> String {
         if path.hasPrefix("/") { return path }
@@ -11,17 +23,17 @@ public enum PipelineEvaluation {
     }
 
     /// Fails, naming the manifest and line, when inputs are missing.
-    public static func checkFiles(_ entries: [ManifestEntry], manifest: String) throws {
+    public static func checkFiles(_ entries: [Entry], manifest: String) throws {
         let missing = entries.filter { !FileManager.default.fileExists(atPath: resolve($0.path, manifest: manifest)) }
         guard let first = missing.first else { return }
         let more = missing.count > 1 ? " (and \(missing.count - 1) more missing)" : ""
-        throw EvaluationError.badRow(file: manifest, line: first.line, reason: "no such file \"\(first.path)\"\(more)")
+        throw TriageError.badManifestRow(file: manifest, line: first.line, reason: "no such file \"\(first.path)\"\(more)")
     }
 
     /// One input through the pipeline: the worst unit decides (any blocked → blocked; any review, failure or
     /// skip → manual_review) and P(blocked) is the highest.
     public static func predict(_ pipeline: TriagePipeline, path: String, key: String, displayPath: String) -> CachedPrediction {
-        let records = TriagePipeline.plan([EscapedPath.escape(path.utf8)]).map { pipeline.run($0) }
+        let records = InputPlanner.plan([EscapedPath.escape(path.utf8)]).map { pipeline.run($0) }
         let ps = records.compactMap(\.pBlocked)
         let decisions = records.map { $0.decision?.rawValue ?? "manual_review" }
         let decision = decisions.contains("blocked") ? "blocked" : (decisions.contains("manual_review") || decisions.isEmpty ? "manual_review" : "patent")
@@ -34,16 +46,20 @@ public enum PipelineEvaluation {
     }
 
     public struct Outcome: Sendable {
+        /// By the manifest's path of each input.
         public var predictions: [String: CachedPrediction]
-        public var counts: RunCounts
+        /// Inputs run now, found in the cache, and left by the limit.
+        public var computed: Int
+        public var cached: Int
+        public var remaining: Int
     }
 
     /// Runs every manifest entry not yet in the cache, at most `limit` of them; `progress` after each.
-    public static func run(pipeline: TriagePipeline, entries: [ManifestEntry], manifest: String, cache: PredictionCache,
+    public static func run(pipeline: TriagePipeline, entries: [Entry], manifest: String, cache: PredictionCache,
                            profileFingerprint: String, limit: Int?, progress: (() -> Void)? = nil,
                            onCacheCount: ((Int) -> Void)? = nil) throws -> Outcome {
         var out: [String: CachedPrediction] = [:]
-        var todo: [(ManifestEntry, String, String)] = []
+        var todo: [(Entry, String, String)] = []
         // The input-domain record decides reviews too: a new or changed record must not reuse old predictions.
         let adapters = (pipeline.adapterFingerprint.map { [$0] } ?? []) + (pipeline.inputDomain.map { ["input-domain:" + $0.fingerprint] } ?? [])
         for e in entries {
@@ -51,7 +67,7 @@ public enum PipelineEvaluation {
             guard let key = PredictionCache.key(path: path, model: pipeline.modelFingerprint, adapters: adapters,
                                                 profile: profileFingerprint, mode: pipeline.mode.rawValue,
                                                 paths: pipeline.pathDisplay.mode.rawValue) else {
-                throw EvaluationError.badRow(file: manifest, line: e.line, reason: "cannot read \"\(e.path)\"")
+                throw TriageError.badManifestRow(file: manifest, line: e.line, reason: "cannot read \"\(e.path)\"")
             }
             if let c = cache.load(key: key) { out[e.path] = c } else { todo.append((e, path, key)) }
         }
@@ -66,6 +82,6 @@ public enum PipelineEvaluation {
             computed += 1
             progress?()
         }
-        return Outcome(predictions: out, counts: RunCounts(computed: computed, cached: cached, remaining: todo.count - computed))
+        return Outcome(predictions: out, computed: computed, cached: cached, remaining: todo.count - computed)
     }
 }
