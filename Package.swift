@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Triage", targets: ["Triage"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "StructuredReport", targets: ["StructuredReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -59,6 +60,8 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Triage", "Angiography", "MedGemma", "ModelFiles", "Tensor", "FileAccess"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
         .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Angiography", "Imaging", "ModelFiles", "Tensor", "FileAccess"]),
+        // DICOM Structured Reports of triage results (Comprehensive SR, TID 1500-style), for the PACS worker.
+        .target(name: "StructuredReport", dependencies: ["DICOM", "FileAccess", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "TriageTests", dependencies: ["Triage", "MedGemma", "LoRA", "Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Triage", "Imaging", "ModelFiles", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "StructuredReportTests", dependencies: ["StructuredReport", "DICOM", "Angiography", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
