@@ -59,11 +59,23 @@ final class PatencyReportTests: XCTestCase {
     }
 
     /// Warnings dciodvfy gives that are expected for these reports, each with why it is benign.
-    static let benignWarnings: [String] = []
+    /// dciodvfy checks Coding Scheme Designator and Coding Scheme UID against the schemes PS3.16 lists; a
+    /// private scheme (PS3.16 §8.2: designators starting with "99") is absent from that list by definition. It
+    /// is declared in the Coding Scheme Identification Sequence, which is what the standard asks of it.
+    static let benignWarnings: [String] = [
+        "Unrecognized defined term <\(SRCodes.privateScheme)> for value 1 of attribute <Coding Scheme Designator>",
+        "Unrecognized defined term <\(SRCodes.privateSchemeUID)> for value 1 of attribute <Coding Scheme UID>",
+    ]
 
     func dump(_ tool: String, _ url: URL, _ args: [String] = []) throws -> String {
         let (status, out) = try ExternalTool.run(tool, args + [url.path], package: "dcmtk")
         XCTAssertEqual(status, 0, "\(tool): \(out)")
+        // dcmtk prefixes its own complaints with "W: " and "E: ".
+        // dcmtk 3.6.7's VR checker has no UTF-8 support and says so for every ISO_IR 192 file; that is a note
+        // about the checker, not about the file.
+        let complaints = out.split(separator: "\n").filter { ($0.hasPrefix("W: ") || $0.hasPrefix("E: "))
+            && !$0.contains("The VR checker does not support this Specific Character Set: ISO_IR 192") }
+        XCTAssertTrue(complaints.isEmpty, "\(tool) \(url.lastPathComponent):\n\(complaints.joined(separator: "\n"))")
         return out
     }
 
@@ -80,7 +92,7 @@ final class PatencyReportTests: XCTestCase {
             XCTAssertTrue(problems.isEmpty, "\(decision): dciodvfy:\n\(full)")
             XCTAssertTrue(full.contains("ComprehensiveSR"), "\(decision): dciodvfy did not take it as Comprehensive SR:\n\(full)")
 
-            let tree = try dump("dsrdump", url, ["-Ee"])
+            let tree = try dump("dsrdump", url, ["+Pc", "+Pl", "+Pu"])
             XCTAssertTrue(tree.contains("Comprehensive SR"), tree)
             XCTAssertTrue(tree.contains("UNVERIFIED"), tree)
             XCTAssertTrue(tree.contains("(126000,DCM,\"Imaging Measurement Report\")"), tree)
@@ -103,8 +115,8 @@ final class PatencyReportTests: XCTestCase {
             }
             // Evidence: the source instance with the frames used.
             let instance = try XCTUnwrap(source.string(.sopInstanceUID))
-            XCTAssertTrue(tree.contains("\(instance)\"[2,3,4]"), tree)
-            XCTAssertTrue(tree.contains("\(instance)\""), tree)
+            XCTAssertTrue(tree.contains("<inferred from IMAGE:=(XA image,\"\(instance)\",2,3,4)>"), tree)
+            XCTAssertTrue(tree.contains("<contains IMAGE:=(XA image,\"\(instance)\")>"), "image library entry:\n\(tree)")
 
             let header = try dump("dcmdump", url)
             for (tag, name) in [(DICOMTag.studyInstanceUID, "StudyInstanceUID"), (.patientID, "PatientID"), (.patientName, "PatientName")] {
@@ -139,9 +151,10 @@ final class PatencyReportTests: XCTestCase {
         XCTAssertTrue(header.contains("(0040,a030) DT [20261205"), header)
         XCTAssertTrue(header.contains("(0040,a360)"), "Predecessor Documents Sequence:\n\(header)")
         XCTAssertTrue(header.contains("[\(unverified.sopInstanceUID)]"), header)
-        let tree = try dump("dsrdump", url)
+        let tree = try dump("dsrdump", url, ["+Pc", "+Pl", "+Pu"])
         XCTAssertTrue(tree.contains("VERIFIED") && !tree.contains("UNVERIFIED"), tree)
-        XCTAssertTrue(tree.contains("Reviewer^Rita") || tree.contains("Rita Reviewer"), tree)
+        XCTAssertTrue(tree.contains("Verifying Observers : 2026-12-05 ") && tree.contains("Reviewer^Rita, Example Hospital Radiology"), tree)
+        XCTAssertTrue(tree.contains("Predecessor Docs    : 1"), tree)
     }
 
     func testSameKeyGivesTheSameUIDsAndBytesDifferentKeysDiffer() throws {
@@ -228,7 +241,7 @@ final class PatencyReportTests: XCTestCase {
         try report.write(to: url)
         let (problems, full) = try dciodvfyProblems(url)
         XCTAssertTrue(problems.isEmpty, "dciodvfy:\n\(full)")
-        let tree = try dump("dsrdump", url, ["-Ee", "+U8"])
+        let tree = try dump("dsrdump", url, ["+Pc", "+Pl", "+Pu", "+U8"])
         XCTAssertTrue(tree.contains("≥ threshold"), tree)
     }
 
