@@ -1,4 +1,5 @@
 import DICOM
+import Foundation
 
 /// One node of an SR content tree (PS3.3 §C.17.3), encoded into a dataset item.
 struct ContentItem: Sendable {
