@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Triage", targets: ["Triage"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "StructuredReport", targets: ["StructuredReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,6 +69,8 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["ModelFiles", "FileAccess", "Tables", "Support"]),
         // Training: LoRA / QLoRA / full fine-tuning (data, optimiser, schedule, checkpoints, PEFT artifacts).
         .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Tables"]),
+        // DICOM Structured Reports of triage results (Comprehensive SR, TID 1500-style), for the PACS worker.
+        .target(name: "StructuredReport", dependencies: ["DICOM", "FileAccess", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -87,6 +90,7 @@ let package = Package(
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "MedGemma", "ModelFiles", "Tensor", "TestSupport"]),
         // Reads Package.swift, docs/ARCHITECTURE.md and the import lines; no module dependencies.
         .testTarget(name: "ArchitectureTests"),
+        .testTarget(name: "StructuredReportTests", dependencies: ["StructuredReport", "DICOM", "Angiography", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
