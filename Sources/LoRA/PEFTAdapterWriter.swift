@@ -131,6 +131,8 @@ public struct PEFTAdapterWriter: Sendable, Equatable {
     }
 
     /// A JSON value of the few kinds adapter_config.json holds, written as Python's json.dumps writes it.
+    /// Not Support's `JSONValue`: that reader's type keeps numbers as doubles, while peft's file tells an
+    /// int (`"r": 8`) from a float (`"lora_dropout": 0.0`), and this writer must reproduce it byte for byte.
     public enum JSONLiteral: Equatable, Sendable {
         case null, bool(Bool), int(Int), double(Double), string(String), strings([String]), emptyObject
 
