@@ -142,3 +142,20 @@ public enum EvaluationData {
         }
     }
 }
+
+extension EvaluationData {
+    /// Where the predictions' decisions come from, as the provenance records it: every row's decision column,
+    /// some rows' (the rest by threshold), or the threshold alone.
+    public static func decisionSource(_ predictions: [PredictionEntry]) -> String {
+        if predictions.allSatisfy({ $0.decision != nil }) { return "decision_column" }
+        return predictions.contains { $0.decision != nil } ? "decision_column_or_threshold" : "threshold"
+    }
+
+    /// The predictions file of a run to compare with: a predictions file as given, or an evaluate output
+    /// folder's predictions.csv.
+    public static func comparisonFile(_ run: String) -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: run, isDirectory: &isDir), isDir.boolValue else { return run }
+        return URL(fileURLWithPath: run).appendingPathComponent("predictions.csv").path
+    }
+}

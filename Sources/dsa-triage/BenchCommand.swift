@@ -28,11 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Timed runs after one warm-up; the median is reported.")
     var runs = 5
 
-    @Option(name: .long, help: "Arithmetic for weights: f32 or bf16.")
-    var compute: String?
-
-    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
-    var quantize = "none"
+    @OptionGroup var arithmetic: ArithmeticOptions
 
     @Option(name: .long, help: "Timed runs of the vision tower (models with one); 0 skips it.")
     var visionRuns = 3
@@ -46,8 +42,6 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if (model == nil) == (dicom == nil) { throw ValidationError("give either --model or --dicom") }
         if promptTokens < 1 || decodeTokens < 1 || runs < 1 { throw ValidationError("--prompt-tokens, --decode-tokens and --runs must be positive") }
-        if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
-        if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
     }
 
     func run() async throws {
@@ -58,13 +52,13 @@ struct BenchCommand: AsyncParsableCommand {
         guard let model else { return }
         try CommandErrors.reporting {
             let start = Date()
-            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
-                                             quantization: QuantizationScheme(rawValue: quantize) ?? .none)
+            let loaded = try ModelLoader.load(path: model, computeMode: arithmetic.computeMode,
+                                             quantization: arithmetic.quantization)
             let load = Date().timeIntervalSince(start)
             var fields: [(String, String)] = [
                 ("engine", JSONOutput.string("dsa-triage")),
                 ("compute", JSONOutput.string(loaded.model.computeMode.rawValue)),
-                ("quantization", JSONOutput.string(quantize)),
+                ("quantization", JSONOutput.string(arithmetic.quantization.rawValue)),
                 ("threads", String(Parallel.cores)),
                 ("load_s", String(format: "%.3f", load)),
             ]

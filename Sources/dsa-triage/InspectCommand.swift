@@ -22,7 +22,7 @@ struct InspectCommand: AsyncParsableCommand {
     var export: String?
 
     @Option(name: .long, help: "Frame strategy for multi-frame runs: minip, peak or every.")
-    var strategy = "minip"
+    var strategy = Choice(FrameStrategy.minimumIntensityProjection)
 
     @Option(name: .long, help: "1-based mask frame for native runs without a Mask Subtraction Sequence.")
     var maskFrame = 1
@@ -30,24 +30,19 @@ struct InspectCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Triage X-Ray Radiofluoroscopic images too.")
     var includeRF = false
 
-    @Option(name: .long, help: "Site key file: UIDs are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
-    var siteKeyFile: String?
-
-    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
-    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+    @OptionGroup var input: InputOptions
 
     func validate() throws {
-        if FrameStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be minip, peak or every") }
+        _ = try strategy.value("--strategy must be minip, peak or every")
         if maskFrame < 1 { throw ValidationError("--mask-frame must be 1 or more") }
-        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     func run() async throws {
         try CommandErrors.reporting {
-            let options = ModelInputOptions(strategy: FrameStrategy(rawValue: strategy) ?? .minimumIntensityProjection,
+            let options = ModelInputOptions(strategy: strategy.checked(or: .minimumIntensityProjection),
                                             routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame,
-                                            maxDecodeBytes: maxDecodeMb << 20)
-            let key = try SiteKey.resolve(option: siteKeyFile)
+                                            maxDecodeBytes: input.maxDecodeBytes)
+            let key = try input.siteKey()
             var inspection = try Inspection(url: URL(fileURLWithPath: file), options: options,
                                             export: export.map { URL(fileURLWithPath: $0) })
             inspection.siteKey = key
