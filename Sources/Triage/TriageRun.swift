@@ -54,6 +54,11 @@ public struct TriageRequest: Sendable {
         if let savedImagesDirectory { try SavedImages.prepare(savedImagesDirectory) }
         let profile = try profilePath.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
         if let writeProfilePath { try AtomicWrite.write(try profile.jsonData(), to: URL(fileURLWithPath: writeProfilePath)) }
+        return try pipeline(profile: profile)
+    }
+
+    /// The pipeline with a profile already read (`profilePath` and `writeProfilePath` are not used).
+    public func pipeline(profile: TaskProfile) throws -> TriagePipeline {
         let triageMode = mode ?? TriageMode(rawValue: profile.generation.mode) ?? .score
         let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: profile, mode: triageMode,
                                                computeMode: computeMode, quantization: quantization)

@@ -6,6 +6,7 @@ import LoRA
 import MedGemma
 import Tensor
 import Training
+import Triage
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,47 +100,24 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-/// Times the ingestion of one DICOM file in-process: parse, decode every frame, build the model input
-/// (default options: minimum-intensity projection of the subtracted frames, percentile window).
+/// `bench --dicom`'s JSON object: the file's shape and the median milliseconds of each phase.
 enum DICOMIngestBenchmark {
     static func run(path: String, runs: Int) throws -> String {
-        let url = URL(fileURLWithPath: path)
-        var read: [Double] = [], decode: [Double] = [], build: [Double] = [], total: [Double] = []
-        var description: PixelDescription?
-        var transferSyntax = ""
-        var chosen: [[Int]] = []
-        for i in 0...runs {
-            let t0 = Date()
-            let file = try DICOMFile(url: url)
-            let t1 = Date()
-            let reader = try PixelDataReader(file: file)
-            let frames = try reader.frames()
-            let t2 = Date()
-            let run = try ModelInputBuilder().build(file, frames: frames)
-            let t3 = Date()
-            description = reader.description
-            transferSyntax = file.transferSyntaxUID
-            chosen = run.record?.chosenFrames ?? []
-            if i == 0 { continue }  // warm-up
-            read.append(t1.timeIntervalSince(t0))
-            decode.append(t2.timeIntervalSince(t1))
-            build.append(t3.timeIntervalSince(t2))
-            total.append(t3.timeIntervalSince(t0))
-        }
+        let b = try IngestBenchmark(path: path, runs: runs)
         func ms(_ xs: [Double]) -> String { String(format: "%.1f", TextBenchmarkResult.median(xs) * 1000) }
-        let d = description
+        let d = b.description
         return JSONOutput.object([
             ("reader", JSONOutput.string("dsa-triage")),
-            ("transfer_syntax_uid", JSONOutput.string(transferSyntax)),
+            ("transfer_syntax_uid", JSONOutput.string(b.transferSyntax)),
             ("frames", String(d?.numberOfFrames ?? 0)),
             ("rows", String(d?.rows ?? 0)),
             ("columns", String(d?.columns ?? 0)),
-            ("chosen_frames", "[" + chosen.map { JSONOutput.ints($0) }.joined(separator: ",") + "]"),
-            ("read_ms", ms(read)),
-            ("decode_ms", ms(decode)),
-            ("model_input_ms", ms(build)),
-            ("total_ms", ms(total)),
-            ("total_runs_ms", "[" + total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
+            ("chosen_frames", "[" + b.chosenFrames.map { JSONOutput.ints($0) }.joined(separator: ",") + "]"),
+            ("read_ms", ms(b.read)),
+            ("decode_ms", ms(b.decode)),
+            ("model_input_ms", ms(b.build)),
+            ("total_ms", ms(b.total)),
+            ("total_runs_ms", "[" + b.total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
             ("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)),
         ])
     }

@@ -33,19 +33,12 @@ struct DomainCommand: ParsableCommand {
     func run() throws {
         try CommandErrors.reporting {
             let taskProfile = try profile.load()
-            var images: [ModelImageStatistics] = []
-            let display = PathDisplay(mode: paths.mode)
-            let manifest = try TrainingManifest.load(path: data, profile: taskProfile, skipBadRows: skipBadRows) { row in
-                images += try TriagePipeline.modelImages(path: row.resolvedPath, profile: taskProfile, display: display)
-                    .compactMap(ModelImageStatistics.init)
-            }
+            let measured = try DomainMeasurement(manifest: data, profile: taskProfile, display: PathDisplay(mode: paths.mode),
+                                                 skipBadRows: skipBadRows)
+            let manifest = measured.manifest
             for s in manifest.skipped { Console.err("skipped: \(data):\(s.line): \(s.reason)\n") }
-            let domain = try InputDomain(measuring: images, source: data)
-            var target = URL(fileURLWithPath: out)
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
-                target.appendPathComponent(InputDomain.fileName)
-            }
+            let domain = try measured.domain()
+            let target = DomainMeasurement.target(out)
             try domain.write(to: target)
             let kinds = domain.sourceKinds.map { "\($0.kind.rawValue) \($0.images)" }.joined(separator: ", ")
             Console.err("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(target.path)\n")

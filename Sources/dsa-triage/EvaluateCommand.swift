@@ -110,13 +110,10 @@ struct EvaluateCommand: AsyncParsableCommand {
                 }
                 let inputs = entries.map { PipelineEvaluation.Entry(path: $0.path, line: $0.line) }
                 try PipelineEvaluation.checkFiles(inputs, manifest: manifestPath)
-                let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
-                let siteKey = try input.siteKey()
-                let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: mode,
-                                                       computeMode: compute.flatMap { ComputeMode(rawValue: $0.argument) })
-                pipeline.siteKey = siteKey
-                pipeline.pathDisplay = PathDisplay(mode: paths.mode, key: siteKey)
-                pipeline.builder.options.maxDecodeBytes = input.maxDecodeBytes
+                // The profile's mode, no quantisation, generated text not kept: as triage without those options.
+                let request = TriageRequest(model: model, adapter: adapter, computeMode: compute.flatMap { ComputeMode(rawValue: $0.argument) },
+                                            siteKey: try input.siteKey(), pathMode: paths.mode, maxDecodeBytes: input.maxDecodeBytes)
+                let pipeline = try request.pipeline(profile: taskProfile)
                 for line in pipeline.notices(model: model, recordNotes: false) { Self.stderr(line + "\n") }
                 let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
                 var bar: ProgressBar?

@@ -46,30 +46,16 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try CommandErrors.reporting {
-            let text = try promptText()
-            let loaded = try ModelLoader.load(path: model.model, computeMode: model.arithmetic.computeMode,
-                                             quantization: model.arithmetic.quantization)
-            var adapterName: String?
-            if let adapter = model.adapter {
-                try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "adapter")
-                adapterName = "adapter"
-            }
-            let prompt: PromptInput
-            if raw {
-                prompt = try loaded.model.promptInput(ids: loaded.tokenizer.encode(text, addBOS: true))
-            } else if image.isEmpty {
-                prompt = try loaded.model.promptInput(ids: try loaded.chatPromptIDs(text: text, system: system))
-            } else {
-                let pixels = try image.map { try loaded.pixelValues(imageFile: URL(fileURLWithPath: $0)) }
-                prompt = try loaded.imagePrompt(text: text, system: system, images: pixels, adapter: adapterName)
-            }
-            let promptIDs = prompt.ids
-            let result = try loaded.model.generateGreedy(prompt: prompt, maxNewTokens: maxNewTokens,
-                                                        stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs, adapter: adapterName)
+            let request = GenerationRequest(
+                model: model.model, adapter: model.adapter, computeMode: model.arithmetic.computeMode,
+                quantization: model.arithmetic.quantization, text: try promptText(), system: system, raw: raw,
+                images: image.map { URL(fileURLWithPath: $0) }, maxNewTokens: maxNewTokens)
+            let output = try request.run()
+            let promptIDs = output.promptIDs, result = output.result
             if let path = dumpLogits {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
             }
-            let generated = loaded.tokenizer.decode(result.tokenIDs, skipSpecialTokens: true)
+            let generated = output.text
             try Console.out(JSONOutput.object([
                 ("prompt_token_ids", JSONOutput.ints(promptIDs)),
                 ("token_ids", JSONOutput.ints(result.tokenIDs)),
