@@ -133,15 +133,11 @@ struct EvaluateCommand: AsyncParsableCommand {
                     exit = 3
                     return
                 }
-                samples = try entries.map { e in
-                    guard let p = outcome.predictions[e.path] else {
-                        throw EvaluationError.unreadable(file: manifestPath, reason: "no prediction was produced for \(e.path)")
-                    }
-                    return EvaluationSample(path: e.path, blocked: e.blocked, pBlocked: p.pBlocked, decision: p.decision,
-                                            site: e.site, scanner: e.scanner, date: e.date, split: e.split)
+                samples = try EvaluationData.samples(manifest: entries, manifestPath: manifestPath) { path in
+                    outcome.predictions[path].map { ($0.pBlocked, $0.decision) }
                 }
-                // Each one named, in manifest order, with its reason: a person has to read these cases.
-                let failed = entries.compactMap { e in outcome.predictions[e.path].flatMap { p in p.failureSummary.map { (e, $0) } } }
+                // Each one named, in manifest order, with its reason.
+                let failed = PipelineEvaluation.failures(inputs, in: outcome)
                 if !failed.isEmpty {
                     Self.stderr("warning: \(failed.count) input(s) failed or were skipped; they count as manual review:\n")
                     for (e, why) in failed { Self.stderr("  \(e.path) (\(manifestPath) line \(e.line)): \(why)\n") }
@@ -153,14 +149,8 @@ struct EvaluateCommand: AsyncParsableCommand {
                                         demoNotice: pipeline.demoNotice, testModel: pipeline.isTestModel)
             }
             let settings = BootstrapSettings(resamples: bootstrap, seed: seed)
-            var comparisons: [RunComparison] = []
-            for other in compare {
-                let file = EvaluationData.comparisonFile(other)
-                let preds = try EvaluationData.predictions(path: file)
-                let theirs = try EvaluationData.samples(manifest: manifest, manifestPath: data ?? "-", predictions: preds,
-                                                        predictionsPath: file, threshold: taskProfile.threshold)
-                comparisons.append(try Evaluator.compare(name: other, this: samples, other: theirs, bootstrap: settings))
-            }
+            let comparisons = try EvaluationData.comparisons(with: compare, samples: samples, manifest: manifest, manifestPath: data ?? "-",
+                                                             threshold: taskProfile.threshold, bootstrap: settings)
             let options = EvaluationOptions(threshold: taskProfile.threshold, decisionSource: decisionSource, bootstrap: settings,
                                             targetSensitivity: targetSensitivity)
             let result = try Evaluator.evaluate(samples: samples, options: options, provenance: provenance, comparisons: comparisons, run: runCounts)
@@ -171,8 +161,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                 guard let t = result.operatingPoint?.threshold else {
                     throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity.map { "\($0)" } ?? "-"); \(writeProfile) not written")
                 }
-                let (p, widened) = taskProfile.withThreshold(min(max(t, 0.0001), 0.9999))
-                try p.validate(source: writeProfile)
+                let (p, widened) = try taskProfile.atOperatingPoint(t, source: writeProfile)
                 try AtomicWrite.write(try p.jsonData(), to: URL(fileURLWithPath: writeProfile))
                 Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
                 if widened {

@@ -102,7 +102,7 @@ struct PathOptions: ParsableArguments {
 
 /// Reading input files: the site key for hashes and the decode memory limit; triage, evaluate, inspect.
 struct InputOptions: ParsableArguments {
-    @Option(name: .long, help: "Site key file: UIDs and hashed paths are hashed with HMAC-SHA256 under it, so they cannot be linked across sites (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
+    @Option(name: .long, help: "Site key file: UIDs (and, in triage and evaluate, hashed paths) are hashed with HMAC-SHA256 under it, so they cannot be linked across sites (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
     var siteKeyFile: String?
 
     @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
