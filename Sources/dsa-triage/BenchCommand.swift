@@ -52,44 +52,40 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard let model else { return }
         try CommandErrors.reporting {
-            let start = Date()
-            let loaded = try ModelLoader.load(path: model, computeMode: arithmetic.computeMode,
-                                             quantization: arithmetic.quantization)
-            let load = Date().timeIntervalSince(start)
+            let bench = try ModelBenchmark(.init(
+                model: model, computeMode: arithmetic.computeMode, quantization: arithmetic.quantization, adapter: adapter,
+                promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, visionRuns: visionRuns, visionOnly: visionOnly))
+            let median = TextBenchmarkResult.median
             var fields: [(String, String)] = [
                 ("engine", JSONOutput.string("dsa-triage")),
-                ("compute", JSONOutput.string(loaded.model.computeMode.rawValue)),
+                ("compute", JSONOutput.string(bench.computeMode.rawValue)),
                 ("quantization", JSONOutput.string(arithmetic.quantization.rawValue)),
                 ("threads", String(Parallel.cores)),
-                ("load_s", String(format: "%.3f", load)),
+                ("load_s", String(format: "%.3f", bench.loadSeconds)),
             ]
-            if let vision = loaded.vision, visionRuns > 0 {
-                let v = try VisionBenchmark.run(loaded: loaded, vision: vision, runs: visionRuns, textTokens: promptTokens)
+            if let v = bench.vision {
                 fields += [
-                    ("vision_s", String(format: "%.3f", TextBenchmarkResult.median(v.visionSeconds))),
+                    ("vision_s", String(format: "%.3f", median(v.visionSeconds))),
                     ("vision_runs", "[" + v.visionSeconds.map { String(format: "%.3f", $0) }.joined(separator: ",") + "]"),
                     ("image_prompt_tokens", String(v.promptTokens)),
-                    ("image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(v.prefillSeconds))),
+                    ("image_prefill_s", String(format: "%.3f", median(v.prefillSeconds))),
                 ]
-                if let adapter {
-                    try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "bench")
-                    let a = try VisionBenchmark.run(loaded: loaded, vision: vision, runs: visionRuns, textTokens: promptTokens, adapter: "bench")
-                    let base = TextBenchmarkResult.median(v.visionSeconds) + TextBenchmarkResult.median(v.prefillSeconds)
-                    let with = TextBenchmarkResult.median(a.visionSeconds) + TextBenchmarkResult.median(a.prefillSeconds)
+                if let a = bench.adapterVision {
+                    let base = median(v.visionSeconds) + median(v.prefillSeconds)
+                    let with = median(a.visionSeconds) + median(a.prefillSeconds)
                     fields += [
-                        ("adapter_vision_s", String(format: "%.3f", TextBenchmarkResult.median(a.visionSeconds))),
-                        ("adapter_image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(a.prefillSeconds))),
+                        ("adapter_vision_s", String(format: "%.3f", median(a.visionSeconds))),
+                        ("adapter_image_prefill_s", String(format: "%.3f", median(a.prefillSeconds))),
                         ("adapter_overhead", String(format: "%.4f", with / base - 1)),
                     ]
                 }
             }
-            if !visionOnly {
-                let r = try TextBenchmark.run(model: loaded.model, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, loadSeconds: load)
+            if let r = bench.text {
                 fields += [
                     ("prompt_tokens", String(promptTokens)),
                     ("decode_tokens", String(decodeTokens)),
-                    ("prefill_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.prefillRates))),
-                    ("decode_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.decodeRates))),
+                    ("prefill_tok_s", String(format: "%.2f", median(r.prefillRates))),
+                    ("decode_tok_s", String(format: "%.2f", median(r.decodeRates))),
                     ("prefill_runs", "[" + r.prefillRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
                     ("decode_runs", "[" + r.decodeRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
                 ]
