@@ -142,3 +142,47 @@ public enum EvaluationData {
         }
     }
 }
+
+extension EvaluationData {
+    /// Where the predictions' decisions come from, as the provenance records it: every row's decision column,
+    /// some rows' (the rest by threshold), or the threshold alone.
+    public static func decisionSource(_ predictions: [PredictionEntry]) -> String {
+        if predictions.allSatisfy({ $0.decision != nil }) { return "decision_column" }
+        return predictions.contains { $0.decision != nil } ? "decision_column_or_threshold" : "threshold"
+    }
+
+    /// The predictions file of a run to compare with: a predictions file as given, or an evaluate output
+    /// folder's predictions.csv.
+    public static func comparisonFile(_ run: String) -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: run, isDirectory: &isDir), isDir.boolValue else { return run }
+        return URL(fileURLWithPath: run).appendingPathComponent("predictions.csv").path
+    }
+}
+
+extension EvaluationData {
+    /// Samples of a manifest run through a model: each entry with the prediction `prediction` gives for its
+    /// path (an entry without one is an error naming the manifest).
+    public static func samples(manifest entries: [ManifestEntry], manifestPath: String,
+                               prediction: (String) -> (pBlocked: Double?, decision: String)?) throws -> [EvaluationSample] {
+        try entries.map { e in
+            guard let p = prediction(e.path) else {
+                throw EvaluationError.unreadable(file: manifestPath, reason: "no prediction was produced for \(e.path)")
+            }
+            return EvaluationSample(path: e.path, blocked: e.blocked, pBlocked: p.pBlocked, decision: p.decision,
+                                    site: e.site, scanner: e.scanner, date: e.date, split: e.split)
+        }
+    }
+
+    /// Comparisons of `samples` with other runs (predictions files or evaluate output folders), their
+    /// predictions read against the same manifest and threshold.
+    public static func comparisons(with runs: [String], samples: [EvaluationSample], manifest: [ManifestEntry]?, manifestPath: String,
+                                   threshold: Double, bootstrap: BootstrapSettings) throws -> [RunComparison] {
+        try runs.map { other in
+            let file = comparisonFile(other)
+            let theirs = try Self.samples(manifest: manifest, manifestPath: manifestPath, predictions: try predictions(path: file),
+                                     predictionsPath: file, threshold: threshold)
+            return try Evaluator.compare(name: other, this: samples, other: theirs, bootstrap: bootstrap)
+        }
+    }
+}

@@ -85,3 +85,11 @@ public enum PipelineEvaluation {
         return Outcome(predictions: out, computed: computed, cached: cached, remaining: todo.count - computed)
     }
 }
+
+extension PipelineEvaluation {
+    /// The entries that failed or were skipped, in entry order, with why (`CachedPrediction.failureSummary`):
+    /// a person has to read these cases.
+    public static func failures(_ entries: [Entry], in outcome: Outcome) -> [(entry: Entry, reason: String)] {
+        entries.compactMap { e in outcome.predictions[e.path].flatMap { p in p.failureSummary.map { (e, $0) } } }
+    }
+}

@@ -55,3 +55,15 @@ public struct PredictionCache: Sendable {
         try AtomicWrite.write(try e.encode(p), to: file(p.key))
     }
 }
+
+extension CachedPrediction {
+    /// Why this input is not a plain processed result, for people ("failed: …", or "1 of 2 unit(s)
+    /// skipped; …"); nil when every unit was processed.
+    public var failureSummary: String? {
+        if let error { return "failed: \(error)" }
+        let other = statuses.filter { $0 != "processed" }
+        guard !other.isEmpty else { return nil }
+        let reason = reasons.map { "; " + $0 } ?? ""
+        return "\(other.count) of \(statuses.count) unit(s) \(Set(other).sorted().joined(separator: "/"))" + reason
+    }
+}

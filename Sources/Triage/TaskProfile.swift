@@ -274,3 +274,13 @@ extension TaskProfile {
     }
     """#
 }
+
+extension TaskProfile {
+    /// This profile with an operating point's threshold (kept inside (0, 1): 0.0001…0.9999), checked as a
+    /// profile read from `source` would be; `widened` as in `withThreshold`.
+    public func atOperatingPoint(_ threshold: Double, source: String) throws -> (profile: TaskProfile, widened: Bool) {
+        let (p, widened) = withThreshold(min(max(threshold, 0.0001), 0.9999))
+        try p.validate(source: source)
+        return (p, widened)
+    }
+}

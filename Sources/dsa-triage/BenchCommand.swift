@@ -6,6 +6,7 @@ import LoRA
 import MedGemma
 import Tensor
 import Training
+import Triage
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,11 +29,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Timed runs after one warm-up; the median is reported.")
     var runs = 5
 
-    @Option(name: .long, help: "Arithmetic for weights: f32 or bf16.")
-    var compute: String?
-
-    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
-    var quantize = "none"
+    @OptionGroup var arithmetic: ArithmeticOptions
 
     @Option(name: .long, help: "Timed runs of the vision tower (models with one); 0 skips it.")
     var visionRuns = 3
@@ -46,8 +43,6 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if (model == nil) == (dicom == nil) { throw ValidationError("give either --model or --dicom") }
         if promptTokens < 1 || decodeTokens < 1 || runs < 1 { throw ValidationError("--prompt-tokens, --decode-tokens and --runs must be positive") }
-        if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
-        if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
     }
 
     func run() async throws {
@@ -57,44 +52,40 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard let model else { return }
         try CommandErrors.reporting {
-            let start = Date()
-            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
-                                             quantization: QuantizationScheme(rawValue: quantize) ?? .none)
-            let load = Date().timeIntervalSince(start)
+            let bench = try ModelBenchmark(.init(
+                model: model, computeMode: arithmetic.computeMode, quantization: arithmetic.quantization, adapter: adapter,
+                promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, visionRuns: visionRuns, visionOnly: visionOnly))
+            let median = TextBenchmarkResult.median
             var fields: [(String, String)] = [
                 ("engine", JSONOutput.string("dsa-triage")),
-                ("compute", JSONOutput.string(loaded.model.computeMode.rawValue)),
-                ("quantization", JSONOutput.string(quantize)),
+                ("compute", JSONOutput.string(bench.computeMode.rawValue)),
+                ("quantization", JSONOutput.string(arithmetic.quantization.rawValue)),
                 ("threads", String(Parallel.cores)),
-                ("load_s", String(format: "%.3f", load)),
+                ("load_s", String(format: "%.3f", bench.loadSeconds)),
             ]
-            if let vision = loaded.vision, visionRuns > 0 {
-                let v = try VisionBenchmark.run(loaded: loaded, vision: vision, runs: visionRuns, textTokens: promptTokens)
+            if let v = bench.vision {
                 fields += [
-                    ("vision_s", String(format: "%.3f", TextBenchmarkResult.median(v.visionSeconds))),
+                    ("vision_s", String(format: "%.3f", median(v.visionSeconds))),
                     ("vision_runs", "[" + v.visionSeconds.map { String(format: "%.3f", $0) }.joined(separator: ",") + "]"),
                     ("image_prompt_tokens", String(v.promptTokens)),
-                    ("image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(v.prefillSeconds))),
+                    ("image_prefill_s", String(format: "%.3f", median(v.prefillSeconds))),
                 ]
-                if let adapter {
-                    try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "bench")
-                    let a = try VisionBenchmark.run(loaded: loaded, vision: vision, runs: visionRuns, textTokens: promptTokens, adapter: "bench")
-                    let base = TextBenchmarkResult.median(v.visionSeconds) + TextBenchmarkResult.median(v.prefillSeconds)
-                    let with = TextBenchmarkResult.median(a.visionSeconds) + TextBenchmarkResult.median(a.prefillSeconds)
+                if let a = bench.adapterVision {
+                    let base = median(v.visionSeconds) + median(v.prefillSeconds)
+                    let with = median(a.visionSeconds) + median(a.prefillSeconds)
                     fields += [
-                        ("adapter_vision_s", String(format: "%.3f", TextBenchmarkResult.median(a.visionSeconds))),
-                        ("adapter_image_prefill_s", String(format: "%.3f", TextBenchmarkResult.median(a.prefillSeconds))),
+                        ("adapter_vision_s", String(format: "%.3f", median(a.visionSeconds))),
+                        ("adapter_image_prefill_s", String(format: "%.3f", median(a.prefillSeconds))),
                         ("adapter_overhead", String(format: "%.4f", with / base - 1)),
                     ]
                 }
             }
-            if !visionOnly {
-                let r = try TextBenchmark.run(model: loaded.model, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs, loadSeconds: load)
+            if let r = bench.text {
                 fields += [
                     ("prompt_tokens", String(promptTokens)),
                     ("decode_tokens", String(decodeTokens)),
-                    ("prefill_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.prefillRates))),
-                    ("decode_tok_s", String(format: "%.2f", TextBenchmarkResult.median(r.decodeRates))),
+                    ("prefill_tok_s", String(format: "%.2f", median(r.prefillRates))),
+                    ("decode_tok_s", String(format: "%.2f", median(r.decodeRates))),
                     ("prefill_runs", "[" + r.prefillRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
                     ("decode_runs", "[" + r.decodeRates.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]"),
                 ]
@@ -105,47 +96,24 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-/// Times the ingestion of one DICOM file in-process: parse, decode every frame, build the model input
-/// (default options: minimum-intensity projection of the subtracted frames, percentile window).
+/// `bench --dicom`'s JSON object: the file's shape and the median milliseconds of each phase.
 enum DICOMIngestBenchmark {
     static func run(path: String, runs: Int) throws -> String {
-        let url = URL(fileURLWithPath: path)
-        var read: [Double] = [], decode: [Double] = [], build: [Double] = [], total: [Double] = []
-        var description: PixelDescription?
-        var transferSyntax = ""
-        var chosen: [[Int]] = []
-        for i in 0...runs {
-            let t0 = Date()
-            let file = try DICOMFile(url: url)
-            let t1 = Date()
-            let reader = try PixelDataReader(file: file)
-            let frames = try reader.frames()
-            let t2 = Date()
-            let run = try ModelInputBuilder().build(file, frames: frames)
-            let t3 = Date()
-            description = reader.description
-            transferSyntax = file.transferSyntaxUID
-            chosen = run.record?.chosenFrames ?? []
-            if i == 0 { continue }  // warm-up
-            read.append(t1.timeIntervalSince(t0))
-            decode.append(t2.timeIntervalSince(t1))
-            build.append(t3.timeIntervalSince(t2))
-            total.append(t3.timeIntervalSince(t0))
-        }
+        let b = try IngestBenchmark(path: path, runs: runs)
         func ms(_ xs: [Double]) -> String { String(format: "%.1f", TextBenchmarkResult.median(xs) * 1000) }
-        let d = description
+        let d = b.description
         return JSONOutput.object([
             ("reader", JSONOutput.string("dsa-triage")),
-            ("transfer_syntax_uid", JSONOutput.string(transferSyntax)),
+            ("transfer_syntax_uid", JSONOutput.string(b.transferSyntax)),
             ("frames", String(d?.numberOfFrames ?? 0)),
             ("rows", String(d?.rows ?? 0)),
             ("columns", String(d?.columns ?? 0)),
-            ("chosen_frames", "[" + chosen.map { JSONOutput.ints($0) }.joined(separator: ",") + "]"),
-            ("read_ms", ms(read)),
-            ("decode_ms", ms(decode)),
-            ("model_input_ms", ms(build)),
-            ("total_ms", ms(total)),
-            ("total_runs_ms", "[" + total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
+            ("chosen_frames", "[" + b.chosenFrames.map { JSONOutput.ints($0) }.joined(separator: ",") + "]"),
+            ("read_ms", ms(b.read)),
+            ("decode_ms", ms(b.decode)),
+            ("model_input_ms", ms(b.build)),
+            ("total_ms", ms(b.total)),
+            ("total_runs_ms", "[" + b.total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
             ("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)),
         ])
     }

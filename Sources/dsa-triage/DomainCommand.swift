@@ -23,35 +23,22 @@ struct DomainCommand: ParsableCommand {
     @Option(name: .long, help: "Where to write the record: a file, or a model/adapter folder (then FOLDER/input_domain.json).")
     var out: String
 
-    @Option(name: .long, help: "Task profile JSON the model was trained with (frame strategy; default: the compiled-in profile).")
-    var profile: String?
+    @OptionGroup var profile: ProfileOptions
 
     @Flag(name: .long, help: "Report and skip manifest rows that cannot be used instead of stopping.")
     var skipBadRows = false
 
-    @Option(name: .long, help: "How files found under a folder row are named in messages: hashed (default; names there can hold patient names), relative or as-given. Manifest paths stay as written.")
-    var paths = "hashed"
-
-    func validate() throws {
-        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
-    }
+    @OptionGroup var paths: PathOptions
 
     func run() throws {
         try CommandErrors.reporting {
-            let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
-            var images: [ModelImageStatistics] = []
-            let display = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed)
-            let manifest = try TrainingManifest.load(path: data, profile: taskProfile, skipBadRows: skipBadRows) { row in
-                images += try TriagePipeline.modelImages(path: row.resolvedPath, profile: taskProfile, display: display)
-                    .compactMap(ModelImageStatistics.init)
-            }
+            let taskProfile = try profile.load()
+            let measured = try DomainMeasurement(manifest: data, profile: taskProfile, display: PathDisplay(mode: paths.mode),
+                                                 skipBadRows: skipBadRows)
+            let manifest = measured.manifest
             for s in manifest.skipped { Console.err("skipped: \(data):\(s.line): \(s.reason)\n") }
-            let domain = try InputDomain(measuring: images, source: data)
-            var target = URL(fileURLWithPath: out)
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
-                target.appendPathComponent(InputDomain.fileName)
-            }
+            let domain = try measured.domain()
+            let target = DomainMeasurement.target(out)
             try domain.write(to: target)
             let kinds = domain.sourceKinds.map { "\($0.kind.rawValue) \($0.images)" }.joined(separator: ", ")
             Console.err("input domain of \(manifest.rows.count) row(s), \(domain.images) image(s) (\(kinds)) written to \(target.path)\n")

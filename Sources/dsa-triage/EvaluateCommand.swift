@@ -36,14 +36,13 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "PEFT LoRA adapter directory (model mode).")
     var adapter: String?
 
-    @Option(name: .long, help: "Task profile JSON (default: the compiled-in profile). Its threshold decides when predictions have no decision column.")
-    var profile: String?
+    @OptionGroup var profile: ProfileOptions
 
     @Option(name: .long, help: "Predictions CSV/JSONL: path,p_blocked[,label][,decision].")
     var predictions: String?
 
     @Option(name: .long, help: "Arithmetic for 16-bit weights in model mode: f32 or bf16.")
-    var compute: String?
+    var compute: Choice<ComputeMode>?
 
     @Option(name: .long, help: "Target sensitivity: choose the threshold on the validation split, report it on the test split.")
     var targetSensitivity: Double?
@@ -66,31 +65,21 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Model mode: compute at most this many uncached inputs, then stop (exit 3) — the next run continues.")
     var limit: Int?
 
-    @Option(name: .long, help: "Progress bar on stderr: auto, always, never.")
-    var progress = "auto"
+    @OptionGroup var progress: ProgressOptions
 
-    @Option(name: .long, help: "Model mode: how files found under a folder in the manifest are named in messages and the cache: hashed (default; names there can hold patient names), relative or as-given. Manifest paths stay as written.")
-    var paths = "hashed"
+    @OptionGroup var paths: PathOptions
 
-    @Option(name: .long, help: "Site key file: UIDs and hashed paths are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
-    var siteKeyFile: String?
-
-    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
-    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
-
+    @OptionGroup var input: InputOptions
 
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
         if model != nil && data == nil { throw ValidationError("--model needs --data MANIFEST") }
-        if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
+        _ = try compute?.value("--compute must be f32 or bf16")
         if let t = targetSensitivity, !(t > 0 && t <= 1) { throw ValidationError("--target-sensitivity must lie in (0, 1]") }
         if let t = failUnderSensitivity, !(t >= 0 && t <= 1) { throw ValidationError("--fail-under-sensitivity must lie in [0, 1]") }
         if writeProfile != nil && targetSensitivity == nil { throw ValidationError("--write-profile needs --target-sensitivity") }
         if bootstrap < 0 { throw ValidationError("--bootstrap must be ≥ 0") }
         if let l = limit, l < 0 { throw ValidationError("--limit must be ≥ 0") }
-        if !["auto", "always", "never"].contains(progress) { throw ValidationError("--progress must be auto, always or never") }
-        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
-        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     static func stderr(_ s: String) { Console.err(s) }
@@ -98,7 +87,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     func run() async throws {
         var exit: Int32 = 0
         try CommandErrors.reporting {
-            let taskProfile = try profile.map { try TaskProfile.load(path: $0) } ?? TaskProfile.standard
+            let taskProfile = try profile.load()
             let profileFP = Artifacts.fingerprint(data: try taskProfile.jsonData())
             let manifest = try data.map { try EvaluationData.manifest(path: $0) }
             let outDir = URL(fileURLWithPath: out)
@@ -108,7 +97,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             var decisionSource = "pipeline"
             if let predictions {
                 let preds = try EvaluationData.predictions(path: predictions)
-                decisionSource = preds.allSatisfy { $0.decision != nil } ? "decision_column" : (preds.contains { $0.decision != nil } ? "decision_column_or_threshold" : "threshold")
+                decisionSource = EvaluationData.decisionSource(preds)
                 samples = try EvaluationData.samples(manifest: manifest, manifestPath: data ?? "-", predictions: preds,
                                                      predictionsPath: predictions, threshold: taskProfile.threshold)
                 provenance = Provenance(softwareVersion: SoftwareVersion.current, mode: "predictions", profile: taskProfile.name,
@@ -121,18 +110,11 @@ struct EvaluateCommand: AsyncParsableCommand {
                 }
                 let inputs = entries.map { PipelineEvaluation.Entry(path: $0.path, line: $0.line) }
                 try PipelineEvaluation.checkFiles(inputs, manifest: manifestPath)
-                let mode = TriageMode(rawValue: taskProfile.generation.mode) ?? .score
-                let siteKey = try SiteKey.resolve(option: siteKeyFile)
-                let pipeline = try TriagePipeline.load(model: model, adapter: adapter, profile: taskProfile, mode: mode,
-                                                       computeMode: compute.flatMap(ComputeMode.init(rawValue:)))
-                pipeline.siteKey = siteKey
-                pipeline.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed, key: siteKey)
-                pipeline.builder.options.maxDecodeBytes = maxDecodeMb << 20
-                if pipeline.isTestModel {
-                    Self.stderr("warning: \(model) is a tiny test model; its decisions are meaningless\n")
-                }
-                if let notice = pipeline.demoNotice { Self.stderr("warning: \(model) is a demo model — \(notice)\n") }
-                if pipeline.inputDomain == nil { Self.stderr("notice: \(TriagePipeline.noInputDomainNotice)\n") }
+                // The profile's mode, no quantisation, generated text not kept: as triage without those options.
+                let request = TriageRequest(model: model, adapter: adapter, computeMode: compute.flatMap { ComputeMode(rawValue: $0.argument) },
+                                            siteKey: try input.siteKey(), pathMode: paths.mode, maxDecodeBytes: input.maxDecodeBytes)
+                let pipeline = try request.pipeline(profile: taskProfile)
+                for line in pipeline.notices(model: model, recordNotes: false) { Self.stderr(line + "\n") }
                 let cache = try PredictionCache(directory: outDir.appendingPathComponent("cache"))
                 var bar: ProgressBar?
                 let outcome = try PipelineEvaluation.run(
@@ -141,7 +123,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                     onCacheCount: { cached in
                         let todo = min(entries.count - cached, limit ?? Int.max)
                         Self.stderr("\(cached) of \(entries.count) input(s) cached; computing \(todo)\n")
-                        bar = ProgressBar(total: todo, enabled: progress == "always" || (progress == "auto" && todo > 3 && isatty(2) != 0))
+                        bar = progress.bar(total: todo)
                     })
                 bar?.finish()
                 runCounts = RunCounts(computed: outcome.computed, cached: outcome.cached, remaining: outcome.remaining)
@@ -151,15 +133,11 @@ struct EvaluateCommand: AsyncParsableCommand {
                     exit = 3
                     return
                 }
-                samples = try entries.map { e in
-                    guard let p = outcome.predictions[e.path] else {
-                        throw EvaluationError.unreadable(file: manifestPath, reason: "no prediction was produced for \(e.path)")
-                    }
-                    return EvaluationSample(path: e.path, blocked: e.blocked, pBlocked: p.pBlocked, decision: p.decision,
-                                            site: e.site, scanner: e.scanner, date: e.date, split: e.split)
+                samples = try EvaluationData.samples(manifest: entries, manifestPath: manifestPath) { path in
+                    outcome.predictions[path].map { ($0.pBlocked, $0.decision) }
                 }
-                // Each one named, in manifest order, with its reason: a person has to read these cases.
-                let failed = entries.compactMap { e in outcome.predictions[e.path].flatMap { p in Self.failure(p).map { (e, $0) } } }
+                // Each one named, in manifest order, with its reason.
+                let failed = PipelineEvaluation.failures(inputs, in: outcome)
                 if !failed.isEmpty {
                     Self.stderr("warning: \(failed.count) input(s) failed or were skipped; they count as manual review:\n")
                     for (e, why) in failed { Self.stderr("  \(e.path) (\(manifestPath) line \(e.line)): \(why)\n") }
@@ -171,16 +149,8 @@ struct EvaluateCommand: AsyncParsableCommand {
                                         demoNotice: pipeline.demoNotice, testModel: pipeline.isTestModel)
             }
             let settings = BootstrapSettings(resamples: bootstrap, seed: seed)
-            var comparisons: [RunComparison] = []
-            for other in compare {
-                var isDir: ObjCBool = false
-                let file = FileManager.default.fileExists(atPath: other, isDirectory: &isDir) && isDir.boolValue
-                    ? URL(fileURLWithPath: other).appendingPathComponent("predictions.csv").path : other
-                let preds = try EvaluationData.predictions(path: file)
-                let theirs = try EvaluationData.samples(manifest: manifest, manifestPath: data ?? "-", predictions: preds,
-                                                        predictionsPath: file, threshold: taskProfile.threshold)
-                comparisons.append(try Evaluator.compare(name: other, this: samples, other: theirs, bootstrap: settings))
-            }
+            let comparisons = try EvaluationData.comparisons(with: compare, samples: samples, manifest: manifest, manifestPath: data ?? "-",
+                                                             threshold: taskProfile.threshold, bootstrap: settings)
             let options = EvaluationOptions(threshold: taskProfile.threshold, decisionSource: decisionSource, bootstrap: settings,
                                             targetSensitivity: targetSensitivity)
             let result = try Evaluator.evaluate(samples: samples, options: options, provenance: provenance, comparisons: comparisons, run: runCounts)
@@ -191,8 +161,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                 guard let t = result.operatingPoint?.threshold else {
                     throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity.map { "\($0)" } ?? "-"); \(writeProfile) not written")
                 }
-                let (p, widened) = taskProfile.withThreshold(min(max(t, 0.0001), 0.9999))
-                try p.validate(source: writeProfile)
+                let (p, widened) = try taskProfile.atOperatingPoint(t, source: writeProfile)
                 try AtomicWrite.write(try p.jsonData(), to: URL(fileURLWithPath: writeProfile))
                 Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
                 if widened {
@@ -208,15 +177,6 @@ struct EvaluateCommand: AsyncParsableCommand {
             }
         }
         if exit != 0 { throw ExitCode(exit) }
-    }
-
-    /// Why a cached prediction is not a plain processed result (nil when it is).
-    static func failure(_ p: CachedPrediction) -> String? {
-        if let e = p.error { return "failed: \(e)" }
-        let other = p.statuses.filter { $0 != "processed" }
-        guard !other.isEmpty else { return nil }
-        let reason = p.reasons.map { "; " + $0 } ?? ""
-        return "\(other.count) of \(p.statuses.count) unit(s) \(Set(other).sorted().joined(separator: "/"))" + reason
     }
 
     static func summary(_ r: EvaluationResult) -> String {

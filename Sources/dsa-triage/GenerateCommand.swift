@@ -11,8 +11,7 @@ struct GenerateCommand: AsyncParsableCommand {
         abstract: "Greedy text generation with a Gemma 3 / MedGemma model; prints one JSON object.",
         discussion: ExitStatusHelp.plain)
 
-    @Option(name: .long, help: "Model directory (config.json + safetensors + tokenizer.json) or a .gguf file.")
-    var model: String
+    @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "Prompt text.")
     var prompt: String?
@@ -32,17 +31,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the float32 logits at the last prompt position as a .npy of shape [vocab].")
     var dumpLogits: String?
 
-    @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 (exact) or bf16 (fast). Default: bf16 for bf16 models, else f32.")
-    var compute: String?
-
-    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
-    var quantize = "none"
-
     @Option(name: .long, help: "Image file (PNG or JPEG) placed before the prompt in the user turn; repeat for several.")
     var image: [String] = []
-
-    @Option(name: .long, help: "PEFT LoRA adapter directory applied on top of the model (base weights untouched).")
-    var adapter: String?
 
     @Flag(name: .long, help: "Print timings to stderr.")
     var verbose = false
@@ -50,38 +40,22 @@ struct GenerateCommand: AsyncParsableCommand {
     func validate() throws {
         if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt and --prompt-file") }
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be zero or more") }
-        if let c = compute, ComputeMode(rawValue: c) == nil { throw ValidationError("--compute must be f32 or bf16") }
-        if QuantizationScheme(rawValue: quantize) == nil { throw ValidationError("--quantize must be none, int8 or nf4") }
         if system != nil && raw { throw ValidationError("--system applies to the chat format; it cannot be combined with --raw") }
         if !image.isEmpty && raw { throw ValidationError("--image needs the chat format; it cannot be combined with --raw") }
     }
 
     func run() async throws {
         try CommandErrors.reporting {
-            let text = try promptText()
-            let loaded = try ModelLoader.load(path: model, computeMode: compute.flatMap(ComputeMode.init(rawValue:)),
-                                             quantization: QuantizationScheme(rawValue: quantize) ?? .none)
-            var adapterName: String?
-            if let adapter {
-                try loaded.attachAdapter(directory: URL(fileURLWithPath: adapter), name: "adapter")
-                adapterName = "adapter"
-            }
-            let prompt: PromptInput
-            if raw {
-                prompt = try loaded.model.promptInput(ids: loaded.tokenizer.encode(text, addBOS: true))
-            } else if image.isEmpty {
-                prompt = try loaded.model.promptInput(ids: try loaded.chatPromptIDs(text: text, system: system))
-            } else {
-                let pixels = try image.map { try loaded.pixelValues(imageFile: URL(fileURLWithPath: $0)) }
-                prompt = try loaded.imagePrompt(text: text, system: system, images: pixels, adapter: adapterName)
-            }
-            let promptIDs = prompt.ids
-            let result = try loaded.model.generateGreedy(prompt: prompt, maxNewTokens: maxNewTokens,
-                                                        stopIDs: raw ? loaded.stopIDs : loaded.chatStopIDs, adapter: adapterName)
+            let request = GenerationRequest(
+                model: model.model, adapter: model.adapter, computeMode: model.arithmetic.computeMode,
+                quantization: model.arithmetic.quantization, text: try promptText(), system: system, raw: raw,
+                images: image.map { URL(fileURLWithPath: $0) }, maxNewTokens: maxNewTokens)
+            let output = try request.run()
+            let promptIDs = output.promptIDs, result = output.result
             if let path = dumpLogits {
                 try NPYFile.write(URL(fileURLWithPath: path), floats: result.firstLogits, shape: [result.firstLogits.count])
             }
-            let generated = loaded.tokenizer.decode(result.tokenIDs, skipSpecialTokens: true)
+            let generated = output.text
             try Console.out(JSONOutput.object([
                 ("prompt_token_ids", JSONOutput.ints(promptIDs)),
                 ("token_ids", JSONOutput.ints(result.tokenIDs)),

@@ -22,7 +22,7 @@ struct InspectCommand: AsyncParsableCommand {
     var export: String?
 
     @Option(name: .long, help: "Frame strategy for multi-frame runs: minip, peak or every.")
-    var strategy = "minip"
+    var strategy = Choice(FrameStrategy.minimumIntensityProjection)
 
     @Option(name: .long, help: "1-based mask frame for native runs without a Mask Subtraction Sequence.")
     var maskFrame = 1
@@ -30,24 +30,19 @@ struct InspectCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Triage X-Ray Radiofluoroscopic images too.")
     var includeRF = false
 
-    @Option(name: .long, help: "Site key file: UIDs are hashed with HMAC-SHA256 under it (default: $DSA_SITE_KEY_FILE; none: plain SHA-256).")
-    var siteKeyFile: String?
-
-    @Option(name: .long, help: "Memory one file's decoding and display pipeline may claim, in MiB (default 2048); a file that needs more is refused with an error.")
-    var maxDecodeMb = DecodeBudget.defaultMaxBytes >> 20
+    @OptionGroup var input: InputOptions
 
     func validate() throws {
-        if FrameStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be minip, peak or every") }
+        _ = try strategy.value("--strategy must be minip, peak or every")
         if maskFrame < 1 { throw ValidationError("--mask-frame must be 1 or more") }
-        if maxDecodeMb < 1 || maxDecodeMb > DecodeMemoryOption.maxMegabytes { throw ValidationError("--max-decode-mb must lie in 1…\(DecodeMemoryOption.maxMegabytes)") }
     }
 
     func run() async throws {
         try CommandErrors.reporting {
-            let options = ModelInputOptions(strategy: FrameStrategy(rawValue: strategy) ?? .minimumIntensityProjection,
+            let options = ModelInputOptions(strategy: strategy.checked(or: .minimumIntensityProjection),
                                             routing: RoutingPolicy(includeRadiofluoroscopic: includeRF), fallbackMaskFrame: maskFrame,
-                                            maxDecodeBytes: maxDecodeMb << 20)
-            let key = try SiteKey.resolve(option: siteKeyFile)
+                                            maxDecodeBytes: input.maxDecodeBytes)
+            let key = try input.siteKey()
             var inspection = try Inspection(url: URL(fileURLWithPath: file), options: options,
                                             export: export.map { URL(fileURLWithPath: $0) })
             inspection.siteKey = key
@@ -56,78 +51,9 @@ struct InspectCommand: AsyncParsableCommand {
     }
 }
 
-/// The work of `inspect`, separate from argument parsing.
-struct Inspection {
-    let file: DICOMFile
-    let decision: RouteDecision
-    let description: PixelDescription?
-    let run: AngiogramRun?
-    let frameCount: Int?
-    /// Keys the UID hashes, as triage's `--site-key-file` does, so the two outputs join.
-    var siteKey: SiteKey?
-
-    init(url: URL, options: ModelInputOptions, export: URL?) throws {
-        file = try DICOMFile(url: url)
-        let builder = ModelInputBuilder(options: options)
-        decision = ScopeRouter(policy: options.routing).decide(file)
-        let hasPixels = file.dataset.pixelData != nil
-        let triage = decision.route == .triage
-        // Pixel attributes and data must be sound for a triaged file; for a skipped one they are reported
-        // when readable and only needed for --export.
-        if triage || export != nil, hasPixels {
-            description = try PixelDescription(dataset: file.dataset, source: file.source)
-        } else {
-            description = hasPixels ? try? PixelDescription(dataset: file.dataset, source: file.source) : nil
-        }
-        var frames: [PixelFrame]?
-        if hasPixels, export != nil {
-            // --export writes every frame, so all are decoded first (refused before decoding when they would not
-            // fit the memory limit); without it the builder decodes them a few at a time.
-            try builder.checkMemory(file, route: decision.route, decodedFrames: description?.numberOfFrames ?? 0)
-            frames = try PixelDataReader(file: file, budget: builder.budget).frames()
-        }
-        frameCount = frames?.count ?? description?.numberOfFrames
-        if triage && !hasPixels {
-            throw AngiographyError.unsupportedImage(file: file.source, reason: "no Pixel Data (7FE0,0010)")
-        }
-        run = hasPixels && (triage || export != nil) ? try builder.build(file, frames: frames, displaySkipped: export != nil) : nil
-        if let export, let frames {
-            try Self.export(frames: frames, images: run?.images ?? [], to: export, source: file.source)
-        }
-    }
-
-    static func export(frames: [PixelFrame], images: [ModelImage], to dir: URL, source: String) throws {
-        try OutputFolder.create(dir)
-        for (i, f) in frames.enumerated() {
-            let url = dir.appendingPathComponent(String(format: "frame_%04d.npy", i))
-            let shape = f.samplesPerPixel == 1 ? [f.rows, f.columns] : [f.rows, f.columns, f.samplesPerPixel]
-            switch f.samples {
-            case let .uint8(a): try NPYFile.write(url, uint8: a, shape: shape)
-            case let .uint16(a): try NPYFile.write(url, uint16: a, shape: shape)
-            case let .int16(a): try NPYFile.write(url, int16: a, shape: shape)
-            case let .int8(a): try NPYFile.write(url, int16: a.map(Int16.init), shape: shape)
-            case .uint32, .int32:
-                throw ExportError(path: url.path, reason: "\(source) has 32-bit samples; frames are exported as uint8, uint16 or int16 only")
-            }
-        }
-        for (k, image) in images.enumerated() {
-            if k == 0 {
-                try PNGEncoder.write(gray: image.gray, width: image.width, height: image.height, to: dir.appendingPathComponent("model_input.png"))
-                try NPYFile.write(dir.appendingPathComponent("model_input.npy"), uint8: image.gray, shape: [image.height, image.width])
-            }
-            if images.count > 1, let n = image.frameNumbers.first {
-                try PNGEncoder.write(gray: image.gray, width: image.width, height: image.height,
-                                     to: dir.appendingPathComponent(String(format: "model_input_frame_%04d.png", n - 1)))
-            }
-        }
-    }
-
-    struct ExportError: Error, CustomStringConvertible {
-        let path: String
-        let reason: String
-        var description: String { "\(path): \(reason)" }
-    }
-
+/// The JSON object `inspect` prints: header facts in closed vocabularies, the route and the display
+/// pipeline's record; UIDs only hashed.
+extension Inspection {
     /// The UID hash triage records use (`UIDHash`), so inspect and triage outputs of one study join on it;
     /// no identifier in the output.
     func hash(_ uid: String?) -> String {

@@ -35,8 +35,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Validation manifest: per-epoch metrics and best-checkpoint selection.")
     var validation: String?
 
-    @Option(name: .long, help: "Task profile JSON (default: the compiled-in profile).")
-    var profile: String?
+    @OptionGroup var profile: ProfileOptions
 
     @Flag(name: .long, help: "Continue the run in --out from its latest checkpoint.")
     var resume = false
@@ -45,7 +44,7 @@ struct TrainCommand: AsyncParsableCommand {
     var skipBadRows = false
 
     @Option(name: .long, help: "Frozen base: nf4 (QLoRA; the default), int8 or none. --full needs none (its default there).")
-    var quantize: String?
+    var quantize: Choice<QuantizationScheme>?
 
     @Flag(name: .long, help: "Train every weight of a (small) model instead of LoRA updates; OUT becomes a standalone model directory.")
     var full = false
@@ -66,7 +65,7 @@ struct TrainCommand: AsyncParsableCommand {
     var lr = TrainingDefaults.learningRate
 
     @Option(name: .long, help: "Learning-rate schedule after warm-up: linear, cosine or constant.")
-    var schedule = "linear"
+    var schedule = Choice(LearningRateSchedule.Kind.linear)
 
     @Option(name: .long, help: "Warm-up optimiser steps.")
     var warmupSteps = 0
@@ -93,7 +92,7 @@ struct TrainCommand: AsyncParsableCommand {
     var seed: UInt64 = 42
 
     @Option(name: .long, help: "Class balance: auto (sampler when the minority is under 30 %), sampler, weights or none.")
-    var balance = "auto"
+    var balance = Choice(BalanceOption.auto)
 
     @Option(name: .long, help: "Best-checkpoint criterion: sensitivity_at_specificity[:FLOOR] (default floor 0.8), balanced_accuracy, auroc or loss.")
     var select = SelectionCriterion.default.name
@@ -110,25 +109,24 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Memory for preprocessed images kept between epochs, in GB (inputs beyond it are read again each epoch).")
     var imageCacheGb = 4.0
 
-    @Option(name: .long, help: "How files found under a folder row are named in messages: hashed (default; names there can hold patient names), relative or as-given. Manifest paths stay as written.")
-    var paths = "hashed"
+    @OptionGroup var paths: PathOptions
 
     func validate() throws {
         if rank < 1 { throw ValidationError("--rank must be at least 1") }
         if !(alpha > 0) { throw ValidationError("--alpha must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must lie in [0, 1)") }
-        if let q = quantize, QuantizationScheme(rawValue: q) == nil { throw ValidationError("--quantize must be nf4, int8 or none") }
-        if full, let q = quantize, q != "none" { throw ValidationError("--full trains every weight and needs --quantize none") }
-        if LearningRateSchedule.Kind(rawValue: schedule) == nil { throw ValidationError("--schedule must be linear, cosine or constant") }
+        if let q = try quantize?.value("--quantize must be nf4, int8 or none"), full, q != .none {
+            throw ValidationError("--full trains every weight and needs --quantize none")
+        }
+        _ = try schedule.value("--schedule must be linear, cosine or constant")
         if !(warmupRatio >= 0 && warmupRatio < 1) { throw ValidationError("--warmup-ratio must lie in [0, 1)") }
         if warmupSteps < 0 { throw ValidationError("--warmup-steps must be ≥ 0") }
         if saveEvery < 0 { throw ValidationError("--save-every must be ≥ 0") }
         if keepCheckpoints < 1 { throw ValidationError("--keep-checkpoints must be at least 1") }
         if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
         if !(imageCacheGb >= 0 && imageCacheGb <= 1024) { throw ValidationError("--image-cache-gb must lie in [0, 1024]") }
-        if !["auto", "sampler", "weights", "none"].contains(balance) { throw ValidationError("--balance must be auto, sampler, weights or none") }
+        _ = try balance.value("--balance must be auto, sampler, weights or none")
         do { _ = try SelectionCriterion(parsing: select) } catch { throw ValidationError("\(error)") }
-        if PathDisplay.Mode(rawValue: paths) == nil { throw ValidationError("--paths must be as-given, relative or hashed") }
     }
 
     static func stderr(_ s: String) { Console.err(s) }
@@ -139,19 +137,19 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func train() throws {
-        guard let kind = LearningRateSchedule.Kind(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }
+        let kind = try schedule.value("--schedule must be linear, cosine or constant")
         let h = TrainingHyperparameters(
             rank: rank, alpha: alpha, dropout: dropout, targetModules: targets, fullFineTune: full, learningRate: lr,
             schedule: kind, warmupSteps: warmupSteps, warmupRatio: warmupRatio > 0 ? warmupRatio : nil,
             weightDecay: weightDecay, batchSize: batchSize, gradientAccumulation: gradAccum, epochs: epochs,
-            maxGradNorm: maxGradNorm, seed: seed, quantization: quantize ?? (full ? "none" : TrainingDefaults.quantization),
-            balanceMode: balance)
+            maxGradNorm: maxGradNorm, seed: seed, quantization: quantize?.argument ?? (full ? "none" : TrainingDefaults.quantization),
+            balanceMode: balance.argument)
         var options = TrainingOptions(
-            model: model, data: data, out: out, validation: validation, profile: profile, hyperparameters: h,
+            model: model, data: data, out: out, validation: validation, profile: profile.profile, hyperparameters: h,
             selection: try SelectionCriterion(parsing: select), resume: resume, skipBadRows: skipBadRows,
             checkpointEvery: saveEvery, keepCheckpoints: keepCheckpoints, maxSteps: maxSteps,
             imageCacheBytes: Int(imageCacheGb * 1e9))
-        options.pathDisplay = PathDisplay(mode: PathDisplay.Mode(rawValue: paths) ?? .hashed)
+        options.pathDisplay = PathDisplay(mode: paths.mode)
         let trainer = Trainer(options: options) { event in
             switch event {
             case .started(let total, let done, let summary):
@@ -177,4 +175,9 @@ struct TrainCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
     }
+}
+
+/// `train --balance`: a class-balance mode, or auto (the sampler when the minority is under 30 %).
+enum BalanceOption: String, CaseIterable, Sendable {
+    case auto, sampler, weights, none
 }
