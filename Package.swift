@@ -17,11 +17,14 @@ let package = Package(
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "StructuredReport", targets: ["StructuredReport"]),
+        .library(name: "WorkerQueue", targets: ["WorkerQueue"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-256 / HMAC through BoringSSL (hardware SHA extensions) for model, adapter and data fingerprints.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+        // SQLite (WAL, migrations, write transactions) for the PACS worker's durable job queue.
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C shim over oneDNN and OpenBLAS plus a few vectorised element-wise kernels.
@@ -71,6 +74,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Tables"]),
         // DICOM Structured Reports of triage results (Comprehensive SR, TID 1500-style), for the PACS worker.
         .target(name: "StructuredReport", dependencies: ["DICOM", "FileAccess", .product(name: "Crypto", package: "swift-crypto")]),
+        // The PACS worker's durable job queue: `JobStore` and its SQLite implementation (GRDB).
+        .target(name: "WorkerQueue", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -91,6 +96,7 @@ let package = Package(
         // Reads Package.swift, docs/ARCHITECTURE.md and the import lines; no module dependencies.
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "StructuredReportTests", dependencies: ["StructuredReport", "DICOM", "Angiography", "TestSupport"]),
+        .testTarget(name: "WorkerQueueTests", dependencies: ["WorkerQueue"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
