@@ -12,6 +12,9 @@ public final class SQLiteJobStore: JobStore {
     public let retryPolicy: RetryPolicy
     private let clock: @Sendable () -> Date
     private let queue: DatabaseQueue
+    /// Held for each operation and by `close`: GRDB must not be called on a closed connection, so every
+    /// call checks the flag first, and a close waits for the operation in flight.
+    private let gate = Gate()
 
     /// Opens (creating if needed) and migrates the queue at `path`.
     ///
@@ -42,7 +45,11 @@ public final class SQLiteJobStore: JobStore {
 
     /// Closes the connection; later calls fail with `JobStoreError.database`.
     public func close() throws(JobStoreError) {
+        gate.lock.lock()
+        defer { gate.lock.unlock() }
+        guard !gate.closed else { return }
         do { try queue.close() } catch { throw .database(location: path, message: "cannot close: \(Self.describe(error))") }
+        gate.closed = true
     }
 
     // MARK: Schema
@@ -402,6 +409,9 @@ public final class SQLiteJobStore: JobStore {
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction (the write lock taken up front, so two
     /// connections never both read a job as free and then both take it); any error rolls it back.
     private func write<T>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+        gate.lock.lock()
+        defer { gate.lock.unlock() }
+        guard !gate.closed else { throw .database(location: path, message: "the store is closed") }
         do {
             return try queue.writeWithoutTransaction { db in
                 var value: T?
@@ -423,6 +433,9 @@ public final class SQLiteJobStore: JobStore {
     }
 
     private func read<T>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+        gate.lock.lock()
+        defer { gate.lock.unlock() }
+        guard !gate.closed else { throw .database(location: path, message: "the store is closed") }
         do {
             return try queue.read(body)
         } catch let error as JobStoreError {
@@ -438,4 +451,11 @@ public final class SQLiteJobStore: JobStore {
         }
         return "\(error)"
     }
+}
+
+/// Whether a store was closed, behind the lock its operations hold.
+private final class Gate: @unchecked Sendable {
+    let lock = NSLock()
+    /// Read and written only with `lock` held.
+    var closed = false
 }

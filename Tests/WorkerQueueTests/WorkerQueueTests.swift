@@ -109,9 +109,11 @@ final class WorkerQueueTests: XCTestCase {
         XCTAssertEqual(dead.lastError, "model refused")
         XCTAssertEqual(dead.attempts, 4)
         XCTAssertNil(try store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(1e6)))
-        XCTAssertThrowsError(try store.retry(id: try store.enqueue(key: key(2), series: series(2), payload: "{}", now: now).id)) { error in
+        let other = try store.enqueue(key: key(2), series: series(2), payload: "{}", now: now).id
+        XCTAssertThrowsError(try store.retry(id: other)) { error in
             guard case JobStoreError.invalidState(_, _, "retry", .pending) = error else { return XCTFail("\(error)") }
         }
+        _ = try store.skip(id: other, reason: "out of scope", now: now)
         let revived = try store.retry(id: id, now: now.addingTimeInterval(5))
         XCTAssertEqual(revived.state, .pending)
         XCTAssertEqual(revived.attempts, 0)
@@ -199,7 +201,9 @@ final class WorkerQueueTests: XCTestCase {
         try XCTUnwrap(store).setCursor(name: "c", value: "7", now: t0)
         let migrations = try XCTUnwrap(store).appliedMigrations()
         try XCTUnwrap(store).close()
-        XCTAssertThrowsError(try XCTUnwrap(store).counts())
+        XCTAssertThrowsError(try XCTUnwrap(store).counts()) { error in
+            guard case JobStoreError.database = error else { return XCTFail("\(error)") }
+        }
         store = nil
         let reopened = try open()
         XCTAssertEqual(try reopened.appliedMigrations(), migrations)
