@@ -193,6 +193,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func heartbeat(id: Int64, owner: String, leaseSeconds: TimeInterval, now: Date? = nil) throws(JobStoreError) -> Job {
+        guard leaseSeconds > 0 else { throw .invalidArgument(location: path, message: "a lease needs a positive duration") }
         let t = (now ?? clock()).timeIntervalSince1970
         return try write { db in
             _ = try self.requireLease(db, id: id, owner: owner)

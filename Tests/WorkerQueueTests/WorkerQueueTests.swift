@@ -146,6 +146,13 @@ final class WorkerQueueTests: XCTestCase {
         XCTAssertEqual(jobs[0].result, #"{"v":1}"#)
         XCTAssertEqual(try store.currentJob(series: series(1))?.id, v3)
         XCTAssertEqual(try store.lease(owner: "w", leaseSeconds: 60, now: t0.addingTimeInterval(3))?.id, v3)
+        // A version arriving while the current one is leased: the leased one may finish, the new one is current.
+        let v4 = try store.enqueue(key: key(1, instances: "abcd"), series: series(1), payload: "{}", now: t0.addingTimeInterval(4)).id
+        let finished = try store.complete(id: v3, owner: "w", result: #"{"v":3}"#, now: t0.addingTimeInterval(5))
+        XCTAssertEqual(finished.state, .done)
+        XCTAssertFalse(finished.isCurrent)
+        XCTAssertEqual(try store.currentJob(series: series(1))?.id, v4)
+        XCTAssertEqual(try store.currentJob(series: series(1))?.version, 4)
     }
 
     func testBatchAndCursorAreAtomic() throws {
