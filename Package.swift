@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "StructuredReport", targets: ["StructuredReport"]),
         .library(name: "WorkerQueue", targets: ["WorkerQueue"]),
+        .library(name: "Service", targets: ["Service"]),
+        .library(name: "Server", targets: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +27,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
         // SQLite (WAL, migrations, write transactions) for the PACS worker's durable job queue.
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        // PostgreSQL for several worker processes sharing one queue (FOR UPDATE SKIP LOCKED).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // The worker's HTTP listener (STOW-RS, API, metrics) and its TLS.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The worker's HTTP client (Orthanc's REST API, DICOMweb destinations).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C shim over oneDNN and OpenBLAS plus a few vectorised element-wise kernels.
@@ -75,10 +89,30 @@ let package = Package(
         // DICOM Structured Reports of triage results (Comprehensive SR, TID 1500-style), for the PACS worker.
         .target(name: "StructuredReport", dependencies: ["DICOM", "FileAccess", .product(name: "Crypto", package: "swift-crypto")]),
         // The PACS worker's durable job queue: `JobStore` and its SQLite implementation (GRDB).
-        .target(name: "WorkerQueue", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "WorkerQueue", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]),
+        // The PACS worker without HTTP serving: configuration, spool, sources (Orthanc, inbox, STOW-RS parts),
+        // series settling, the job runner (routing, population limit, triage, SR), write-back, JSON logs.
+        .target(name: "Service", dependencies: [
+            "Triage", "StructuredReport", "WorkerQueue", "DICOM", "Angiography", "FileAccess", "Support",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // The worker's HTTP listener (Hummingbird): STOW-RS, the API, /metrics, health, bearer tokens, TLS.
+        .target(name: "Server", dependencies: [
+            "WorkerQueue",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         // Test helpers shared by the test targets (fixture paths, the cached real model, comparisons).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -96,7 +130,11 @@ let package = Package(
         // Reads Package.swift, docs/ARCHITECTURE.md and the import lines; no module dependencies.
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "StructuredReportTests", dependencies: ["StructuredReport", "DICOM", "Angiography", "TestSupport"]),
-        .testTarget(name: "WorkerQueueTests", dependencies: ["WorkerQueue"]),
+        .testTarget(name: "WorkerQueueTests", dependencies: ["WorkerQueue", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "WorkerQueue", "DICOM", "Angiography", "Triage", "StructuredReport", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "WorkerQueue", "TestSupport",
+                                                        .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                        .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

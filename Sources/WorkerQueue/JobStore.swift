@@ -176,6 +176,8 @@ public protocol JobStore: Sendable {
     func complete(id: Int64, owner: String, result: String, now: Date?) async throws(JobStoreError) -> Job
     /// Records a failed attempt: retried after the backoff, or dead once the attempts are spent.
     func fail(id: Int64, owner: String, error: String, now: Date?) async throws(JobStoreError) -> Job
+    /// Gives a leased job back unfinished (graceful shutdown): pending again at once, the attempt uncounted.
+    func release(id: Int64, owner: String, now: Date?) async throws(JobStoreError) -> Job
     /// Marks a job that will not be processed (routing, population limits) with its reason.
     func skip(id: Int64, reason: String, now: Date?) async throws(JobStoreError) -> Job
     /// Operator: a dead job becomes pending again with its attempts reset.

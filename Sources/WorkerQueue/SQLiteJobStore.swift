@@ -238,6 +238,19 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func release(id: Int64, owner: String, now: Date? = nil) throws(JobStoreError) -> Job {
+        let t = (now ?? clock()).timeIntervalSince1970
+        return try write { db in
+            _ = try self.requireLease(db, id: id, owner: owner)
+            try db.execute(sql: """
+                UPDATE job SET state = 'pending', attempts = MAX(attempts - 1, 0), next_attempt_at = ?, lease_owner = NULL,
+                               lease_expires_at = NULL, updated_at = ?
+                WHERE id = ?
+                """, arguments: [t, t, id])
+            return try self.requireJob(db, id: id)
+        }
+    }
+
     public func skip(id: Int64, reason: String, now: Date? = nil) throws(JobStoreError) -> Job {
         let t = (now ?? clock()).timeIntervalSince1970
         return try write { db in

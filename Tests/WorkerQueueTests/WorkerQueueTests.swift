@@ -120,6 +120,21 @@ final class WorkerQueueTests: XCTestCase {
         XCTAssertEqual(try store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(5))?.id, id)
     }
 
+    func testReleaseGivesTheJobBackWithoutCountingTheAttempt() throws {
+        let store = try open()
+        _ = try store.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
+        let leased = try XCTUnwrap(store.lease(owner: "w1", leaseSeconds: 60, now: t0))
+        XCTAssertEqual(leased.attempts, 1)
+        XCTAssertThrowsError(try store.release(id: leased.id, owner: "w2", now: t0))
+        let released = try store.release(id: leased.id, owner: "w1", now: t0.addingTimeInterval(5))
+        XCTAssertEqual(released.state, .pending)
+        XCTAssertEqual(released.attempts, 0)
+        XCTAssertNil(released.leaseOwner)
+        let again = try XCTUnwrap(store.lease(owner: "w2", leaseSeconds: 60, now: t0.addingTimeInterval(5)))
+        XCTAssertEqual(again.id, leased.id)
+        XCTAssertEqual(again.attempts, 1)
+    }
+
     func testLeaseLostOnEveryAttemptEndsDead() throws {
         let store = try open(RetryPolicy(maxAttempts: 2, baseDelay: 1, maxDelay: 1))
         let id = try store.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
