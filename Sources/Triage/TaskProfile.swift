@@ -1,4 +1,5 @@
 import Angiography
+import ModelFiles
 import Foundation
 
 /// What the model is asked, how its answer is read, and how the answer becomes a decision: the whole task
@@ -81,11 +82,22 @@ public struct TaskProfile: Codable, Sendable, Equatable {
     public var includeRadiofluoroscopy: Bool
     public var quality: Quality
     public var generation: Generation
+    /// The model card's population limit: the PACS worker skips patients younger than this (years) as
+    /// "pediatric: not validated". Absent: 18.
+    public var minimumPatientAgeYears: Int?
 
     enum CodingKeys: String, CodingKey {
         case version, name, system, prompt, labels, threshold, quality, generation
         case positiveLabel = "positive_label", reviewBand = "review_band", frameStrategy = "frame_strategy"
-        case includeRadiofluoroscopy = "include_radiofluoroscopy"
+        case includeRadiofluoroscopy = "include_radiofluoroscopy", minimumPatientAgeYears = "minimum_patient_age_years"
+    }
+
+    /// The population limit in force (`minimum_patient_age_years`, else 18).
+    public var minimumPatientAge: Int { minimumPatientAgeYears ?? 18 }
+
+    /// SHA-256 (hex) of the profile's canonical JSON: what a job key and an SR name as the profile's identity.
+    public func contentHash() throws -> String {
+        SHA256Hasher.hex(of: try jsonData())
     }
 
     /// The label scored as the negative class.
@@ -143,6 +155,9 @@ public struct TaskProfile: Codable, Sendable, Equatable {
         guard generation.maxNewTokens >= 1, generation.maxNewTokens <= 512 else {
             throw fail("generation.max_new_tokens", "must lie in 1…512")
         }
+        if let age = minimumPatientAgeYears, !(0...130).contains(age) {
+            throw fail("minimum_patient_age_years", "must lie in 0…130, found \(age)")
+        }
     }
 
     /// The file's shape: every key the profile has, with its type. Unknown keys are errors (a misspelt
@@ -160,6 +175,7 @@ public struct TaskProfile: Codable, Sendable, Equatable {
         ConfigField("review_band", .array(.number)),
         ConfigField("frame_strategy", .string),
         ConfigField("include_radiofluoroscopy", .bool),
+        ConfigField("minimum_patient_age_years", .integer, required: false),
         ConfigField("quality", .object([
             ConfigField("min_frames", .integer), ConfigField("min_mean_gray", .number),
             ConfigField("min_std_gray", .number), ConfigField("min_dynamic_range", .number),
@@ -261,6 +277,7 @@ extension TaskProfile {
       "review_band": [0.2, 0.6],
       "frame_strategy": "minip",
       "include_radiofluoroscopy": false,
+      "minimum_patient_age_years": 18,
       "quality": {
         "min_frames": 2,
         "min_mean_gray": 20,

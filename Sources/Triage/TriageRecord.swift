@@ -124,6 +124,9 @@ public struct TriageRecord: Sendable, Codable, Equatable {
     public var domainChecked: Bool = false
     /// Whether every model image lay inside the training domain; nil when not checked.
     public var inTrainingDomain: Bool? = nil
+    /// PACS worker only: true when the patient's age could not be read, so the population limit (no
+    /// children) was not checked; nil when checked or not applicable. The age itself is never recorded.
+    public var patientAgeUnknown: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case input, kind, status, files, modality, route, decision, reasons, images, mode, profile, error, timings
@@ -134,6 +137,7 @@ public struct TriageRecord: Sendable, Codable, Equatable {
         case demoModel = "demo_model_no_clinical_meaning"
         case series
         case domainChecked = "domain_checked", inTrainingDomain = "in_training_domain"
+        case patientAgeUnknown = "patient_age_unknown"
     }
 
     /// The record as one JSON line (sorted keys).
