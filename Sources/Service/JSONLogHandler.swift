@@ -95,7 +95,7 @@ public struct JSONLogHandler: LogHandler {
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let n = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
                 if n <= 0 { if errno == EINTR { continue }; return }
                 offset += n
             }
