@@ -5,6 +5,7 @@ import Foundation
 public enum ExternalTool {
     public struct Missing: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func locate(_ name: String) -> String? {
