@@ -90,8 +90,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw .tokenFileUnreadable(path: path, reason: "not UTF-8 text")
         }
         var tokens: [String] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
+        // Split on Character newlines: "\r\n" is one Character in Swift, so this handles CRLF files too.
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.allSatisfy(Self.isToken68) else {
                 throw .tokenFileBadLine(path: path, line: index + 1,
