@@ -129,6 +129,24 @@ final class StowTests: ServerTestCase {
         XCTAssertEqual(files(in: sink.stagingDirectory), [])
     }
 
+    /// Stored with a warning is still 202 (PS3.18: "warnings or failures exist"), and the item carries
+    /// WarningReason; the study URL follows the configured public base URL.
+    func testWarningIsAcceptedWithWarningReason() async throws {
+        let sink = WarningSink(base: try SpoolSink(root: folder))
+        let server = try makeServer(store: try makeStore(), sink: sink) { $0.publicBaseURL = "https://worker.example:8443/" }
+        let body = Fixture.multipart([Fixture.dicomPart(Fixture.part10(sopInstance: "1.2.3.400.1"))])
+        try await server.application.test(.router) { client in
+            let response = try await post(client, "/dicom-web/studies/1.2.3.400", contentType: Fixture.stowContentType, body: body)
+            XCTAssertEqual(response.status.code, 202, bodyText(response))
+            let object = try jsonObject(bodyData(response))
+            let item = try XCTUnwrap(sequence(object, "00081199")?.first)
+            XCTAssertEqual(value(item, "00081196") as? Int, 0xB000)
+            XCTAssertNil(object["00081198"])
+            XCTAssertEqual(value(object, "00081190") as? String, "https://worker.example:8443/dicom-web/studies/1.2.3.400")
+        }
+        XCTAssertEqual(sink.base.storedInstances, ["1.2.3.400.1"])
+    }
+
     func testWithoutSinkThereIsNoStowRoute() async throws {
         let server = try makeServer(store: try makeStore(), sink: nil)
         try await server.application.test(.router) { client in
@@ -147,4 +165,16 @@ private func sequence(_ object: [String: Any], _ tag: String) -> [[String: Any]]
 /// A DICOM JSON element's first value.
 private func value(_ item: [String: Any], _ tag: String) -> Any? {
     ((item[tag] as? [String: Any])?["Value"] as? [Any])?.first
+}
+
+/// The spool sink, reporting every stored instance as coerced (0xB000), as a sink that fixed an attribute would.
+private struct WarningSink: StowInstanceSink {
+    let base: SpoolSink
+    var stagingDirectory: URL { base.stagingDirectory }
+
+    func accept(stagedFile: URL, studyInstanceUID: String?) async -> StowPartOutcome {
+        let outcome = await base.accept(stagedFile: stagedFile, studyInstanceUID: studyInstanceUID)
+        guard case .stored(let sopClass, let instance, _) = outcome else { return outcome }
+        return .stored(sopClassUID: sopClass, sopInstanceUID: instance, warning: 0xB000)
+    }
 }
