@@ -25,8 +25,14 @@ struct WorkerRoutes: Sendable {
         router.get("/readyz") { _, _ in await ready() }
         router.get("/metrics") { _, _ in await metricsText() }
         router.get("/api/v1/jobs") { request, _ in await listJobs(request) }
-        router.get("/api/v1/jobs/{id}") { _, context in await job(context.parameters.get("id")) }
-        router.post("/api/v1/jobs/{id}/retry") { _, context in await retry(context.parameters.get("id")) }
+        router.get("/api/v1/jobs/{id}") { _, context in
+            guard let id = context.parameters.get("id", as: Int64.self) else { return Self.badJobID }
+            return await job(id)
+        }
+        router.post("/api/v1/jobs/{id}/retry") { _, context in
+            guard let id = context.parameters.get("id", as: Int64.self) else { return Self.badJobID }
+            return await retry(id)
+        }
         router.get("/api/v1/series/{uid}") { _, context in await series(context.parameters.get("uid")) }
         if let sink {
             router.post("/dicom-web/studies") { request, _ in await stow(request, sink: sink, study: nil) }
@@ -85,10 +91,9 @@ struct WorkerRoutes: Sendable {
         }
     }
 
-    private func job(_ idText: String?) async -> Response {
-        guard let id = idText.flatMap({ Int64($0) }) else {
-            return JSONResponse.error(.badRequest, "a job id is an integer")
-        }
+    private static var badJobID: Response { JSONResponse.error(.badRequest, "a job id is an integer") }
+
+    private func job(_ id: Int64) async -> Response {
         do {
             guard let job = try await store.job(id: id) else {
                 return JSONResponse.error(.notFound, "no job \(id)")
@@ -99,10 +104,7 @@ struct WorkerRoutes: Sendable {
         }
     }
 
-    private func retry(_ idText: String?) async -> Response {
-        guard let id = idText.flatMap({ Int64($0) }) else {
-            return JSONResponse.error(.badRequest, "a job id is an integer")
-        }
+    private func retry(_ id: Int64) async -> Response {
         do {
             let job = try await store.retry(id: id, now: nil)
             logger.info("job retried by an operator", metadata: ["job": "\(id)"])

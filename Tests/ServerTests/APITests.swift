@@ -40,10 +40,7 @@ final class APITests: ServerTestCase {
     func testBearerTokens() async throws {
         let server = try makeServer(store: try makeStore(), sink: try SpoolSink(root: folder), tokens: [testToken])
         try await server.application.test(.live) { client in
-            do {
-                let code = try await get(client, "/healthz").status.code
-                XCTAssertEqual(code, 200, "/healthz needs no token")
-            }
+            try await expectGET(client, "/healthz", status: 200)
             let missing = try await get(client, "/api/v1/jobs")
             XCTAssertEqual(missing.status.code, 401)
             XCTAssertEqual(missing.headers[.wwwAuthenticate]?.hasPrefix("Bearer"), true)
@@ -51,26 +48,11 @@ final class APITests: ServerTestCase {
             XCTAssertEqual(wrong.status.code, 401)
             XCTAssertEqual(wrong.headers[.wwwAuthenticate], missing.headers[.wwwAuthenticate])
             XCTAssertEqual(bodyText(wrong), bodyText(missing), "the answer must not say what was wrong")
-            do {
-                let code = try await get(client, "/api/v1/jobs", token: testToken).status.code
-                XCTAssertEqual(code, 200)
-            }
-            do {
-                let code = try await get(client, "/metrics").status.code
-                XCTAssertEqual(code, 401)
-            }
-            do {
-                let code = try await get(client, "/readyz").status.code
-                XCTAssertEqual(code, 401)
-            }
-            do {
-                let code = try await get(client, "/no/such/route").status.code
-                XCTAssertEqual(code, 401)
-            }
-            do {
-                let code = try await post(client, "/api/v1/jobs/1/retry").status.code
-                XCTAssertEqual(code, 401)
-            }
+            try await expectGET(client, "/api/v1/jobs", token: testToken, status: 200)
+            try await expectGET(client, "/metrics", status: 401)
+            try await expectGET(client, "/readyz", status: 401)
+            try await expectGET(client, "/no/such/route", status: 401)
+            try await expectPOST(client, "/api/v1/jobs/1/retry", status: 401)
             let stow = try await post(client, "/dicom-web/studies", contentType: Fixture.stowContentType,
                                       body: Fixture.multipart([Fixture.dicomPart(Fixture.part10(sopInstance: "1.2.3.9"))]))
             XCTAssertEqual(stow.status.code, 401)
@@ -141,18 +123,9 @@ final class APITests: ServerTestCase {
             let bad = try await get(client, "/api/v1/jobs?state=bogus")
             XCTAssertEqual(bad.status.code, 400)
             XCTAssertTrue(bodyText(bad).contains("failed_retrying"), bodyText(bad))
-            do {
-                let code = try await get(client, "/api/v1/jobs?limit=0").status.code
-                XCTAssertEqual(code, 400)
-            }
-            do {
-                let code = try await get(client, "/api/v1/jobs?limit=1001").status.code
-                XCTAssertEqual(code, 400)
-            }
-            do {
-                let code = try await get(client, "/api/v1/jobs?limit=1000").status.code
-                XCTAssertEqual(code, 200)
-            }
+            try await expectGET(client, "/api/v1/jobs?limit=0", status: 400)
+            try await expectGET(client, "/api/v1/jobs?limit=1001", status: 400)
+            try await expectGET(client, "/api/v1/jobs?limit=1000", status: 200)
 
             let detail = try await get(client, "/api/v1/jobs/\(first)")
             XCTAssertEqual(detail.status.code, 200)
@@ -161,14 +134,8 @@ final class APITests: ServerTestCase {
             XCTAssertEqual(result["label"] as? String, "blocked")
             XCTAssertEqual(object["state"] as? String, "done")
             XCTAssertEqual(object["is_current"] as? Bool, true)
-            do {
-                let code = try await get(client, "/api/v1/jobs/9999").status.code
-                XCTAssertEqual(code, 404)
-            }
-            do {
-                let code = try await get(client, "/api/v1/jobs/abc").status.code
-                XCTAssertEqual(code, 400)
-            }
+            try await expectGET(client, "/api/v1/jobs/9999", status: 404)
+            try await expectGET(client, "/api/v1/jobs/abc", status: 400)
         }
     }
 
@@ -185,14 +152,8 @@ final class APITests: ServerTestCase {
             let byKey = try await get(client, "/api/v1/series/\(SeriesKey.hashing(uid: uid).rawValue)")
             XCTAssertEqual(byKey.status.code, 200)
             XCTAssertEqual(try jsonObject(bodyData(byKey))["id"] as? Int, Int(id))
-            do {
-                let code = try await get(client, "/api/v1/series/1.2.3.999").status.code
-                XCTAssertEqual(code, 404)
-            }
-            do {
-                let code = try await get(client, "/api/v1/series/not-a-series").status.code
-                XCTAssertEqual(code, 400)
-            }
+            try await expectGET(client, "/api/v1/series/1.2.3.999", status: 404)
+            try await expectGET(client, "/api/v1/series/not-a-series", status: 400)
         }
     }
 
@@ -211,10 +172,7 @@ final class APITests: ServerTestCase {
             let again = try await post(client, "/api/v1/jobs/\(id)/retry")
             XCTAssertEqual(again.status.code, 409)
             XCTAssertTrue(bodyText(again).contains("pending"), bodyText(again))
-            do {
-                let code = try await post(client, "/api/v1/jobs/9999/retry").status.code
-                XCTAssertEqual(code, 404)
-            }
+            try await expectPOST(client, "/api/v1/jobs/9999/retry", status: 404)
         }
         XCTAssertEqual(try store.job(id: id)?.state, .pending)
     }

@@ -29,6 +29,20 @@ func post(_ client: some TestClientProtocol, _ uri: String, token: String? = nil
     }
 }
 
+/// Asserts the status of a GET (the URI is the failure message).
+func expectGET(_ client: some TestClientProtocol, _ uri: String, token: String? = nil, status: Int,
+               file: StaticString = #filePath, line: UInt = #line) async throws {
+    let code = try await get(client, uri, token: token).status.code
+    XCTAssertEqual(code, status, "GET \(uri)", file: file, line: line)
+}
+
+/// Asserts the status of a body-less POST.
+func expectPOST(_ client: some TestClientProtocol, _ uri: String, token: String? = nil, status: Int,
+                file: StaticString = #filePath, line: UInt = #line) async throws {
+    let code = try await post(client, uri, token: token).status.code
+    XCTAssertEqual(code, status, "POST \(uri)", file: file, line: line)
+}
+
 func bodyData(_ response: TestResponse) -> Data {
     Data(response.body.readableBytesView)
 }
