@@ -28,6 +28,7 @@ public protocol ReadinessProbe: Sendable {
     func readiness() async -> [ReadinessCheck]
 }
 
+/// One named check of /readyz (model, database, a source), so an operator sees which part is not ready.
 public struct ReadinessCheck: Sendable, Equatable, Codable {
     public var name: String
     public var ok: Bool
