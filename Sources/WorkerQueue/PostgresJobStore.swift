@@ -71,7 +71,13 @@ public final class PostgresJobStore: JobStore {
         configuration.options.connectTimeout = .milliseconds(Int64(max(0.001, connectTimeout) * 1000))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        runTask = Task { await client.run() }
+        // Return once the pool's task runs, so the first operation finds the pool started.
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        runTask = Task {
+            signal.finish()
+            await client.run()
+        }
+        for await _ in started {}
     }
 
     deinit {
@@ -416,7 +422,7 @@ public final class PostgresJobStore: JobStore {
         guard let row = try await rows(c, "SELECT state FROM job WHERE id = \(id) FOR UPDATE").first else {
             throw JobStoreError.notFound(location: name, id: id)
         }
-        return try state(row)
+        return try jobState(row)
     }
 
     /// The job's attempts, if `owner` holds its lease (an expired lease no one has taken over still counts);
@@ -425,7 +431,7 @@ public final class PostgresJobStore: JobStore {
         guard let row = try await rows(c, "SELECT state, lease_owner, attempts, max_attempts FROM job WHERE id = \(id) FOR UPDATE").first else {
             throw JobStoreError.notFound(location: name, id: id)
         }
-        let state = try state(row)
+        let state = try jobState(row)
         let holder = try row["lease_owner"].decode(String?.self)
         guard state == .leased, holder == owner else {
             throw JobStoreError.leaseLost(location: name, id: id, owner: owner, state: state, currentOwner: state == .leased ? holder : nil)
@@ -433,7 +439,7 @@ public final class PostgresJobStore: JobStore {
         return (try row["attempts"].decode(Int.self), try row["max_attempts"].decode(Int.self))
     }
 
-    private func state(_ row: PostgresRandomAccessRow) throws -> JobState {
+    private func jobState(_ row: PostgresRandomAccessRow) throws -> JobState {
         let stateName = try row["state"].decode(String.self)
         guard let state = JobState(rawValue: stateName) else {
             throw JobStoreError.corrupt(location: name, message: "unknown state '\(stateName)'")
@@ -451,7 +457,7 @@ public final class PostgresJobStore: JobStore {
             key: JobKey(rawValue: try row["idempotency_key"].decode(String.self)),
             series: SeriesKey(rawValue: try row["series_key"].decode(String.self)),
             version: try row["version"].decode(Int.self),
-            state: try state(row),
+            state: try jobState(row),
             attempts: try row["attempts"].decode(Int.self),
             maxAttempts: try row["max_attempts"].decode(Int.self),
             nextAttemptAt: try date("next_attempt_at"),

@@ -11,6 +11,7 @@ public final class PostgresServer: @unchecked Sendable {
     /// Why a server could not be started or used; names the command and what it printed.
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public let host = "127.0.0.1"
@@ -20,7 +21,10 @@ public final class PostgresServer: @unchecked Sendable {
     public let folder: URL
     private let binaries: URL
     private let asRoot: Bool
-    private var running = false
+    /// The postmaster (under runuser when root), run in the foreground as our child. Not `pg_ctl start`:
+    /// Foundation's `Process` watches a descriptor the daemonised postmaster would inherit, so waiting for
+    /// pg_ctl would never end.
+    private var server: Process?
 
     /// The newest installed `/usr/lib/postgresql/N/bin` (15 on Debian bookworm), or a failure naming the
     /// Debian package.
@@ -59,15 +63,10 @@ public final class PostgresServer: @unchecked Sendable {
             let hbaPath = "\(dataPath)/pg_hba.conf"
             try (hba.joined(separator: "\n") + "\n").write(toFile: hbaPath, atomically: false, encoding: .utf8)
             if asRoot { try run("/bin/chown", ["postgres:postgres", hbaPath], asServerUser: false) }
-            // Durability is not what these tests check: fsync off keeps them fast.
-            let options = "-c listen_addresses=\(host) -p \(port) -k \(folder.path) -c fsync=off -c synchronous_commit=off "
-                + "-c full_page_writes=off -c max_connections=200"
-            try run(binaries.appendingPathComponent("pg_ctl").path,
-                    ["-D", dataPath, "-l", "\(folder.path)/server.log", "-w", "-t", "60", "-o", options, "start"], asServerUser: true)
-            running = true
+            try startServer()
         } catch {
             let log = (try? String(contentsOfFile: "\(folder.path)/server.log", encoding: .utf8)) ?? ""
-            try? FileManager.default.removeItem(at: folder)
+            stop()
             throw Failure(description: "\(error)\(log.isEmpty ? "" : "\nserver log:\n\(log)")")
         }
     }
@@ -78,11 +77,49 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Stops the server (fast shutdown) and deletes its folder; safe to call twice.
     public func stop() {
-        if running {
-            _ = try? run(binaries.appendingPathComponent("pg_ctl").path, ["-D", dataPath, "-m", "fast", "-w", "stop"], asServerUser: true)
-            running = false
+        if let server {
+            if (try? run(binaries.appendingPathComponent("pg_ctl").path, ["-D", dataPath, "-m", "fast", "-w", "stop"], asServerUser: true)) == nil {
+                server.terminate()
+            }
+            server.waitUntilExit()
+            self.server = nil
         }
         try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// Starts the postmaster and waits (up to 60 s) until it accepts connections.
+    private func startServer() throws {
+        let logPath = "\(folder.path)/server.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        // Durability is not what these tests check: fsync off keeps them fast.
+        let arguments = ["-D", dataPath, "-c", "listen_addresses=\(host)", "-p", "\(port)", "-k", folder.path,
+                         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"]
+        let process = Process()
+        let postgres = binaries.appendingPathComponent("postgres").path
+        if asRoot {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", "postgres", "--", postgres] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: postgres)
+            process.arguments = arguments
+        }
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        try process.run()
+        server = process
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            guard process.isRunning else { throw Failure(description: "postgres exited with \(process.terminationStatus)") }
+            if (try? run(binaries.appendingPathComponent("pg_isready").path, ["-q", "-h", host, "-p", "\(port)"], asServerUser: false)) != nil {
+                return
+            }
+            usleep(100_000)
+        }
+        throw Failure(description: "postgres did not accept connections within 60 s")
     }
 
     /// Runs SQL as the superuser in `database` through psql (stops at the first error).
@@ -129,7 +166,7 @@ public final class PostgresServer: @unchecked Sendable {
         }
         // The server's own children must not inherit a pipe we wait on: everything goes to a file.
         let outputPath = folder.appendingPathComponent("command-\(UUID().uuidString.prefix(8)).out")
-        FileManager.default.createFile(atPath: outputPath.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputPath) }
         let output = try FileHandle(forWritingTo: outputPath)
         process.standardOutput = output

@@ -55,12 +55,14 @@ struct JobStoreContract: Sendable {
     func expiredLeaseIsTakenOverAndStolenLeaseRefusesCompletion() async throws {
         let a = try await open(Self.policy), b = try await open(Self.policy)
         let id = try await a.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        XCTAssertNotNil(try await a.lease(owner: "a", leaseSeconds: 30, now: t0))
+        let value1 = try await a.lease(owner: "a", leaseSeconds: 30, now: t0)
+        XCTAssertNotNil(value1)
         // A heartbeat moves the expiry: at t0+40 the lease still holds.
         let beat = try await a.heartbeat(id: id, owner: "a", leaseSeconds: 30, now: t0.addingTimeInterval(20))
         XCTAssertEqual(beat.leaseExpiresAt, t0.addingTimeInterval(50))
         XCTAssertEqual(beat.heartbeatAt, t0.addingTimeInterval(20))
-        XCTAssertNil(try await b.lease(owner: "b", leaseSeconds: 30, now: t0.addingTimeInterval(40)))
+        let value2 = try await b.lease(owner: "b", leaseSeconds: 30, now: t0.addingTimeInterval(40))
+        XCTAssertNil(value2)
         // After the expiry another worker takes it over.
         let taken = try await b.lease(owner: "b", leaseSeconds: 30, now: t0.addingTimeInterval(51))
         XCTAssertEqual(taken?.id, id)
@@ -99,15 +101,18 @@ struct JobStoreContract: Sendable {
             XCTAssertEqual(failed.state, .failedRetrying)
             XCTAssertEqual(failed.lastError, "download failed \(attempt)")
             XCTAssertEqual(failed.nextAttemptAt, now.addingTimeInterval(delay))
-            XCTAssertNil(try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(delay - 1)))
+            let value3 = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(delay - 1))
+            XCTAssertNil(value3)
             now = now.addingTimeInterval(delay)
         }
-        XCTAssertNotNil(try await store.lease(owner: "w", leaseSeconds: 60, now: now))
+        let value4 = try await store.lease(owner: "w", leaseSeconds: 60, now: now)
+        XCTAssertNotNil(value4)
         let dead = try await store.fail(id: id, owner: "w", error: "model refused", now: now)
         XCTAssertEqual(dead.state, .dead)
         XCTAssertEqual(dead.lastError, "model refused")
         XCTAssertEqual(dead.attempts, 4)
-        XCTAssertNil(try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(1e6)))
+        let value5 = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(1e6))
+        XCTAssertNil(value5)
         let other = try await store.enqueue(key: key(2), series: series(2), payload: "{}", now: now).id
         await expectError({ () async throws(JobStoreError) in try await store.retry(id: other, now: nil) }) { error in
             guard case .invalidState(_, other, "retry", .pending) = error else { return XCTFail("\(error)") }
@@ -117,7 +122,8 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(revived.state, .pending)
         XCTAssertEqual(revived.attempts, 0)
         XCTAssertNil(revived.finishedAt)
-        XCTAssertEqual(try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(5))?.id, id)
+        let value6 = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(5))?.id
+        XCTAssertEqual(value6, id)
     }
 
     func releaseGivesTheJobBackWithoutCountingTheAttempt() async throws {
@@ -141,9 +147,12 @@ struct JobStoreContract: Sendable {
     func leaseLostOnEveryAttemptEndsDead() async throws {
         let store = try await open(RetryPolicy(maxAttempts: 2, baseDelay: 1, maxDelay: 1))
         let id = try await store.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        XCTAssertNotNil(try await store.lease(owner: "a", leaseSeconds: 10, now: t0))
-        XCTAssertNotNil(try await store.lease(owner: "b", leaseSeconds: 10, now: t0.addingTimeInterval(11)))
-        XCTAssertNil(try await store.lease(owner: "c", leaseSeconds: 10, now: t0.addingTimeInterval(22)))
+        let value7 = try await store.lease(owner: "a", leaseSeconds: 10, now: t0)
+        XCTAssertNotNil(value7)
+        let value8 = try await store.lease(owner: "b", leaseSeconds: 10, now: t0.addingTimeInterval(11))
+        XCTAssertNotNil(value8)
+        let value9 = try await store.lease(owner: "c", leaseSeconds: 10, now: t0.addingTimeInterval(22))
+        XCTAssertNil(value9)
         let job = try await store.job(id: id)
         XCTAssertEqual(job?.state, .dead)
         XCTAssertEqual(job?.lastError, "lease expired on the last attempt (worker lost 2 times)")
@@ -168,8 +177,10 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(jobs.map(\.isCurrent), [false, false, true])
         XCTAssertEqual(jobs[0].result, #"{"v":1}"#)
         XCTAssertEqual(jobs[1].finishedAt, t0.addingTimeInterval(2))
-        XCTAssertEqual(try await store.currentJob(series: series(1))?.id, v3)
-        XCTAssertEqual(try await store.lease(owner: "w", leaseSeconds: 60, now: t0.addingTimeInterval(3))?.id, v3)
+        let value10 = try await store.currentJob(series: series(1))?.id
+        XCTAssertEqual(value10, v3)
+        let value11 = try await store.lease(owner: "w", leaseSeconds: 60, now: t0.addingTimeInterval(3))?.id
+        XCTAssertEqual(value11, v3)
         // A version arriving while the current one is leased: the leased one may finish, the new one is current.
         let v4 = try await store.enqueue(key: key(1, instances: "abcd"), series: series(1), payload: "{}", now: t0.addingTimeInterval(4)).id
         let finished = try await store.complete(id: v3, owner: "w", result: #"{"v":3}"#, now: t0.addingTimeInterval(5))
@@ -178,7 +189,8 @@ struct JobStoreContract: Sendable {
         let current = try await store.currentJob(series: series(1))
         XCTAssertEqual(current?.id, v4)
         XCTAssertEqual(current?.version, 4)
-        XCTAssertNil(try await store.currentJob(series: series(99)))
+        let value12 = try await store.currentJob(series: series(99))
+        XCTAssertNil(value12)
     }
 
     func batchAndCursorAreAtomic() async throws {
@@ -189,7 +201,8 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(outcomes.count, 4)
         XCTAssertEqual(Set(outcomes.prefix(3).map(\.id)).count, 3)
         XCTAssertEqual(outcomes[3], .duplicate(outcomes[0].id), "a key twice in one batch is one job")
-        XCTAssertEqual(try await store.cursor(name: "orthanc"), "41")
+        let value13 = try await store.cursor(name: "orthanc")
+        XCTAssertEqual(value13, "41")
         // The third item fails after two were inserted in the transaction: nothing of the batch is kept.
         let broken = [EnqueueItem(key: key(4), series: series(4), payload: "{}"), EnqueueItem(key: key(5), series: series(5), payload: "{}"),
                       EnqueueItem(key: JobKey(rawValue: ""), series: series(6), payload: "{}")]
@@ -198,15 +211,21 @@ struct JobStoreContract: Sendable {
         }) { error in
             guard case .invalidArgument = error else { return XCTFail("\(error)") }
         }
-        XCTAssertEqual(try await store.cursor(name: "orthanc"), "41")
-        XCTAssertEqual(try await store.list(state: nil, limit: 100).count, 3)
-        XCTAssertNil(try await store.currentJob(series: series(4)))
+        let value14 = try await store.cursor(name: "orthanc")
+        XCTAssertEqual(value14, "41")
+        let value15 = try await store.list(state: nil, limit: 100).count
+        XCTAssertEqual(value15, 3)
+        let value16 = try await store.currentJob(series: series(4))
+        XCTAssertNil(value16)
         // The rolled-back series made no version: its first delivery is still version 1.
         let retried = try await store.enqueueBatch(Array(broken.prefix(2)), cursor: (name: "orthanc", value: "57"), now: t0)
-        XCTAssertEqual(try await store.job(id: retried[0].id)?.version, 1)
+        let value17 = try await store.job(id: retried[0].id)?.version
+        XCTAssertEqual(value17, 1)
         try await store.setCursor(name: "orthanc", value: "60", now: t0)
-        XCTAssertEqual(try await store.cursor(name: "orthanc"), "60")
-        XCTAssertNil(try await store.cursor(name: "inbox"))
+        let value18 = try await store.cursor(name: "orthanc")
+        XCTAssertEqual(value18, "60")
+        let value19 = try await store.cursor(name: "inbox")
+        XCTAssertNil(value19)
         await expectError({ () async throws(JobStoreError) in try await store.setCursor(name: "", value: "1", now: t0) })
     }
 
@@ -227,22 +246,30 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(counts[.skipped], 1)
         XCTAssertEqual(counts[.dead], 0)
         XCTAssertEqual(counts.count, JobState.allCases.count)
-        XCTAssertEqual(try await store.list(state: .pending, limit: 2).map(\.id), [ids[4], ids[3]])
-        XCTAssertEqual(try await store.list(state: .skipped, limit: 10).first?.skipReason, "pediatric: not validated")
-        XCTAssertEqual(try await store.list(state: nil, limit: 10).map(\.id), ids.reversed())
+        let value20 = try await store.list(state: .pending, limit: 2).map(\.id)
+        XCTAssertEqual(value20, [ids[4], ids[3]])
+        let value21 = try await store.list(state: .skipped, limit: 10).first?.skipReason
+        XCTAssertEqual(value21, "pediatric: not validated")
+        let value22 = try await store.list(state: nil, limit: 10).map(\.id)
+        XCTAssertEqual(value22, ids.reversed())
         await expectError({ () async throws(JobStoreError) in try await store.list(state: nil, limit: -1) })
         await expectError({ () async throws(JobStoreError) in
             try await store.purge(olderThan: t0.addingTimeInterval(100), states: [.pending])
         }) { error in
             guard case .invalidArgument = error else { return XCTFail("\(error)") }
         }
-        XCTAssertEqual(try await store.purge(olderThan: t0.addingTimeInterval(5), states: [.done, .skipped]), 1)
-        XCTAssertEqual(try await store.purge(olderThan: t0.addingTimeInterval(11), states: [.done, .skipped]), 1)
-        XCTAssertNil(try await store.job(id: ids[1]))
-        XCTAssertNil(try await store.currentJob(series: series(2)))
+        let value23 = try await store.purge(olderThan: t0.addingTimeInterval(5), states: [.done, .skipped])
+        XCTAssertEqual(value23, 1)
+        let value24 = try await store.purge(olderThan: t0.addingTimeInterval(11), states: [.done, .skipped])
+        XCTAssertEqual(value24, 1)
+        let value25 = try await store.job(id: ids[1])
+        XCTAssertNil(value25)
+        let value26 = try await store.currentJob(series: series(2))
+        XCTAssertNil(value26)
         // The purged series keeps its version count: a new delivery is version 2.
         let next = try await store.enqueue(key: key(2, instances: "more"), series: series(2), payload: "{}", now: t0.addingTimeInterval(12))
-        XCTAssertEqual(try await store.job(id: next.id)?.version, 2)
+        let value27 = try await store.job(id: next.id)?.version
+        XCTAssertEqual(value27, 2)
         await expectError({ () async throws(JobStoreError) in try await store.skip(id: 999_999, reason: "x", now: t0) }) { error in
             guard case .notFound(_, 999_999) = error else { return XCTFail("\(error)") }
         }
@@ -261,21 +288,60 @@ struct JobStoreContract: Sendable {
             XCTAssertTrue(error.description.contains(location), error.description)
         }
         let reopened = try await open(Self.policy)
-        XCTAssertEqual(try await migrations(reopened), applied)
+        let value28 = try await migrations(reopened)
+        XCTAssertEqual(value28, applied)
         XCTAssertEqual(applied, ["v1-jobs"])
-        XCTAssertEqual(try await reopened.job(id: id)?.result, #"{"ok":true}"#)
-        XCTAssertEqual(try await reopened.cursor(name: "c"), "7")
-        XCTAssertEqual(try await reopened.enqueue(key: key(1), series: series(1), payload: "{}", now: t0), .duplicate(id))
+        let value29 = try await reopened.job(id: id)?.result
+        XCTAssertEqual(value29, #"{"ok":true}"#)
+        let value30 = try await reopened.cursor(name: "c")
+        XCTAssertEqual(value30, "7")
+        let value31 = try await reopened.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
+        XCTAssertEqual(value31, .duplicate(id))
     }
 
     func twoStoresOpeningAtOnceMigrateOnce() async throws {
         async let first = open(Self.policy)
         async let second = open(Self.policy)
         let (a, b) = try await (first, second)
-        XCTAssertEqual(try await migrations(a), ["v1-jobs"])
-        XCTAssertEqual(try await migrations(b), ["v1-jobs"])
+        let value32 = try await migrations(a)
+        XCTAssertEqual(value32, ["v1-jobs"])
+        let value33 = try await migrations(b)
+        XCTAssertEqual(value33, ["v1-jobs"])
         let id = try await a.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        XCTAssertEqual(try await b.enqueue(key: key(1), series: series(1), payload: "{}", now: t0), .duplicate(id))
+        let value34 = try await b.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
+        XCTAssertEqual(value34, .duplicate(id))
+    }
+
+    /// Two workers enqueue instance sets of one series at once (the same ten, and ten of their own each):
+    /// every key is one job, the versions are 1…30 without a gap or a repeat, and only the newest is pending
+    /// and current.
+    func concurrentEnqueuesOfOneSeriesTakeTurns() async throws {
+        let stores = [try await open(Self.policy), try await open(Self.policy)]
+        let outcomes = try await withThrowingTaskGroup(of: [EnqueueOutcome].self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask {
+                    var outcomes: [EnqueueOutcome] = []
+                    for n in 0..<10 {
+                        outcomes.append(try await store.enqueue(key: key(1, instances: "shared-\(n)"), series: series(1), payload: "{}", now: t0))
+                        outcomes.append(try await store.enqueue(key: key(1, instances: "own-\(index)-\(n)"), series: series(1), payload: "{}", now: t0))
+                    }
+                    return outcomes
+                }
+            }
+            var all: [EnqueueOutcome] = []
+            for try await outcomes in group { all += outcomes }
+            return all
+        }
+        let created = outcomes.filter { if case .created = $0 { return true } else { return false } }
+        XCTAssertEqual(created.count, 30, "each key once")
+        XCTAssertEqual(Set(outcomes.map(\.id)).count, 30)
+        let jobs = try await stores[0].list(state: nil, limit: 100)
+        XCTAssertEqual(jobs.map(\.version).sorted(), Array(1...30))
+        XCTAssertEqual(jobs.filter { $0.state == .pending }.map(\.version), [30])
+        XCTAssertEqual(jobs.filter { $0.state == .superseded }.count, 29)
+        XCTAssertEqual(jobs.filter(\.isCurrent).map(\.version), [30])
+        let current = try await stores[1].currentJob(series: series(1))
+        XCTAssertEqual(current?.version, 30)
     }
 
     /// Workers (each with its own store) lease and complete until the queue is empty; returns the ids each
@@ -312,7 +378,8 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(all.count, count, "jobs completed")
         XCTAssertEqual(Set(all).count, count, "a job was completed twice")
         let store = try await open(Self.policy)
-        XCTAssertEqual(try await store.counts()[.done], count)
+        let value35 = try await store.counts()[.done]
+        XCTAssertEqual(value35, count)
         for (index, ids) in byWorker.enumerated() {
             for id in ids {
                 let job = try await store.job(id: id)

@@ -67,7 +67,7 @@ final class PostgresJobStoreTests: XCTestCase {
 
     private var contract: JobStoreContract {
         get throws {
-            let location = try location()
+            let location = try self.location()
             let opened = self.opened
             return JobStoreContract(
                 open: { policy in
@@ -98,6 +98,7 @@ final class PostgresJobStoreTests: XCTestCase {
     func testLeaseLostOnEveryAttemptEndsDead() async throws { try await contract.leaseLostOnEveryAttemptEndsDead() }
     func testNewVersionSupersedesPendingAndBecomesCurrent() async throws { try await contract.newVersionSupersedesPendingAndBecomesCurrent() }
     func testBatchAndCursorAreAtomic() async throws { try await contract.batchAndCursorAreAtomic() }
+    func testConcurrentEnqueuesOfOneSeriesTakeTurns() async throws { try await contract.concurrentEnqueuesOfOneSeriesTakeTurns() }
     func testCountsListSkipAndPurge() async throws { try await contract.countsListSkipAndPurge() }
     func testReopenKeepsJobsAndMigrationsRunOnce() async throws { try await contract.reopenKeepsJobsAndMigrationsRunOnce() }
     func testTwoStoresOpeningAtOnceMigrateOnce() async throws {
@@ -127,7 +128,8 @@ final class PostgresJobStoreTests: XCTestCase {
         await a.close()
         let early = try await b.lease(owner: "worker-b", leaseSeconds: 30, now: t0.addingTimeInterval(29.9))
         XCTAssertNil(early, "the lease of the dead worker has not expired yet")
-        XCTAssertEqual(try await b.job(id: id)?.leaseOwner, "worker-a")
+        let value1 = try await b.job(id: id)?.leaseOwner
+        XCTAssertEqual(value1, "worker-a")
         let taken = try await b.lease(owner: "worker-b", leaseSeconds: 30, now: t0.addingTimeInterval(30))
         XCTAssertEqual(taken?.id, id)
         XCTAssertEqual(taken?.attempts, 2)
@@ -169,13 +171,14 @@ final class PostgresJobStoreTests: XCTestCase {
         let waited = Date().timeIntervalSince(started)
         XCTAssertEqual(leased?.id, second, "the locked oldest job is skipped")
         XCTAssertLessThan(waited, 2, "the lease waited for the other transaction's lock")
-        XCTAssertEqual(try await store.job(id: first)?.state, .pending)
+        let value2 = try await store.job(id: first)?.state
+        XCTAssertEqual(value2, .pending)
     }
 
     // MARK: Connection, password and errors
 
     func testOpeningFromURLWithPasswordFileAndWrongPasswordNeverShowsIt() async throws {
-        let server = try server
+        let server = try self.server
         let secured = try server.createDatabase(prefix: "secured")
         try server.psql("ALTER DATABASE \(secured) OWNER TO \(Self.secureRole)")
         let url = server.url(database: secured, user: Self.secureRole)
@@ -189,7 +192,8 @@ final class PostgresJobStoreTests: XCTestCase {
         let store = try await JobStoreLocation(parsing: url).open(retryPolicy: JobStoreContract.policy, passwordFile: passwordFile)
         opened.append(store)
         let id = try await store.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        XCTAssertEqual(try await store.job(id: id)?.state, .pending)
+        let value3 = try await store.job(id: id)?.state
+        XCTAssertEqual(value3, .pending)
         XCTAssertTrue(store is PostgresJobStore)
 
         // A wrong password in the URL wins over the file, fails with the server's words, and is never shown.
@@ -217,7 +221,7 @@ final class PostgresJobStoreTests: XCTestCase {
     }
 
     func testMissingDatabaseAndClosedPortAreDatabaseErrorsNamingTheLocation() async throws {
-        let server = try server
+        let server = try self.server
         let missing = try JobStoreLocation(parsing: server.url(database: "no_such_queue"))
         await expectError({ () async throws(JobStoreError) in try await missing.open(passwordFile: nil) }) { error in
             guard case .database = error else { return XCTFail("\(error)") }

@@ -65,6 +65,7 @@ final class WorkerQueueTests: XCTestCase {
     func testLeaseLostOnEveryAttemptEndsDead() async throws { try await contract.leaseLostOnEveryAttemptEndsDead() }
     func testNewVersionSupersedesPendingAndBecomesCurrent() async throws { try await contract.newVersionSupersedesPendingAndBecomesCurrent() }
     func testBatchAndCursorAreAtomic() async throws { try await contract.batchAndCursorAreAtomic() }
+    func testConcurrentEnqueuesOfOneSeriesTakeTurns() async throws { try await contract.concurrentEnqueuesOfOneSeriesTakeTurns() }
     func testCountsListSkipAndPurge() async throws { try await contract.countsListSkipAndPurge() }
     func testReopenKeepsJobsAndMigrationsRunOnce() async throws { try await contract.reopenKeepsJobsAndMigrationsRunOnce() }
     func testTwoStoresOpeningAtOnceMigrateOnce() async throws { try await contract.twoStoresOpeningAtOnceMigrateOnce() }
