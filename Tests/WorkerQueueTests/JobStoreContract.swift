@@ -55,14 +55,14 @@ struct JobStoreContract: Sendable {
     func expiredLeaseIsTakenOverAndStolenLeaseRefusesCompletion() async throws {
         let a = try await open(Self.policy), b = try await open(Self.policy)
         let id = try await a.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        let value1 = try await a.lease(owner: "a", leaseSeconds: 30, now: t0)
-        XCTAssertNotNil(value1)
+        let firstLease = try await a.lease(owner: "a", leaseSeconds: 30, now: t0)
+        XCTAssertNotNil(firstLease)
         // A heartbeat moves the expiry: at t0+40 the lease still holds.
         let beat = try await a.heartbeat(id: id, owner: "a", leaseSeconds: 30, now: t0.addingTimeInterval(20))
         XCTAssertEqual(beat.leaseExpiresAt, t0.addingTimeInterval(50))
         XCTAssertEqual(beat.heartbeatAt, t0.addingTimeInterval(20))
-        let value2 = try await b.lease(owner: "b", leaseSeconds: 30, now: t0.addingTimeInterval(40))
-        XCTAssertNil(value2)
+        let beforeExpiry = try await b.lease(owner: "b", leaseSeconds: 30, now: t0.addingTimeInterval(40))
+        XCTAssertNil(beforeExpiry)
         // After the expiry another worker takes it over.
         let taken = try await b.lease(owner: "b", leaseSeconds: 30, now: t0.addingTimeInterval(51))
         XCTAssertEqual(taken?.id, id)
@@ -101,18 +101,18 @@ struct JobStoreContract: Sendable {
             XCTAssertEqual(failed.state, .failedRetrying)
             XCTAssertEqual(failed.lastError, "download failed \(attempt)")
             XCTAssertEqual(failed.nextAttemptAt, now.addingTimeInterval(delay))
-            let value3 = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(delay - 1))
-            XCTAssertNil(value3)
+            let duringBackoff = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(delay - 1))
+            XCTAssertNil(duringBackoff)
             now = now.addingTimeInterval(delay)
         }
-        let value4 = try await store.lease(owner: "w", leaseSeconds: 60, now: now)
-        XCTAssertNotNil(value4)
+        let lastAttempt = try await store.lease(owner: "w", leaseSeconds: 60, now: now)
+        XCTAssertNotNil(lastAttempt)
         let dead = try await store.fail(id: id, owner: "w", error: "model refused", now: now)
         XCTAssertEqual(dead.state, .dead)
         XCTAssertEqual(dead.lastError, "model refused")
         XCTAssertEqual(dead.attempts, 4)
-        let value5 = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(1e6))
-        XCTAssertNil(value5)
+        let afterDeath = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(1e6))
+        XCTAssertNil(afterDeath)
         let other = try await store.enqueue(key: key(2), series: series(2), payload: "{}", now: now).id
         await expectError({ () async throws(JobStoreError) in try await store.retry(id: other, now: nil) }) { error in
             guard case .invalidState(_, other, "retry", .pending) = error else { return XCTFail("\(error)") }
@@ -122,8 +122,8 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(revived.state, .pending)
         XCTAssertEqual(revived.attempts, 0)
         XCTAssertNil(revived.finishedAt)
-        let value6 = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(5))?.id
-        XCTAssertEqual(value6, id)
+        let revivedLease = try await store.lease(owner: "w", leaseSeconds: 60, now: now.addingTimeInterval(5))?.id
+        XCTAssertEqual(revivedLease, id)
     }
 
     func releaseGivesTheJobBackWithoutCountingTheAttempt() async throws {
@@ -147,12 +147,12 @@ struct JobStoreContract: Sendable {
     func leaseLostOnEveryAttemptEndsDead() async throws {
         let store = try await open(RetryPolicy(maxAttempts: 2, baseDelay: 1, maxDelay: 1))
         let id = try await store.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        let value7 = try await store.lease(owner: "a", leaseSeconds: 10, now: t0)
-        XCTAssertNotNil(value7)
-        let value8 = try await store.lease(owner: "b", leaseSeconds: 10, now: t0.addingTimeInterval(11))
-        XCTAssertNotNil(value8)
-        let value9 = try await store.lease(owner: "c", leaseSeconds: 10, now: t0.addingTimeInterval(22))
-        XCTAssertNil(value9)
+        let firstTry = try await store.lease(owner: "a", leaseSeconds: 10, now: t0)
+        XCTAssertNotNil(firstTry)
+        let secondTry = try await store.lease(owner: "b", leaseSeconds: 10, now: t0.addingTimeInterval(11))
+        XCTAssertNotNil(secondTry)
+        let thirdTry = try await store.lease(owner: "c", leaseSeconds: 10, now: t0.addingTimeInterval(22))
+        XCTAssertNil(thirdTry)
         let job = try await store.job(id: id)
         XCTAssertEqual(job?.state, .dead)
         XCTAssertEqual(job?.lastError, "lease expired on the last attempt (worker lost 2 times)")
@@ -177,10 +177,10 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(jobs.map(\.isCurrent), [false, false, true])
         XCTAssertEqual(jobs[0].result, #"{"v":1}"#)
         XCTAssertEqual(jobs[1].finishedAt, t0.addingTimeInterval(2))
-        let value10 = try await store.currentJob(series: series(1))?.id
-        XCTAssertEqual(value10, v3)
-        let value11 = try await store.lease(owner: "w", leaseSeconds: 60, now: t0.addingTimeInterval(3))?.id
-        XCTAssertEqual(value11, v3)
+        let currentID = try await store.currentJob(series: series(1))?.id
+        XCTAssertEqual(currentID, v3)
+        let leasedID = try await store.lease(owner: "w", leaseSeconds: 60, now: t0.addingTimeInterval(3))?.id
+        XCTAssertEqual(leasedID, v3)
         // A version arriving while the current one is leased: the leased one may finish, the new one is current.
         let v4 = try await store.enqueue(key: key(1, instances: "abcd"), series: series(1), payload: "{}", now: t0.addingTimeInterval(4)).id
         let finished = try await store.complete(id: v3, owner: "w", result: #"{"v":3}"#, now: t0.addingTimeInterval(5))
@@ -189,8 +189,8 @@ struct JobStoreContract: Sendable {
         let current = try await store.currentJob(series: series(1))
         XCTAssertEqual(current?.id, v4)
         XCTAssertEqual(current?.version, 4)
-        let value12 = try await store.currentJob(series: series(99))
-        XCTAssertNil(value12)
+        let unknownSeries = try await store.currentJob(series: series(99))
+        XCTAssertNil(unknownSeries)
     }
 
     func batchAndCursorAreAtomic() async throws {
@@ -201,8 +201,8 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(outcomes.count, 4)
         XCTAssertEqual(Set(outcomes.prefix(3).map(\.id)).count, 3)
         XCTAssertEqual(outcomes[3], .duplicate(outcomes[0].id), "a key twice in one batch is one job")
-        let value13 = try await store.cursor(name: "orthanc")
-        XCTAssertEqual(value13, "41")
+        let cursorAfterBatch = try await store.cursor(name: "orthanc")
+        XCTAssertEqual(cursorAfterBatch, "41")
         // The third item fails after two were inserted in the transaction: nothing of the batch is kept.
         let broken = [EnqueueItem(key: key(4), series: series(4), payload: "{}"), EnqueueItem(key: key(5), series: series(5), payload: "{}"),
                       EnqueueItem(key: JobKey(rawValue: ""), series: series(6), payload: "{}")]
@@ -211,21 +211,21 @@ struct JobStoreContract: Sendable {
         }) { error in
             guard case .invalidArgument = error else { return XCTFail("\(error)") }
         }
-        let value14 = try await store.cursor(name: "orthanc")
-        XCTAssertEqual(value14, "41")
-        let value15 = try await store.list(state: nil, limit: 100).count
-        XCTAssertEqual(value15, 3)
-        let value16 = try await store.currentJob(series: series(4))
-        XCTAssertNil(value16)
+        let cursorAfterFailure = try await store.cursor(name: "orthanc")
+        XCTAssertEqual(cursorAfterFailure, "41")
+        let jobCount = try await store.list(state: nil, limit: 100).count
+        XCTAssertEqual(jobCount, 3)
+        let rolledBackSeries = try await store.currentJob(series: series(4))
+        XCTAssertNil(rolledBackSeries)
         // The rolled-back series made no version: its first delivery is still version 1.
         let retried = try await store.enqueueBatch(Array(broken.prefix(2)), cursor: (name: "orthanc", value: "57"), now: t0)
-        let value17 = try await store.job(id: retried[0].id)?.version
-        XCTAssertEqual(value17, 1)
+        let retriedVersion = try await store.job(id: retried[0].id)?.version
+        XCTAssertEqual(retriedVersion, 1)
         try await store.setCursor(name: "orthanc", value: "60", now: t0)
-        let value18 = try await store.cursor(name: "orthanc")
-        XCTAssertEqual(value18, "60")
-        let value19 = try await store.cursor(name: "inbox")
-        XCTAssertNil(value19)
+        let cursorSet = try await store.cursor(name: "orthanc")
+        XCTAssertEqual(cursorSet, "60")
+        let missingCursor = try await store.cursor(name: "inbox")
+        XCTAssertNil(missingCursor)
         await expectError({ () async throws(JobStoreError) in try await store.setCursor(name: "", value: "1", now: t0) })
     }
 
@@ -246,30 +246,30 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(counts[.skipped], 1)
         XCTAssertEqual(counts[.dead], 0)
         XCTAssertEqual(counts.count, JobState.allCases.count)
-        let value20 = try await store.list(state: .pending, limit: 2).map(\.id)
-        XCTAssertEqual(value20, [ids[4], ids[3]])
-        let value21 = try await store.list(state: .skipped, limit: 10).first?.skipReason
-        XCTAssertEqual(value21, "pediatric: not validated")
-        let value22 = try await store.list(state: nil, limit: 10).map(\.id)
-        XCTAssertEqual(value22, ids.reversed())
+        let pendingIDs = try await store.list(state: .pending, limit: 2).map(\.id)
+        XCTAssertEqual(pendingIDs, [ids[4], ids[3]])
+        let skipReason = try await store.list(state: .skipped, limit: 10).first?.skipReason
+        XCTAssertEqual(skipReason, "pediatric: not validated")
+        let allIDs = try await store.list(state: nil, limit: 10).map(\.id)
+        XCTAssertEqual(allIDs, ids.reversed())
         await expectError({ () async throws(JobStoreError) in try await store.list(state: nil, limit: -1) })
         await expectError({ () async throws(JobStoreError) in
             try await store.purge(olderThan: t0.addingTimeInterval(100), states: [.pending])
         }) { error in
             guard case .invalidArgument = error else { return XCTFail("\(error)") }
         }
-        let value23 = try await store.purge(olderThan: t0.addingTimeInterval(5), states: [.done, .skipped])
-        XCTAssertEqual(value23, 1)
-        let value24 = try await store.purge(olderThan: t0.addingTimeInterval(11), states: [.done, .skipped])
-        XCTAssertEqual(value24, 1)
-        let value25 = try await store.job(id: ids[1])
-        XCTAssertNil(value25)
-        let value26 = try await store.currentJob(series: series(2))
-        XCTAssertNil(value26)
+        let purgedFirst = try await store.purge(olderThan: t0.addingTimeInterval(5), states: [.done, .skipped])
+        XCTAssertEqual(purgedFirst, 1)
+        let purgedSecond = try await store.purge(olderThan: t0.addingTimeInterval(11), states: [.done, .skipped])
+        XCTAssertEqual(purgedSecond, 1)
+        let purgedJob = try await store.job(id: ids[1])
+        XCTAssertNil(purgedJob)
+        let purgedCurrent = try await store.currentJob(series: series(2))
+        XCTAssertNil(purgedCurrent)
         // The purged series keeps its version count: a new delivery is version 2.
         let next = try await store.enqueue(key: key(2, instances: "more"), series: series(2), payload: "{}", now: t0.addingTimeInterval(12))
-        let value27 = try await store.job(id: next.id)?.version
-        XCTAssertEqual(value27, 2)
+        let nextVersion = try await store.job(id: next.id)?.version
+        XCTAssertEqual(nextVersion, 2)
         await expectError({ () async throws(JobStoreError) in try await store.skip(id: 999_999, reason: "x", now: t0) }) { error in
             guard case .notFound(_, 999_999) = error else { return XCTFail("\(error)") }
         }
@@ -288,28 +288,28 @@ struct JobStoreContract: Sendable {
             XCTAssertTrue(error.description.contains(location), error.description)
         }
         let reopened = try await open(Self.policy)
-        let value28 = try await migrations(reopened)
-        XCTAssertEqual(value28, applied)
+        let reapplied = try await migrations(reopened)
+        XCTAssertEqual(reapplied, applied)
         XCTAssertEqual(applied, ["v1-jobs"])
-        let value29 = try await reopened.job(id: id)?.result
-        XCTAssertEqual(value29, #"{"ok":true}"#)
-        let value30 = try await reopened.cursor(name: "c")
-        XCTAssertEqual(value30, "7")
-        let value31 = try await reopened.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
-        XCTAssertEqual(value31, .duplicate(id))
+        let keptResult = try await reopened.job(id: id)?.result
+        XCTAssertEqual(keptResult, #"{"ok":true}"#)
+        let keptCursor = try await reopened.cursor(name: "c")
+        XCTAssertEqual(keptCursor, "7")
+        let redelivered = try await reopened.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
+        XCTAssertEqual(redelivered, .duplicate(id))
     }
 
     func twoStoresOpeningAtOnceMigrateOnce() async throws {
         async let first = open(Self.policy)
         async let second = open(Self.policy)
         let (a, b) = try await (first, second)
-        let value32 = try await migrations(a)
-        XCTAssertEqual(value32, ["v1-jobs"])
-        let value33 = try await migrations(b)
-        XCTAssertEqual(value33, ["v1-jobs"])
+        let appliedByA = try await migrations(a)
+        XCTAssertEqual(appliedByA, ["v1-jobs"])
+        let appliedByB = try await migrations(b)
+        XCTAssertEqual(appliedByB, ["v1-jobs"])
         let id = try await a.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        let value34 = try await b.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
-        XCTAssertEqual(value34, .duplicate(id))
+        let secondDelivery = try await b.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
+        XCTAssertEqual(secondDelivery, .duplicate(id))
     }
 
     /// Two workers enqueue instance sets of one series at once (the same ten, and ten of their own each):
@@ -378,8 +378,8 @@ struct JobStoreContract: Sendable {
         XCTAssertEqual(all.count, count, "jobs completed")
         XCTAssertEqual(Set(all).count, count, "a job was completed twice")
         let store = try await open(Self.policy)
-        let value35 = try await store.counts()[.done]
-        XCTAssertEqual(value35, count)
+        let doneCount = try await store.counts()[.done]
+        XCTAssertEqual(doneCount, count)
         for (index, ids) in byWorker.enumerated() {
             for id in ids {
                 let job = try await store.job(id: id)

@@ -77,8 +77,8 @@ final class JobStoreLocationTests: XCTestCase {
         let path = folder.appendingPathComponent("queue.sqlite").path
         let store = try await JobStoreLocation(parsing: "sqlite:\(path)").open(passwordFile: nil)
         XCTAssertTrue(store is SQLiteJobStore)
-        let value1 = try await store.counts()[.pending]
-        XCTAssertEqual(value1, 0)
+        let pendingCount = try await store.counts()[.pending]
+        XCTAssertEqual(pendingCount, 0)
         try await store.close()
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))
     }

@@ -128,8 +128,8 @@ final class PostgresJobStoreTests: XCTestCase {
         await a.close()
         let early = try await b.lease(owner: "worker-b", leaseSeconds: 30, now: t0.addingTimeInterval(29.9))
         XCTAssertNil(early, "the lease of the dead worker has not expired yet")
-        let value1 = try await b.job(id: id)?.leaseOwner
-        XCTAssertEqual(value1, "worker-a")
+        let holder = try await b.job(id: id)?.leaseOwner
+        XCTAssertEqual(holder, "worker-a")
         let taken = try await b.lease(owner: "worker-b", leaseSeconds: 30, now: t0.addingTimeInterval(30))
         XCTAssertEqual(taken?.id, id)
         XCTAssertEqual(taken?.attempts, 2)
@@ -171,8 +171,8 @@ final class PostgresJobStoreTests: XCTestCase {
         let waited = Date().timeIntervalSince(started)
         XCTAssertEqual(leased?.id, second, "the locked oldest job is skipped")
         XCTAssertLessThan(waited, 2, "the lease waited for the other transaction's lock")
-        let value2 = try await store.job(id: first)?.state
-        XCTAssertEqual(value2, .pending)
+        let lockedJobState = try await store.job(id: first)?.state
+        XCTAssertEqual(lockedJobState, .pending)
     }
 
     // MARK: Connection, password and errors
@@ -192,8 +192,8 @@ final class PostgresJobStoreTests: XCTestCase {
         let store = try await JobStoreLocation(parsing: url).open(retryPolicy: JobStoreContract.policy, passwordFile: passwordFile)
         opened.append(store)
         let id = try await store.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
-        let value3 = try await store.job(id: id)?.state
-        XCTAssertEqual(value3, .pending)
+        let jobState = try await store.job(id: id)?.state
+        XCTAssertEqual(jobState, .pending)
         XCTAssertTrue(store is PostgresJobStore)
 
         // A wrong password in the URL wins over the file, fails with the server's words, and is never shown.
@@ -206,6 +206,7 @@ final class PostgresJobStoreTests: XCTestCase {
             try await location.open(retryPolicy: JobStoreContract.policy, passwordFile: passwordFile)
         }) { error in
             guard case .database = error else { return XCTFail("\(error)") }
+            print("wrong password: \(error)")
             XCTAssertTrue(error.description.contains("password authentication failed"), error.description)
             XCTAssertTrue(error.description.contains("postgres://\(Self.secureRole)@"), error.description)
             XCTAssertFalse(error.description.contains(wrong), error.description)
@@ -225,6 +226,7 @@ final class PostgresJobStoreTests: XCTestCase {
         let missing = try JobStoreLocation(parsing: server.url(database: "no_such_queue"))
         await expectError({ () async throws(JobStoreError) in try await missing.open(passwordFile: nil) }) { error in
             guard case .database = error else { return XCTFail("\(error)") }
+            print("missing database: \(error)")
             XCTAssertTrue(error.description.contains(#"database "no_such_queue" does not exist"#), error.description)
             XCTAssertTrue(error.description.contains("no_such_queue"), error.description)
         }
@@ -233,6 +235,7 @@ final class PostgresJobStoreTests: XCTestCase {
         let started = Date()
         await expectError({ () async throws(JobStoreError) in try await closedPort.open(passwordFile: nil) }) { error in
             guard case .database = error else { return XCTFail("\(error)") }
+            print("closed port: \(error)")
             XCTAssertTrue(error.description.contains("postgres://postgres@127.0.0.1:1/queue"), error.description)
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
