@@ -398,15 +398,7 @@ public final class PostgresJobStore: JobStore {
     // MARK: Rows
 
     /// The location as errors name it.
-    private var name: String { location.description }
-
-    private static let select = """
-        SELECT job.id, job.idempotency_key, job.series_key, job.version, job.state, job.attempts, job.max_attempts,
-               job.next_attempt_at, job.lease_owner, job.lease_expires_at, job.heartbeat_at, job.last_error, job.skip_reason,
-               job.payload, job.result, job.created_at, job.updated_at, job.finished_at,
-               COALESCE(series.current_job_id = job.id, false) AS is_current
-        FROM job LEFT JOIN series ON series.series_key = job.series_key
-        """
+    var name: String { location.description }
 
     private func fetchJob(_ c: PostgresConnection, id: Int64) async throws -> Job? {
         try await rows(c, "\(unescaped: Self.select) WHERE job.id = \(id)").first.map { row in try decodeJob(row) }
@@ -437,41 +429,6 @@ public final class PostgresJobStore: JobStore {
             throw JobStoreError.leaseLost(location: name, id: id, owner: owner, state: state, currentOwner: state == .leased ? holder : nil)
         }
         return (try row["attempts"].decode(Int.self), try row["max_attempts"].decode(Int.self))
-    }
-
-    private func jobState(_ row: PostgresRandomAccessRow) throws -> JobState {
-        let stateName = try row["state"].decode(String.self)
-        guard let state = JobState(rawValue: stateName) else {
-            throw JobStoreError.corrupt(location: name, message: "unknown state '\(stateName)'")
-        }
-        return state
-    }
-
-    private func decodeJob(_ row: PostgresRandomAccessRow) throws -> Job {
-        func date(_ column: String) throws -> Date { Date(timeIntervalSince1970: try row[column].decode(Double.self)) }
-        func optionalDate(_ column: String) throws -> Date? {
-            try row[column].decode(Double?.self).map { Date(timeIntervalSince1970: $0) }
-        }
-        return Job(
-            id: try row["id"].decode(Int64.self),
-            key: JobKey(rawValue: try row["idempotency_key"].decode(String.self)),
-            series: SeriesKey(rawValue: try row["series_key"].decode(String.self)),
-            version: try row["version"].decode(Int.self),
-            state: try jobState(row),
-            attempts: try row["attempts"].decode(Int.self),
-            maxAttempts: try row["max_attempts"].decode(Int.self),
-            nextAttemptAt: try date("next_attempt_at"),
-            leaseOwner: try row["lease_owner"].decode(String?.self),
-            leaseExpiresAt: try optionalDate("lease_expires_at"),
-            heartbeatAt: try optionalDate("heartbeat_at"),
-            lastError: try row["last_error"].decode(String?.self),
-            skipReason: try row["skip_reason"].decode(String?.self),
-            payload: try row["payload"].decode(String.self),
-            result: try row["result"].decode(String?.self),
-            createdAt: try date("created_at"),
-            updatedAt: try date("updated_at"),
-            finishedAt: try optionalDate("finished_at"),
-            isCurrent: try row["is_current"].decode(Bool.self))
     }
 
     // MARK: Statements and transactions
@@ -513,60 +470,6 @@ public final class PostgresJobStore: JobStore {
             return try await client.withConnection { connection in try await body(connection) }
         } catch {
             throw Self.map(error, location: name)
-        }
-    }
-
-    // MARK: Errors and TLS
-
-    /// A `JobStoreError` naming the database, with the server's own message when there is one. PostgreSQL's
-    /// messages never contain the password, and `location` is the URL without it.
-    static func map(_ error: any Error, location: String) -> JobStoreError {
-        switch error {
-        case let error as JobStoreError:
-            return error
-        case let error as PSQLError:
-            return .database(location: location, message: describe(error))
-        case let error as PostgresDecodingError:
-            return .corrupt(location: location, message: "column \(error.columnName) (\(error.postgresType)) is not a \(error.targetType)")
-        case let error as PostgresTransactionError:
-            if let inner = error.closureError ?? error.beginError ?? error.commitError { return map(inner, location: location) }
-            return .database(location: location, message: "transaction failed")
-        default:
-            return .database(location: location, message: "\(error)")
-        }
-    }
-
-    private static func describe(_ error: PSQLError) -> String {
-        if let info = error.serverInfo, let message = info[.message] {
-            let detail = info[.detail].map { " (\($0))" } ?? ""
-            let code = info[.sqlState].map { " [SQLSTATE \($0)]" } ?? ""
-            return message + detail + code
-        }
-        let what: String
-        switch error.code {
-        case .connectionError: what = "cannot connect"
-        case .poolClosed: what = "the store is closed"
-        case .serverClosedConnection: what = "the server closed the connection"
-        case .authMechanismRequiresPassword: what = "the server asks for a password and none was given (URL, password file or PGPASSWORD)"
-        case .queryCancelled: what = "the operation was cancelled"
-        default: what = "\(error.code)"
-        }
-        return error.underlying.map { "\(what): \($0)" } ?? what
-    }
-
-    private static func connectionTLS(_ mode: PostgresTLSMode) throws -> PostgresConnection.Configuration.TLS {
-        switch mode {
-        case .disable: return .disable
-        case .prefer: return .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-    }
-
-    private static func clientTLS(_ mode: PostgresTLSMode) -> PostgresClient.Configuration.TLS {
-        switch mode {
-        case .disable: return .disable
-        case .prefer: return .prefer(.makeClientConfiguration())
-        case .require: return .require(.makeClientConfiguration())
         }
     }
 }
