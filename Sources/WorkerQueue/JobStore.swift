@@ -155,8 +155,8 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible, L
     public var errorDescription: String? { description }
 }
 
-/// The durable job queue of the PACS worker. `SQLiteJobStore` is the embedded implementation; a
-/// PostgreSQL one (`FOR UPDATE SKIP LOCKED`) implements the same protocol. Every operation is one
+/// The durable job queue of the PACS worker. `SQLiteJobStore` is the embedded implementation;
+/// `PostgresJobStore` (`FOR UPDATE SKIP LOCKED`) serves several worker processes. Every operation is one
 /// transaction. `now` is injectable everywhere (nil: the store's clock) so schedules are testable.
 ///
 /// The requirements are `async` so that a network database can implement them; the SQLite store
@@ -193,4 +193,6 @@ public protocol JobStore: Sendable {
     func currentJob(series: SeriesKey) async throws(JobStoreError) -> Job?
     func setCursor(name: String, value: String, now: Date?) async throws(JobStoreError)
     func cursor(name: String) async throws(JobStoreError) -> String?
+    /// Releases the connection or pool when the worker stops; later calls fail with `JobStoreError.database`.
+    func close() async throws(JobStoreError)
 }

@@ -35,11 +35,33 @@ public final class SQLiteJobStore: JobStore {
             // WAL with FULL sync: a committed transaction survives a power cut, not only a killed process.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-            try Self.migrator.migrate(queue)
-        } catch {
-            throw JobStoreError.database(location: path, message: "cannot open: \(Self.describe(error))")
+        queue = try Self.openAndMigrate(path: path, configuration: configuration)
+    }
+
+    /// Opens the file and applies the missing migrations. Another store opening the same new file at the
+    /// same moment can make one attempt fail: switching a fresh file to WAL is refused while the other
+    /// connection holds it ("database is locked"), and GRDB reads the applied migrations before taking the
+    /// write lock, so both may try to apply `v1-jobs` ("table already exists"). A later attempt finds WAL
+    /// and the schema in place; a real failure fails every attempt and is reported.
+    private static func openAndMigrate(path: String, configuration: Configuration) throws(JobStoreError) -> DatabaseQueue {
+        var attempt = 1
+        while true {
+            do {
+                let queue = try DatabaseQueue(path: path, configuration: configuration)
+                do {
+                    try migrator.migrate(queue)
+                } catch {
+                    try? queue.close()
+                    throw error
+                }
+                return queue
+            } catch {
+                guard attempt < 5 else {
+                    throw JobStoreError.database(location: path, message: "cannot open: \(describe(error))")
+                }
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                attempt += 1
+            }
         }
     }
 
