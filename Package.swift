@@ -94,7 +94,7 @@ let package = Package(
         // The PACS worker without HTTP serving: configuration, spool, sources (Orthanc, inbox, STOW-RS parts),
         // series settling, the job runner (routing, population limit, triage, SR), write-back, JSON logs.
         .target(name: "Service", dependencies: [
-            "Triage", "StructuredReport", "WorkerQueue", "DICOM", "Angiography", "FileAccess", "Support",
+            "Triage", "StructuredReport", "WorkerQueue", "DICOM", "Angiography", "FileAccess",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
@@ -131,7 +131,8 @@ let package = Package(
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "StructuredReportTests", dependencies: ["StructuredReport", "DICOM", "Angiography", "TestSupport"]),
         .testTarget(name: "WorkerQueueTests", dependencies: ["WorkerQueue", "TestSupport"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "WorkerQueue", "DICOM", "Angiography", "Triage", "StructuredReport", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "WorkerQueue", "DICOM", "Angiography", "Triage", "StructuredReport", "TestSupport",
+                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "WorkerQueue", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                         .product(name: "Prometheus", package: "swift-prometheus")]),
