@@ -39,7 +39,7 @@ struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
         abstract: "Operate the PACS worker's job queue: counts, jobs, retries of dead letters, purges.",
-        subcommands: [Status.self, List.self, Retry.self, Purge.self]
+        subcommands: [Status.self, List.self, Retry.self, Purge.self, Bench.self]
     )
 
     struct Status: AsyncParsableCommand {
@@ -145,6 +145,48 @@ struct QueueCommand: AsyncParsableCommand {
                 try await database.withStore { store in
                 let n = try await store.purge(olderThan: Date().addingTimeInterval(-olderThanDays * 86400), states: try parsedStates())
                 try Console.out("purged \(n) job(s)\n")
+                }
+            }
+        }
+    }
+
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure the queue's own cost per job: enqueue, lease, heartbeat, complete (use an empty scratch database).")
+        @OptionGroup var database: QueueDatabaseOptions
+        @Option(name: .long, help: "Jobs to run through (default 500).")
+        var jobs = 500
+
+        func validate() throws {
+            if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        }
+
+        func run() async throws {
+            try await QueueCommand.reporting {
+                try await database.withStore { store in
+                    let run = UUID().uuidString
+                    let clock = ContinuousClock()
+                    var enqueue = Duration.zero, lease = Duration.zero, heartbeat = Duration.zero, complete = Duration.zero
+                    for i in 0..<jobs {
+                        let series = SeriesKey.hashing(uid: "2.25.\(i).\(run.hashValue.magnitude)")
+                        let key = JobKey.make(seriesUIDHash: series.rawValue, instanceSetHash: "bench-\(run)-\(i)", modelFingerprint: "bench",
+                                              adapterFingerprint: nil, profileHash: "bench")
+                        let t0 = clock.now
+                        _ = try await store.enqueue(key: key, series: series, payload: "{}", now: nil)
+                        let t1 = clock.now
+                        guard let job = try await store.lease(owner: "bench", leaseSeconds: 60, now: nil) else {
+                            throw ValidationError("the database is not empty: a scratch database is needed (a job of another run was leased)")
+                        }
+                        let t2 = clock.now
+                        _ = try await store.heartbeat(id: job.id, owner: "bench", leaseSeconds: 60, now: nil)
+                        let t3 = clock.now
+                        _ = try await store.complete(id: job.id, owner: "bench", result: "{}", now: nil)
+                        let t4 = clock.now
+                        enqueue += t1 - t0; lease += t2 - t1; heartbeat += t3 - t2; complete += t4 - t3
+                    }
+                    func ms(_ d: Duration) -> String { String(format: "%.3f", Double(d.components.attoseconds) / 1e15 / Double(jobs) + Double(d.components.seconds) * 1000 / Double(jobs)) }
+                    let total = enqueue + lease + heartbeat + complete
+                    try Console.out("{\"jobs\":\(jobs),\"enqueue_ms\":\(ms(enqueue)),\"lease_ms\":\(ms(lease)),\"heartbeat_ms\":\(ms(heartbeat)),\"complete_ms\":\(ms(complete)),\"per_job_ms\":\(ms(total))}\n")
                 }
             }
         }
