@@ -17,19 +17,21 @@ public final class OrthancServer: @unchecked Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(httpPort)" }
 
-    public init(stableAge: Int = 1, user: (String, String)? = nil) throws {
+    /// - Parameter httpPort: the REST port to use (a test that first lets the worker find Orthanc down picks it);
+    ///   nil for a free one.
+    public init(stableAge: Int = 1, user: (String, String)? = nil, httpPort: Int? = nil) throws {
         guard let exe = ExternalTool.locate("Orthanc") ?? (FileManager.default.isExecutableFile(atPath: "/usr/sbin/Orthanc") ? "/usr/sbin/Orthanc" : nil) else {
             throw ExternalTool.Missing(description: "Orthanc not found: install the package `orthanc` (scripts/bootstrap installs it)")
         }
         folder = ExternalTool.temporaryPath("orthanc")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        httpPort = try FreePort.find()
+        self.httpPort = try httpPort ?? FreePort.find()
         dicomPort = try FreePort.find()
         self.user = user
         let template = try String(contentsOf: TestPaths.fixture("orthanc/orthanc-test.json"), encoding: .utf8)
         let config = template
             .replacingOccurrences(of: "@DIR@", with: folder.path)
-            .replacingOccurrences(of: "@HTTP_PORT@", with: "\(httpPort)")
+            .replacingOccurrences(of: "@HTTP_PORT@", with: "\(self.httpPort)")
             .replacingOccurrences(of: "@DICOM_PORT@", with: "\(dicomPort)")
             .replacingOccurrences(of: "@STABLE_AGE@", with: "\(stableAge)")
             .replacingOccurrences(of: "@AUTH@", with: user == nil ? "false" : "true")
@@ -53,7 +55,7 @@ public final class OrthancServer: @unchecked Sendable {
         }
         let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
         stop()
-        throw ExternalTool.Missing(description: "Orthanc did not start on port \(httpPort):\n" + String(text.suffix(2000)))
+        throw ExternalTool.Missing(description: "Orthanc did not start on port \(self.httpPort):\n" + String(text.suffix(2000)))
     }
 
     deinit { stop() }
