@@ -94,7 +94,7 @@ let package = Package(
         // The PACS worker without HTTP serving: configuration, spool, sources (Orthanc, inbox, STOW-RS parts),
         // series settling, the job runner (routing, population limit, triage, SR), write-back, JSON logs.
         .target(name: "Service", dependencies: [
-            "Triage", "StructuredReport", "WorkerQueue", "DICOM", "Angiography", "FileAccess",
+            "Triage", "StructuredReport", "WorkerQueue", "DICOM", "Angiography", "FileAccess", "Support",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,21 +68,7 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { jsonString(s) }
 
     static func timestamp(_ date: Date) -> String {
         let f = ISO8601DateFormatter()

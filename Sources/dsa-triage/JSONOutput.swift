@@ -1,5 +1,6 @@
 import Foundation
 import ModelFiles
+import Tensor
 
 /// Minimal ordered JSON writer for the command's one-line records.
 enum JSONOutput {

@@ -189,10 +189,9 @@ struct ServeCommand: AsyncParsableCommand {
         let spoolPath = try config.require(config.spool, "spool", "the folder received instances are kept in")
         let (host, port) = try parseListen(config.listen ?? "127.0.0.1:8042")
         let tokens = try config.tokenFile.map { try ServerConfiguration.loadTokens(file: URL(fileURLWithPath: $0)) } ?? []
-        var serverConfig = ServerConfiguration(host: host, port: port, bearerTokens: tokens,
+        let serverConfig = ServerConfiguration(host: host, port: port, bearerTokens: tokens,
                                                tlsCertificatePath: config.tlsCertificate, tlsPrivateKeyPath: config.tlsKey)
         try serverConfig.validate()
-        serverConfig.port = port
         let compute: ComputeMode? = try config.compute.map {
             guard let m = ComputeMode(rawValue: $0) else { throw WorkerConfigurationError.badValue(key: "compute", value: $0, expected: "f32 or bf16") }
             return m

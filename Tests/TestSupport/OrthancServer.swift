@@ -125,17 +125,26 @@ public enum HTTP {
 /// A TCP port nobody listens on right now (bound to port 0 on loopback, then released).
 public enum FreePort {
     public static func find() throws -> Int {
+        let (fd, port) = try bindLoopback(listening: false)
+        close(fd)
+        return port
+    }
+
+    /// A socket bound to 127.0.0.1 on a port the system picks, listening when asked; the caller closes it.
+    public static func bindLoopback(listening: Bool) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ExternalTool.Missing(description: "socket() failed") }
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = 0
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0 else { throw ExternalTool.Missing(description: "bind() failed") }
+        guard bound == 0, !listening || listen(fd, 16) == 0 else {
+            close(fd)
+            throw ExternalTool.Missing(description: listening ? "bind() or listen() failed" : "bind() failed")
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 }
