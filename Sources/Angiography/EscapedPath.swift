@@ -165,10 +165,11 @@ public enum EscapedPath {
     /// Reads a DICOM file named by its escaped form; errors name it by that form, as the user gave it (a
     /// relative path stays relative).
     public static func dicomFile(_ escaped: String) throws -> DICOMFile {
-        // Memory-mapped when the name is plain text; read through the raw bytes otherwise (or when mapping fails,
-        // for the system's reason).
-        let data = try plain(escaped).flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0), options: .mappedIfSafe) }
-            ?? contents(escaped)
-        return try DICOMFile(data: data, source: escaped)
+        // A plain name is read by DICOMFile itself (mapped; a large file's pixel data stays on disk and is read a
+        // frame at a time); other names through their raw bytes.
+        if let path = plain(escaped) {
+            return try DICOMFile(url: URL(fileURLWithPath: path), source: escaped)
+        }
+        return try DICOMFile(data: try contents(escaped), source: escaped)
     }
 }

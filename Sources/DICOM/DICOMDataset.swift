@@ -83,7 +83,8 @@ public struct DICOMDataset: Sendable {
     public var pixelData: DICOMPixelData? {
         guard let e = elements[.pixelData] else { return nil }
         switch e.value {
-        case let .bytes(b): return .native(b, vr: e.vr, bigEndian: e.bigEndian)
+        case let .bytes(b): return .native(.memory(b), vr: e.vr, bigEndian: e.bigEndian)
+        case let .bulk(f): return .native(.file(f), vr: e.vr, bigEndian: e.bigEndian)
         case let .encapsulated(enc): return .encapsulated(enc)
         case .sequence: return nil
         }

@@ -8,6 +8,8 @@ public struct DICOMElement: Sendable {
         case sequence([DICOMDataset])
         /// Encapsulated (compressed) pixel data: offset table and fragments, not decoded.
         case encapsulated(EncapsulatedPixelData)
+        /// A large Pixel Data value left in its file (read a frame at a time when decoded).
+        case bulk(DICOMBulkData)
     }
 
     public let tag: DICOMTag
@@ -29,6 +31,6 @@ public struct EncapsulatedPixelData: Sendable, Equatable {
 
 /// Pixel data as stored: native bytes, or the fragments of a compressed stream.
 public enum DICOMPixelData: Sendable {
-    case native([UInt8], vr: DICOMVR, bigEndian: Bool)
+    case native(NativePixelBytes, vr: DICOMVR, bigEndian: Bool)
     case encapsulated(EncapsulatedPixelData)
 }

@@ -29,22 +29,29 @@ public struct DICOMFile: Sendable {
     /// Where the bytes came from, for messages.
     public let source: String
 
-    /// Reads a file from disk.
-    public init(url: URL, limits: DICOMLimits = DICOMLimits()) throws {
+    /// Reads a file from disk. A large file (`limits.bulkFileBytes`) is parsed from a memory map and its
+    /// Pixel Data left in the file, read a frame at a time by `PixelDataReader`: the header costs what the
+    /// header holds, whatever the number of frames.
+    /// `source` names the file in messages (default: its path).
+    public init(url: URL, source: String? = nil, limits: DICOMLimits = DICOMLimits()) throws {
+        let source = source ?? url.path
         // Checked first: a missing file is not "not DICOM", and opening a FIFO would block.
-        if let reason = FileKind.notAFileReason(url.path) { throw DICOMError.unreadable(file: url.path, reason: reason) }
+        if let reason = FileKind.notAFileReason(url.path) { throw DICOMError.unreadable(file: source, reason: reason) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        let large = size >= limits.bulkFileBytes
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try Data(contentsOf: url, options: large ? .alwaysMapped : .mappedIfSafe)
         } catch {
-            throw DICOMError.unreadable(file: url.path, reason: "cannot read: " + SystemErrorText.reason(for: error))
+            throw DICOMError.unreadable(file: source, reason: "cannot read: " + SystemErrorText.reason(for: error))
         }
-        try self.init(data: data, source: url.path, limits: limits)
+        let bulk = large ? BulkSource(path: url.path, source: source) : nil
+        self = try data.withUnsafeBytes { try Self.parse($0, source: source, limits: limits, bulk: bulk) }
     }
 
     /// Reads a file from bytes; `source` names it in errors.
     public init(data: Data, source: String = "<memory>", limits: DICOMLimits = DICOMLimits()) throws {
-        self = try Self.parse([UInt8](data), source: source, limits: limits)
+        self = try data.withUnsafeBytes { try Self.parse($0, source: source, limits: limits, bulk: nil) }
     }
 
     private init(meta: DICOMDataset, dataset: DICOMDataset, transferSyntaxUID: String, hasPreamble: Bool,
@@ -63,10 +70,14 @@ public struct DICOMFile: Sendable {
     /// Whether the first bytes of a file are a Part 10 preamble followed by "DICM" (a raw dataset without
     /// preamble, which `init` also reads, is not recognised from its head).
     public static func hasPart10Prefix(_ head: [UInt8]) -> Bool {
+        head.withUnsafeBytes { hasPart10Prefix($0) }
+    }
+
+    static func hasPart10Prefix(_ head: UnsafeRawBufferPointer) -> Bool {
         head.count >= prefixLength && Array(head[128..<prefixLength]) == Array("DICM".utf8)
     }
 
-    private static func parse(_ bytes: [UInt8], source: String, limits: DICOMLimits) throws -> DICOMFile {
+    private static func parse(_ bytes: UnsafeRawBufferPointer, source: String, limits: DICOMLimits, bulk: BulkSource?) throws -> DICOMFile {
         let dicm: [UInt8] = Array("DICM".utf8)
         var start: Int?
         if hasPart10Prefix(bytes) {
@@ -75,7 +86,7 @@ public struct DICOMFile: Sendable {
             start = 4
         }
         guard let metaStart = start else {
-            return try parseRaw(bytes, source: source, limits: limits)
+            return try parseRaw(bytes, source: source, limits: limits, bulk: bulk)
         }
         // File meta is explicit VR little endian (PS3.10 §7.1); some writers used implicit, so peek at the VR.
         let metaExplicit = bytes.count >= metaStart + 6 && DICOMVR(bytes: bytes[metaStart + 4], bytes[metaStart + 5]) != nil
@@ -93,22 +104,34 @@ public struct DICOMFile: Sendable {
         }
         let bodyStart = metaParser.position
 
-        var body = bytes
-        var position = bodyStart
         var explicit = true
         var big = false
         switch ts {
         case DICOMTransferSyntax.implicitVRLittleEndian: explicit = false
         case DICOMTransferSyntax.explicitVRBigEndian: big = true
         case DICOMTransferSyntax.deflatedExplicitVRLittleEndian:
+            let inflated: [UInt8]
             do {
-                body = try Inflate.inflate(Array(bytes[bodyStart...]), maxOutput: limits.maxInflatedBytes)
+                inflated = try Inflate.inflate(Array(bytes[bodyStart...]), maxOutput: limits.maxInflatedBytes)
             } catch {
                 throw DICOMError.inflate(file: source, reason: error.description)
             }
-            position = 0
+            // The inflated stream is not the file: nothing in it can be left on disk.
+            return try inflated.withUnsafeBytes {
+                try parseBody($0, position: 0, meta: meta, ts: ts, explicit: true, big: false, warnings: warnings,
+                              source: source, limits: limits, bulk: nil)
+            }
         default: break  // explicit VR little endian, and all encapsulated syntaxes
         }
+        return try parseBody(bytes, position: bodyStart, meta: meta, ts: ts, explicit: explicit, big: big, warnings: warnings,
+                             source: source, limits: limits, bulk: bulk)
+    }
+
+    private static func parseBody(_ body: UnsafeRawBufferPointer, position: Int, meta: DICOMDataset, ts: String,
+                                  explicit: Bool, big: Bool, warnings: [String], source: String, limits: DICOMLimits,
+                                  bulk: BulkSource?) throws -> DICOMFile {
+        var explicit = explicit
+        var warnings = warnings
         // Tolerate files whose dataset encoding disagrees with the declared VR mode.
         if body.count - position >= 6 {
             let looksExplicit = DICOMVR(bytes: body[position + 4], body[position + 5]) != nil
@@ -122,12 +145,13 @@ public struct DICOMFile: Sendable {
         }
         var parser = DICOMParser(bytes: body, source: source, explicitVR: explicit, bigEndian: big, limits: limits,
                                  position: position)
+        parser.bulk = bulk
         let dataset = try parser.parseDataset(end: body.count, untilDelimiter: false, depth: 0, charset: [])
         return DICOMFile(meta: meta, dataset: dataset, transferSyntaxUID: ts, hasPreamble: true,
                          warnings: warnings + parser.warnings, source: source)
     }
 
-    private static func parseRaw(_ bytes: [UInt8], source: String, limits: DICOMLimits) throws -> DICOMFile {
+    private static func parseRaw(_ bytes: UnsafeRawBufferPointer, source: String, limits: DICOMLimits, bulk: BulkSource?) throws -> DICOMFile {
         guard bytes.count >= 8 else {
             throw DICOMError.notDICOM(file: source, reason: "only \(bytes.count) bytes and no DICM prefix")
         }
@@ -138,6 +162,7 @@ public struct DICOMFile: Sendable {
         }
         let explicit = DICOMVR(bytes: bytes[4], bytes[5]) != nil
         var parser = DICOMParser(bytes: bytes, source: source, explicitVR: explicit, bigEndian: false, limits: limits)
+        parser.bulk = bulk
         let ds: DICOMDataset
         do {
             ds = try parser.parseDataset(end: bytes.count, untilDelimiter: false, depth: 0, charset: [])
@@ -150,7 +175,7 @@ public struct DICOMFile: Sendable {
     }
 
     /// True when reading bytes 4..<8 as an implicit VR 32-bit length would run past the end.
-    private static func implicitLengthLooksWrong(_ b: [UInt8], _ p: Int) -> Bool {
+    private static func implicitLengthLooksWrong(_ b: UnsafeRawBufferPointer, _ p: Int) -> Bool {
         guard p + 8 <= b.count else { return true }
         let len = UInt32(b[p + 4]) | UInt32(b[p + 5]) << 8 | UInt32(b[p + 6]) << 16 | UInt32(b[p + 7]) << 24
         return len != 0xFFFF_FFFF && Int(len) > b.count - p - 8

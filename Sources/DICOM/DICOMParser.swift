@@ -6,13 +6,20 @@ public struct DICOMLimits: Sendable {
     public var maxElements = 1_000_000
     /// Largest inflated size of a deflated dataset.
     public var maxInflatedBytes = 1 << 30
+    /// A file at least this large is parsed from a memory map and its top-level native Pixel Data is left in
+    /// the file (read a frame at a time); smaller files are read whole.
+    public var bulkFileBytes = 4 << 20
     public init() {}
 }
 
-/// Reads data elements from a byte buffer in one transfer syntax encoding.
+/// Reads data elements from a byte buffer in one transfer syntax encoding. The buffer is only borrowed
+/// (values are copied out), so a parser lives inside the caller's `withUnsafeBytes`.
 struct DICOMParser {
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     let source: String
+    /// When the buffer is the whole file at `source` (mapped), a top-level native Pixel Data value is left
+    /// there as `DICOMBulkData` instead of being copied.
+    var bulk: BulkSource? = nil
     var explicitVR: Bool
     var bigEndian: Bool
     let limits: DICOMLimits
@@ -20,7 +27,7 @@ struct DICOMParser {
     var elementCount = 0
     var warnings: [String] = []
 
-    init(bytes: [UInt8], source: String, explicitVR: Bool, bigEndian: Bool, limits: DICOMLimits, position: Int = 0) {
+    init(bytes: UnsafeRawBufferPointer, source: String, explicitVR: Bool, bigEndian: Bool, limits: DICOMLimits, position: Int = 0) {
         self.bytes = bytes
         self.source = source
         self.explicitVR = explicitVR
@@ -167,6 +174,11 @@ struct DICOMParser {
         let avail = end - position
         guard Int(length) <= avail else {
             throw DICOMError.lengthPastEnd(file: source, offset: start, tag: tag, length: Int(length), available: avail)
+        }
+        if tag == .pixelData && depth == 0, let file = bulk {
+            let bulk = DICOMBulkData(path: file.path, source: file.source, offset: position, count: Int(length))
+            position += Int(length)
+            return DICOMElement(tag: tag, vr: vr, value: .bulk(bulk), bigEndian: bigEndian, offset: start)
         }
         let value = Array(bytes[position..<position + Int(length)])
         position += Int(length)

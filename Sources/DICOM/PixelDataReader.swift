@@ -133,12 +133,12 @@ public struct PixelDataReader: Sendable {
                 flat.samplesPerPixel = 1
                 flat.columns = d.columns * 2
                 flat.planarConfiguration = 0
-                let packed = NativePixelUnpacker(description: flat, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
+                let packed = try NativePixelUnpacker(description: flat, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
                 let full = PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: 3,
                                       photometricInterpretation: "YBR_FULL", samples: packed.samples.expandingYBR422())
                 return try ColorConversion.toRGBIfYBR(full, source: source)
             }
-            let frame = NativePixelUnpacker(description: d, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
+            let frame = try NativePixelUnpacker(description: d, bigEndian: bigEndian, vr: vr).frame(index, from: bytes)
             return try ColorConversion.toRGBIfYBR(frame, source: source)
         case .encapsulated:
             guard let frames = encapsulatedFrames else {
@@ -566,8 +566,30 @@ struct NativePixelUnpacker {
     let bigEndian: Bool
     let vr: DICOMVR
 
-    /// The caller has checked that `bytes` holds every frame.
-    func frame(_ index: Int, from bytes: [UInt8]) -> PixelFrame {
+    /// Frame `index` of native pixel bytes: straight from memory, or only the frame's own bytes read from the file.
+    /// The caller has checked that the value holds every frame.
+    func frame(_ index: Int, from bytes: NativePixelBytes) throws -> PixelFrame {
+        switch bytes {
+        case let .memory(b):
+            return frame(index, from: b)
+        case let .file(f):
+            let span = byteSpan(ofFrame: index)
+            return frame(index, from: try f.read(span), origin: span.lowerBound)
+        }
+    }
+
+    /// The bytes frame `index` occupies, widened to even offsets (8-bit OW in big endian swaps within words).
+    func byteSpan(ofFrame index: Int) -> Range<Int> {
+        let bits = description.samplesPerFrame * description.bitsAllocated
+        var lower = index * bits / 8, upper = ((index + 1) * bits + 7) / 8
+        lower -= lower % 2
+        upper += upper % 2
+        return lower..<upper
+    }
+
+    /// Frame `index` from `bytes`, which start at byte `origin` of the pixel data value; the caller has checked
+    /// that they hold the frame.
+    func frame(_ index: Int, from bytes: [UInt8], origin: Int = 0) -> PixelFrame {
         let d = description
         let n = d.samplesPerFrame
         // pydicom keeps the low Bits Stored bits (High Bit does not shift them).
@@ -576,26 +598,26 @@ struct NativePixelUnpacker {
         let samples: PixelFrame.Samples = bytes.withUnsafeBytes { src in
             switch d.bitsAllocated {
             case 1:
-                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.Bits(src: src, firstBit: index * n))
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.Bits(src: src, firstBit: index * n - origin * 8))
             case 8:
                 if bigEndian && vr == .OW {
-                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.SwappedBytes(src: src, start: index * n))
+                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.SwappedBytes(src: src, start: index * n - origin))
                 }
-                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.Bytes(src: src, start: index * n))
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.Bytes(src: src, start: index * n - origin))
             case 16:
                 if bigEndian {
-                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.BE16(src: src, start: index * n * 2))
+                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.BE16(src: src, start: index * n * 2 - origin))
                 }
-                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.LE16(src: src, start: index * n * 2))
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.LE16(src: src, start: index * n * 2 - origin))
             case 32:
                 if bigEndian {
-                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.BE32(src: src, start: index * n * 4))
+                    return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.BE32(src: src, start: index * n * 4 - origin))
                 }
-                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.LE32(src: src, start: index * n * 4))
+                return SampleNarrowing.samples(type, count: n, keepBits: keep, NativeSamples.LE32(src: src, start: index * n * 4 - origin))
             default:
                 let width = d.bitsAllocated / 8
                 return SampleNarrowing.samples(type, count: n, keepBits: keep,
-                                               NativeSamples.Wide(src: src, start: index * n * width, width: width, bigEndian: bigEndian))
+                                               NativeSamples.Wide(src: src, start: index * n * width - origin, width: width, bigEndian: bigEndian))
             }
         }
         var frame = PixelFrame(rows: d.rows, columns: d.columns, samplesPerPixel: d.samplesPerPixel,
