@@ -123,6 +123,37 @@ final class LiveServerTests: ServerTestCase {
         XCTAssertEqual(files(in: sink.stagingDirectory), [])
     }
 
+    /// A client that asks `Expect: 100-continue` gets the interim answer at once: curl told to wait up to 30 s
+    /// for it sends its 2 MB body straight away and the instance is stored.
+    func testExpectContinueIsAnswered() async throws {
+        let sink = try SpoolSink(root: folder)
+        let server = try makeServer(store: try makeStore(), sink: sink)
+        let instance = "1.2.826.0.1.3680043.8.498.65"
+        var head = Fixture.part10(sopInstance: instance, payload: 0)
+        let noise = Fixture.noise(count: 2 << 20, seed: 5)
+        head.replaceSubrange((head.count - 4)..<head.count, with: Fixture.le32(UInt32(noise.count)))
+        var body = Data("--\(Fixture.boundary)\r\nContent-Type: application/dicom\r\n\r\n".utf8)
+        body.append(Data(head))
+        body.append(Data(noise))
+        body.append(Data("\r\n--\(Fixture.boundary)--\r\n".utf8))
+        let bodyFile = folder.appendingPathComponent("continue.bin")
+        try body.write(to: bodyFile)
+        let (status, verbose, seconds) = try await withRunning(server) { port -> (String, String, Double) in
+            let out = folder.appendingPathComponent("continue.json").path
+            let trace = folder.appendingPathComponent("continue.trace").path
+            let start = Date()
+            let result = try await runTool("curl", ["-sS", "-v", "-o", out, "-w", "%{http_code}", "--expect100-timeout", "30",
+                                                    "--stderr", trace, "--data-binary", "@" + bodyFile.path,
+                                                    "-H", "Content-Type: \(Fixture.stowContentType)", "-H", "Expect: 100-continue",
+                                                    "http://127.0.0.1:\(port)/dicom-web/studies"], logIn: folder)
+            return (result.output, (try? String(contentsOfFile: trace, encoding: .utf8)) ?? "", Date().timeIntervalSince(start))
+        }
+        XCTAssertEqual(status, "200", verbose)
+        XCTAssertTrue(verbose.contains("HTTP/1.1 100 Continue"), verbose)
+        XCTAssertLessThan(seconds, 10, "curl waited for the 100 Continue")
+        XCTAssertEqual(sink.storedInstances, [instance])
+    }
+
     /// A chunked upload (no Content-Length) is cut off at the limit while streaming: 413, nothing kept.
     func testChunkedBodyOverLimitIsRefusedWhileStreaming() async throws {
         let sink = try SpoolSink(root: folder)
