@@ -45,19 +45,16 @@ public struct WorkerHTTPServer: Service {
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsPrivateKeyPath {
             let tls = try TLSFiles.serverConfiguration(certificatePath: certificate, privateKeyPath: key)
             do {
-                application = Application(router: router, server: try .tls(.http1(configuration: Self.http1), tlsConfiguration: tls),
+                application = Application(router: router, server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])), tlsConfiguration: tls),
                                           configuration: address, onServerRunning: onRunning, logger: logger)
             } catch {
                 throw .tlsFile(path: certificate, what: "certificate", reason: "cannot set up TLS (\(error))")
             }
         } else {
-            application = Application(router: router, server: .http1(configuration: Self.http1), configuration: address,
+            application = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])), configuration: address,
                                       onServerRunning: onRunning, logger: logger)
         }
     }
-
-    /// HTTP/1.1 with `Expect: 100-continue` answered.
-    static var http1: HTTP1Channel.Configuration { .init(additionalChannelHandlers: [ExpectContinueHandler()]) }
 
     /// Serves until the surrounding ServiceGroup shuts down gracefully.
     public func run() async throws {
