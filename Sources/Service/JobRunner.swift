@@ -34,6 +34,8 @@ public final class JobRunner: @unchecked Sendable {
     public let destination: ResultDestination
     public let orthanc: OrthancClient?
     public let settings: Settings
+    /// Writes each finished job's review case (nil: no review or monitoring data kept).
+    public let cases: CaseRecorder?
     private let logger: Logger
     private let state = RunnerState()
 
@@ -42,7 +44,9 @@ public final class JobRunner: @unchecked Sendable {
     public static let manufacturer = "dsa-triage project"
 
     public init(store: any JobStore, spool: Spool, pipeline: TriagePipeline, identity: WorkerIdentity,
-                destination: ResultDestination, orthanc: OrthancClient?, settings: Settings, logger: Logger) {
+                destination: ResultDestination, orthanc: OrthancClient?, settings: Settings, cases: CaseRecorder? = nil,
+                logger: Logger) {
+        self.cases = cases
         self.store = store
         self.spool = spool
         self.pipeline = pipeline
@@ -139,10 +143,10 @@ public final class JobRunner: @unchecked Sendable {
         let router = ScopeRouter(policy: RoutingPolicy(includeRadiofluoroscopic: pipeline.profile.includeRadiofluoroscopy))
         let routes = headers.map { router.decide(sopClassUID: $0.0.sopClassUID, modality: $0.0.modality) }
         if !routes.contains(where: { $0.route == .triage }), let r = routes.first {
-            return await finishSkipped(job, "\(r.reason): \(r.detail)", log: log)
+            return await finishSkipped(job, "\(r.reason): \(r.detail)", header: first, log: log)
         }
         let age = PopulationLimit(minimumAgeYears: pipeline.profile.minimumPatientAge).check(first.1)
-        if age == .underAge { return await finishSkipped(job, PopulationLimit.pediatricReason, log: log) }
+        if age == .underAge { return await finishSkipped(job, PopulationLimit.pediatricReason, header: first, log: log) }
         // 3. The model.
         let modelStart = Date()
         var record = await runPipeline(files.map(\.path))
@@ -157,7 +161,8 @@ public final class JobRunner: @unchecked Sendable {
         }
         switch record.status {
         case .skipped:
-            return await finishSkipped(job, [record.routeReason, record.reasons.first].compactMap { $0 }.joined(separator: ": "), log: log)
+            return await finishSkipped(job, [record.routeReason, record.reasons.first].compactMap { $0 }.joined(separator: ": "),
+                                       header: first, log: log)
         case .error:
             return await finishFailed(job, record.error ?? "triage failed", log: log)
         case .processed:
@@ -165,9 +170,14 @@ public final class JobRunner: @unchecked Sendable {
         }
         // 4. The SR, sent before the job is marked done (a crash in between resends the same SR UID).
         var delivery: [String: String] = ["destination": destination.name]
+        var reportUID: String?
+        var reportInputs: PatencyReportInput?
         do {
-            let report = try PatencyReport(reportInput(record: record, headers: headers, job: job))
+            let input = try reportInput(record: record, headers: headers, job: job)
+            reportInputs = input
+            let report = try PatencyReport(input)
             delivery["sop_instance_uid_hash"] = UIDHash.hash(report.sopInstanceUID)
+            reportUID = report.sopInstanceUID
             if case .none = destination {
                 delivery["status"] = "not sent"
             } else {
@@ -178,7 +188,22 @@ public final class JobRunner: @unchecked Sendable {
             WorkerMetrics.srSent(false)
             return await finishFailed(job, "SR not delivered: \(error)", log: log)
         }
-        // 5. Done.
+        // 5. The review case (on the worklist when the model was unsure, or as an audit sample), then done.
+        if let cases {
+            let reviewCase = cases.triaged(job: job, record: record, header: first.0, dataset: first.1,
+                                           reportSOPInstanceUID: destination.sendsReports ? reportUID : nil)
+            if reviewCase.worklistReason != nil, reviewCase.reportSOPInstanceUID != nil, let archive = cases.archive,
+               let input = reportInputs, let source = files.first {
+                do { try archive.save(jobID: job.id, input: input, sourceFile: source) } catch {
+                    log.warning("could not keep the report inputs: no verified SR can follow a verdict", metadata: ["error": "\(error)"])
+                }
+            }
+            do { try await cases.record(reviewCase) } catch {
+                log.error("could not record the review case (the job will run again)", metadata: ["error": "\(error)"])
+                return .failed("\(error)")
+            }
+            if let reason = reviewCase.worklistReason { log.info("case put on the worklist", metadata: ["reason": "\(reason.rawValue)"]) }
+        }
         do {
             let result = try resultJSON(record: record, delivery: delivery)
             _ = try await store.complete(id: job.id, owner: settings.owner, result: result, now: nil)
@@ -292,7 +317,15 @@ public final class JobRunner: @unchecked Sendable {
         return "{\"record\":\(recordLine),\"structured_report\":\(deliveryText)}"
     }
 
-    private func finishSkipped(_ job: Job, _ reason: String, log: Logger) async -> Outcome {
+    private func finishSkipped(_ job: Job, _ reason: String, header: (InstanceHeader, DICOMDataset)? = nil, log: Logger) async -> Outcome {
+        if let cases {
+            // Counted by monitoring (the share of skipped series); a failure here only costs that count.
+            do {
+                try await cases.record(cases.notTriaged(job: job, decision: .skipped, reason: reason, header: header?.0, dataset: header?.1))
+            } catch {
+                log.warning("could not record the skipped case", metadata: ["error": "\(error)"])
+            }
+        }
         do {
             _ = try await store.skip(id: job.id, reason: reason, now: nil)
             WorkerMetrics.jobFinished("skipped")
@@ -307,6 +340,10 @@ public final class JobRunner: @unchecked Sendable {
         do {
             let after = try await store.fail(id: job.id, owner: settings.owner, error: message, now: nil)
             WorkerMetrics.jobFinished(after.state == .dead ? "dead" : "retrying")
+            if after.state == .dead, let cases {
+                // A dead letter is a series the worker could not read or deliver: monitoring's unreadable share.
+                try? await cases.record(cases.notTriaged(job: job, decision: .unreadable, reason: message, header: nil, dataset: nil))
+            }
             log.error(after.state == .dead ? "job failed for the last time: dead letter" : "job failed; will retry",
                       metadata: ["error": "\(message)", "attempts": "\(after.attempts)"])
         } catch {

@@ -19,6 +19,12 @@ public enum ResultDestination: Sendable {
         }
     }
 
+    /// Whether SRs go anywhere (a verified SR follows a verdict only where the first one went).
+    public var sendsReports: Bool {
+        if case .none = self { return false }
+        return true
+    }
+
     /// Sends one Part 10 file; tries `attempts` times with a doubling pause. Returns a short status.
     public func send(_ dicom: Data, attempts: Int = 3, firstPause: Double = 1) async throws -> String {
         var pause = firstPause

@@ -167,7 +167,7 @@ public struct PatencyReport: Sendable {
             ds.set(SRTag.verificationFlag, .CS, "UNVERIFIED")
         }
         // SR Document Content: the root container and its tree.
-        contentTree(input).encode(into: &ds, text: text)
+        contentTree(input, verification: verification).encode(into: &ds, text: text)
     }
 
     /// Hierarchical SOP Instance Reference Macro (PS3.3 Table C.17-3): one study, its series, their instances.
@@ -196,7 +196,7 @@ public struct PatencyReport: Sendable {
     }
 
     /// The content tree (TID 1500 root, TID 1501 measurement group).
-    static func contentTree(_ input: PatencyReportInput) -> ContentItem {
+    static func contentTree(_ input: PatencyReportInput, verification: ReviewerVerification? = nil) -> ContentItem {
         let a = input.algorithm
         var library: [ContentItem] = []
         var seen = Set<String>()
@@ -221,6 +221,18 @@ public struct PatencyReport: Sendable {
                                       qualifier: input.pBlocked == nil ? SRCodes.measurementNotAttempted : nil),
                                  children: input.pBlocked == nil ? [] : evidence))
         group += input.reasons.map { ContentItem("CONTAINS", SRCodes.decisionReason, .text($0)) }
+        if let v = verification, let assessment = v.assessment {
+            let code: SRCode
+            switch assessment {
+            case .patent: code = SRCodes.patent
+            case .blocked: code = SRCodes.blocked
+            case .nonDiagnostic: code = SRCodes.nonDiagnostic
+            }
+            group.append(ContentItem("CONTAINS", SRCodes.reviewerAssessment, .code(code), children: evidence))
+        }
+        if let comment = verification?.comment?.trimmingCharacters(in: .whitespacesAndNewlines), !comment.isEmpty {
+            group.append(ContentItem("CONTAINS", SRCodes.reviewerComment, .text(String(comment.prefix(1024)))))
+        }
 
         return ContentItem(nil, SRCodes.imagingMeasurementReport, .container(template: "1500"), children: [
             // TID 1204 Language of Content Item and Descendants

@@ -19,7 +19,7 @@ public enum PatencyDecision: String, Sendable, CaseIterable, Codable {
 }
 
 /// The algorithm that made the observation (TID 4019 and the device observer of TID 1004).
-public struct AlgorithmIdentification: Sendable, Equatable {
+public struct AlgorithmIdentification: Sendable, Equatable, Codable {
     /// Algorithm Name, e.g. "dsa-triage vessel patency".
     public var name: String
     /// Algorithm Version: the software version.
@@ -56,7 +56,7 @@ public struct AlgorithmIdentification: Sendable, Equatable {
 }
 
 /// One source instance the decision used: the evidence the report references.
-public struct SourceInstance: Sendable, Equatable {
+public struct SourceInstance: Sendable, Equatable, Codable {
     public var sopClassUID: String
     public var sopInstanceUID: String
     public var seriesInstanceUID: String
@@ -119,17 +119,29 @@ public struct PatencyReportInput: Sendable {
 
 /// A reviewer's verification of a report (the review worklist): who, for which organization, and when.
 public struct ReviewerVerification: Sendable, Equatable {
+    /// What the reviewer read: the vessel patent or blocked, or the study non-diagnostic.
+    public enum Assessment: String, Sendable, Equatable {
+        case patent, blocked
+        case nonDiagnostic = "non_diagnostic"
+    }
+
     /// Verifying Observer Name in DICOM person-name form ("Family^Given").
     public var observerName: String
     public var organization: String
     public var dateTime: Date
     public var timeZone: TimeZone
+    /// The reviewer's own reading, written into the verified report beside the model's (nil: none stated).
+    public var assessment: Assessment?
+    /// The reviewer's comment, if any.
+    public var comment: String?
 
     public init(observerName: String, organization: String, dateTime: Date,
-                timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current) {
+                timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current, assessment: Assessment? = nil, comment: String? = nil) {
         self.observerName = observerName
         self.organization = organization
         self.dateTime = dateTime
         self.timeZone = timeZone
+        self.assessment = assessment
+        self.comment = comment
     }
 }

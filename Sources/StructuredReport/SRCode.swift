@@ -38,6 +38,12 @@ public enum SRCodes {
     public static let decisionReason = SRCode("DSAT006", privateScheme, "Triage decision reason")
     /// Concept name of the statement that the report is decision support, not a diagnosis.
     public static let decisionSupportNotice = SRCode("DSAT007", privateScheme, "Decision support notice")
+    /// Concept name of the verifying reviewer's own reading (verified reports).
+    public static let reviewerAssessment = SRCode("DSAT008", privateScheme, "Reviewer assessment of vessel patency")
+    /// The reviewer found the study non-diagnostic for patency.
+    public static let nonDiagnostic = SRCode("DSAT009", privateScheme, "Non-diagnostic for vessel patency")
+    /// Concept name of the reviewer's free-text comment.
+    public static let reviewerComment = SRCode("DSAT010", privateScheme, "Reviewer comment")
 
     // MARK: DICOM (DCM)
 
