@@ -54,7 +54,7 @@ extension PostgresJobStore: ReviewStore {
 
     public func users() async throws(JobStoreError) -> [UserAccount] {
         try await read { c in
-            try await self.rows(c, "\(unescaped: ReviewSQL.userSelect) ORDER BY name").map { row in try ReviewRows.decodeUser(row, location: self.name) }
+            try await self.reviewRows(c, "\(unescaped: ReviewSQL.userSelect) ORDER BY name") { row in try ReviewRows.decodeUser(row, location: self.name) }
         }
     }
 
@@ -171,7 +171,7 @@ extension PostgresJobStore: ReviewStore {
         guard filter.limit >= 0 else { throw .invalidArgument(location: name, message: "negative worklist limit \(filter.limit)") }
         let statement = ReviewSQL.worklist(filter, dialect: .postgres)
         return try await read { c in
-            try await self.rows(c, Self.query(statement.sql, statement.values)).map { row in try ReviewRows.decodeCase(row, location: self.name) }
+            try await self.reviewRows(c, Self.query(statement.sql, statement.values)) { row in try ReviewRows.decodeCase(row, location: self.name) }
         }
     }
 
@@ -188,8 +188,7 @@ extension PostgresJobStore: ReviewStore {
     public func cases(from: Date?, to: Date?) async throws(JobStoreError) -> [ReviewCase] {
         let range = ReviewSQL.range("decided_at", from: from, to: to, dialect: .postgres)
         return try await read { c in
-            try await self.rows(c, Self.query(ReviewSQL.caseSelect + range.sql + " ORDER BY decided_at, job_id", range.values))
-                .map { row in try ReviewRows.decodeCase(row, location: self.name) }
+            try await self.reviewRows(c, Self.query(ReviewSQL.caseSelect + range.sql + " ORDER BY decided_at, job_id", range.values)) { row in try ReviewRows.decodeCase(row, location: self.name) }
         }
     }
 
@@ -303,16 +302,14 @@ extension PostgresJobStore: ReviewStore {
 
     public func verdicts(caseJobID: Int64) async throws(JobStoreError) -> [VerdictRecord] {
         try await read { c in
-            try await self.rows(c, "\(unescaped: ReviewSQL.verdictSelect) WHERE case_job_id = \(caseJobID) ORDER BY recorded_at, id")
-                .map { row in try ReviewRows.decodeVerdict(row, location: self.name) }
+            try await self.reviewRows(c, "\(unescaped: ReviewSQL.verdictSelect) WHERE case_job_id = \(caseJobID) ORDER BY recorded_at, id") { row in try ReviewRows.decodeVerdict(row, location: self.name) }
         }
     }
 
     public func verdicts(from: Date?, to: Date?) async throws(JobStoreError) -> [VerdictRecord] {
         let range = ReviewSQL.range("recorded_at", from: from, to: to, dialect: .postgres)
         return try await read { c in
-            try await self.rows(c, Self.query(ReviewSQL.verdictSelect + range.sql + " ORDER BY recorded_at, id", range.values))
-                .map { row in try ReviewRows.decodeVerdict(row, location: self.name) }
+            try await self.reviewRows(c, Self.query(ReviewSQL.verdictSelect + range.sql + " ORDER BY recorded_at, id", range.values)) { row in try ReviewRows.decodeVerdict(row, location: self.name) }
         }
     }
 
@@ -387,8 +384,7 @@ extension PostgresJobStore: ReviewStore {
         guard !states.isEmpty else { return [] }
         let names = states.map(\.rawValue).sorted()
         return try await read { c in
-            try await self.rows(c, "\(unescaped: ReviewSQL.alertSelect) WHERE state = ANY(\(names)) ORDER BY opened_at DESC, id DESC LIMIT \(limit)")
-                .map { row in try ReviewRows.decodeAlert(row, location: self.name) }
+            try await self.reviewRows(c, "\(unescaped: ReviewSQL.alertSelect) WHERE state = ANY(\(names)) ORDER BY opened_at DESC, id DESC LIMIT \(limit)") { row in try ReviewRows.decodeAlert(row, location: self.name) }
         }
     }
 
@@ -409,8 +405,7 @@ extension PostgresJobStore: ReviewStore {
     public func auditEvents(limit: Int) async throws(JobStoreError) -> [AuditEvent] {
         guard limit >= 0 else { throw .invalidArgument(location: name, message: "negative limit \(limit)") }
         return try await read { c in
-            try await self.rows(c, "SELECT id, at, actor, action, case_job_id, detail FROM audit_events ORDER BY id DESC LIMIT \(limit)")
-                .map { row in try ReviewRows.decodeAudit(row, location: self.name) }
+            try await self.reviewRows(c, "SELECT id, at, actor, action, case_job_id, detail FROM audit_events ORDER BY id DESC LIMIT \(limit)") { row in try ReviewRows.decodeAudit(row, location: self.name) }
         }
     }
 
@@ -439,6 +434,16 @@ extension PostgresJobStore: ReviewStore {
         }
     }
 
+    /// Rows decoded by column index, the names looked up once per query: `PostgresRandomAccessRow` builds a
+    /// name table for every row, which costs more than the query on large results.
+    func reviewRows<T>(_ c: PostgresConnection, _ query: PostgresQuery, _ decode: (IndexedPostgresRow) throws -> T) async throws -> [T] {
+        let rows = try await c.query(query, logger: logger).collect()
+        guard let first = rows.first else { return [] }
+        var indexes: [String: Int] = [:]
+        for (index, cell) in first.enumerated() where indexes[cell.columnName] == nil { indexes[cell.columnName] = index }
+        return try rows.map { row in try decode(IndexedPostgresRow(cells: Array(row), indexes: indexes)) }
+    }
+
     /// A shared review statement with its values bound.
     static func query(_ sql: String, _ values: [ReviewSQLValue]) -> PostgresQuery {
         var binds = PostgresBindings(capacity: values.count)
@@ -464,4 +469,21 @@ extension PostgresRandomAccessRow: ReviewRow {
     func text(_ column: String) throws -> String? { try self[column].decode(String?.self) }
     func real(_ column: String) throws -> Double? { try self[column].decode(Double?.self) }
     func integer(_ column: String) throws -> Int64? { try self[column].decode(Int64?.self) }
+}
+
+/// A PostgreSQL row's cells with its query's column indexes.
+struct IndexedPostgresRow: ReviewRow {
+    let cells: [PostgresCell]
+    let indexes: [String: Int]
+
+    private func cell(_ column: String) throws -> PostgresCell {
+        guard let index = indexes[column], index < cells.count else {
+            throw JobStoreError.corrupt(location: "review query", message: "no column \(column)")
+        }
+        return cells[index]
+    }
+
+    func text(_ column: String) throws -> String? { try cell(column).decode(String?.self) }
+    func real(_ column: String) throws -> Double? { try cell(column).decode(Double?.self) }
+    func integer(_ column: String) throws -> Int64? { try cell(column).decode(Int64?.self) }
 }
