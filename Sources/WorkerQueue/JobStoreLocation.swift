@@ -1,6 +1,10 @@
 import Foundation
 import Logging
 
+/// The worker's database in both its roles: the job queue and the review/monitoring data, one connection
+/// or pool for both (`JobStoreLocation.open`).
+public typealias WorkerDatabase = JobStore & ReviewStore
+
 /// Where the worker's queue lives, as the command line names it (`--db sqlite:PATH` or
 /// `--db postgres://USER@HOST:PORT/DB`), so that one option picks the store.
 public enum JobStoreLocation: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -41,10 +45,10 @@ public enum JobStoreLocation: Sendable, Hashable, CustomStringConvertible, Custo
 
     public var debugDescription: String { description }
 
-    /// Opens (and migrates) the store. The PostgreSQL password comes from the URL, else `passwordFile`,
+    /// Opens (and migrates) the store, jobs and review tables alike. The PostgreSQL password comes from the URL, else `passwordFile`,
     /// else `PGPASSWORD`, else none; it is never logged.
     public func open(retryPolicy: RetryPolicy = RetryPolicy(), passwordFile: String? = nil,
-                     logger: Logger = Logger(label: "dsa-triage.worker-queue")) async throws(JobStoreError) -> any JobStore {
+                     logger: Logger = Logger(label: "dsa-triage.worker-queue")) async throws(JobStoreError) -> any WorkerDatabase {
         switch self {
         case .sqlite(let path):
             let store = try SQLiteJobStore(path: path, retryPolicy: retryPolicy)

@@ -14,10 +14,10 @@ public final class PostgresJobStore: JobStore {
     /// The database, without password: what errors and logs name.
     public let location: PostgresLocation
     public let retryPolicy: RetryPolicy
-    private let clock: @Sendable () -> Date
+    let clock: @Sendable () -> Date
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
-    private let logger: Logger
+    let logger: Logger
     private let gate = ClosedGate()
 
     /// Connects, applies the missing migrations (under an advisory lock, so two workers starting at once
@@ -31,10 +31,19 @@ public final class PostgresJobStore: JobStore {
     ///   - connectTimeout: how long one connection attempt may take.
     ///   - clock: the time used when an operation is given no `now`.
     ///   - logger: connection and pool events (never the password).
-    public init(location: PostgresLocation, password: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
+    public convenience init(location: PostgresLocation, password: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
                 maximumConnections: Int = 8, connectTimeout: TimeInterval = 10,
                 clock: @escaping @Sendable () -> Date = { Date() },
                 logger: Logger = Logger(label: "dsa-triage.worker-queue")) async throws(JobStoreError) {
+        try await self.init(location: location, password: password, retryPolicy: retryPolicy, maximumConnections: maximumConnections,
+                            connectTimeout: connectTimeout, clock: clock, logger: logger, migratingUpTo: nil)
+    }
+
+    /// Connects and migrates up to `lastMigration` (nil: all), so that tests can make a database of an
+    /// older schema and check the upgrade.
+    init(location: PostgresLocation, password: String?, retryPolicy: RetryPolicy, maximumConnections: Int,
+         connectTimeout: TimeInterval, clock: @escaping @Sendable () -> Date, logger: Logger,
+         migratingUpTo lastMigration: String?) async throws(JobStoreError) {
         var location = location
         let secret = password ?? location.password
         location.password = nil
@@ -53,7 +62,7 @@ public final class PostgresJobStore: JobStore {
             configuration.options.connectTimeout = .milliseconds(Int64(max(0.001, connectTimeout) * 1000))
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             do {
-                let applied = try await PostgresSchema.migrate(connection, now: clock(), logger: logger)
+                let applied = try await PostgresSchema.migrate(connection, now: clock(), logger: logger, upTo: lastMigration)
                 if !applied.isEmpty { logger.info("job queue migrated", metadata: ["location": "\(name)", "applied": "\(applied)"]) }
             } catch {
                 try? await connection.close()
@@ -433,17 +442,17 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: Statements and transactions
 
-    private func rows(_ c: PostgresConnection, _ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+    func rows(_ c: PostgresConnection, _ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         try await c.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
     }
 
-    private func execute(_ c: PostgresConnection, _ query: PostgresQuery) async throws {
+    func execute(_ c: PostgresConnection, _ query: PostgresQuery) async throws {
         _ = try await c.query(query, logger: logger).collect()
     }
 
     /// Runs `body` in one transaction on one pooled connection (READ COMMITTED, PostgreSQL's default: the
     /// row locks taken by the statements are what make each operation safe); any error rolls it back.
-    private func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(JobStoreError) -> T {
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(JobStoreError) -> T {
         guard gate.isOpen else { throw .database(location: name, message: "the store is closed") }
         do {
             return try await client.withConnection { connection in
@@ -464,7 +473,7 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// Runs one read statement (or a few, each seeing the latest commits) outside a transaction.
-    private func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(JobStoreError) -> T {
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(JobStoreError) -> T {
         guard gate.isOpen else { throw .database(location: name, message: "the store is closed") }
         do {
             return try await client.withConnection { connection in try await body(connection) }

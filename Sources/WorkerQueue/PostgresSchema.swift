@@ -58,15 +58,16 @@ enum PostgresSchema {
             )
             """,
         ]),
+        Migration(name: "v2-review", statements: PostgresReviewSchema.statements),
     ]
 
     /// The key of the transaction-scoped advisory lock that serialises migrations: two workers starting
     /// at once apply each migration once, the second waiting for the first's commit.
     static let migrationLock: Int64 = 0x6473_615F_7175_6575 // "dsa_queue"
 
-    /// Applies the missing migrations in one transaction under the advisory lock; returns the names
-    /// applied now (empty when the schema was current).
-    static func migrate(_ connection: PostgresConnection, now: Date, logger: Logger) async throws -> [String] {
+    /// Applies the missing migrations (up to `lastMigration`, nil: all) in one transaction under the
+    /// advisory lock; returns the names applied now (empty when the schema was current).
+    static func migrate(_ connection: PostgresConnection, now: Date, logger: Logger, upTo lastMigration: String? = nil) async throws -> [String] {
         try await connection.query("BEGIN", logger: logger)
         do {
             try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
@@ -82,7 +83,9 @@ enum PostgresSchema {
                 applied.insert(try row.decode(String.self))
             }
             var names: [String] = []
-            for (position, migration) in migrations.enumerated() where !applied.contains(migration.name) {
+            let wanted = lastMigration.flatMap { last in migrations.firstIndex { $0.name == last } }.map { migrations.prefix(through: $0) }
+                ?? migrations[...]
+            for (position, migration) in wanted.enumerated() where !applied.contains(migration.name) {
                 for statement in migration.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

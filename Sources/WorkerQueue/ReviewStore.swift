@@ -96,6 +96,8 @@ public struct ReviewCase: Hashable, Sendable, Codable {
     public var imageFile: String?
     /// SOP Instance UID of the unverified SR sent to the PACS, when one was sent.
     public var reportSOPInstanceUID: String?
+    /// Verdicts recorded for the case so far, as the store read it (ignored by `recordCase`).
+    public var verdictCount: Int
 
     public init(jobID: Int64, seriesKey: String, studyInstanceUID: String, seriesInstanceUID: String, decidedAt: Date,
                 decision: CaseDecision, reasons: [String] = [], pBlocked: Double? = nil, threshold: Double? = nil,
@@ -103,7 +105,7 @@ public struct ReviewCase: Hashable, Sendable, Codable {
                 manufacturer: String? = nil, manufacturerModel: String? = nil, softwareVersions: String? = nil,
                 protocolName: String? = nil, meanGray: Double? = nil, dynamicRange: Double? = nil, frameCount: Int? = nil,
                 framesUsed: [Int] = [], worklistReason: WorklistReason? = nil, samplingProbability: Double = 0,
-                imageFile: String? = nil, reportSOPInstanceUID: String? = nil) {
+                imageFile: String? = nil, reportSOPInstanceUID: String? = nil, verdictCount: Int = 0) {
         self.jobID = jobID
         self.seriesKey = seriesKey
         self.studyInstanceUID = studyInstanceUID
@@ -128,6 +130,7 @@ public struct ReviewCase: Hashable, Sendable, Codable {
         self.samplingProbability = samplingProbability
         self.imageFile = imageFile
         self.reportSOPInstanceUID = reportSOPInstanceUID
+        self.verdictCount = verdictCount
     }
 }
 
@@ -205,11 +208,16 @@ public struct AlertRecord: Hashable, Sendable, Codable {
     public var updatedAt: Date
     public var acknowledgedBy: String?
     public var note: String?
+    /// When an admin acknowledged it, and when its condition cleared.
+    public var acknowledgedAt: Date?
+    public var resolvedAt: Date?
 
     public init(id: Int64, kind: String, scope: String, message: String, value: Double, limit: Double, state: State,
-                openedAt: Date, updatedAt: Date, acknowledgedBy: String? = nil, note: String? = nil) {
+                openedAt: Date, updatedAt: Date, acknowledgedBy: String? = nil, note: String? = nil,
+                acknowledgedAt: Date? = nil, resolvedAt: Date? = nil) {
         (self.id, self.kind, self.scope, self.message, self.value, self.limit) = (id, kind, scope, message, value, limit)
         (self.state, self.openedAt, self.updatedAt, self.acknowledgedBy, self.note) = (state, openedAt, updatedAt, acknowledgedBy, note)
+        (self.acknowledgedAt, self.resolvedAt) = (acknowledgedAt, resolvedAt)
     }
 }
 
@@ -229,21 +237,41 @@ public struct AuditEvent: Hashable, Sendable, Codable {
     }
 }
 
+/// One verdict of a bulk import (`ReviewStore.importVerdicts`): seeded databases for benchmarks and simulations.
+public struct VerdictImport: Hashable, Sendable {
+    public var caseJobID: Int64
+    public var userID: Int64
+    public var verdict: Verdict
+    public var comment: String?
+    public var at: Date
+
+    public init(caseJobID: Int64, userID: Int64, verdict: Verdict, comment: String? = nil, at: Date) {
+        (self.caseJobID, self.userID, self.verdict, self.comment, self.at) = (caseJobID, userID, verdict, comment, at)
+    }
+}
+
 /// The review and monitoring data in the worker's database (the same database as the job queue: SQLite or
 /// PostgreSQL). Verdicts and audit events are append-only; every write that a person makes also writes an
 /// audit event in the same transaction.
 public protocol ReviewStore: Sendable {
     // Users and sessions
-    /// Adds a user; a taken name is `JobStoreError.invalidArgument`.
-    func addUser(name: String, role: UserRole, passwordHash: String, now: Date?) async throws(JobStoreError) -> UserAccount
+    /// Adds a user (and the `user_added` audit event by `actor`); a taken name is `JobStoreError.invalidArgument`.
+    func addUser(name: String, role: UserRole, passwordHash: String, actor: String, now: Date?) async throws(JobStoreError) -> UserAccount
+    /// Disables (ending its sessions) or enables a user; an unknown name is `JobStoreError.invalidArgument`.
     func setUserDisabled(name: String, disabled: Bool, actor: String, now: Date?) async throws(JobStoreError) -> UserAccount
+    /// Replaces a user's bcrypt hash (its sessions stay); an unknown name is `JobStoreError.invalidArgument`.
     func setPasswordHash(name: String, passwordHash: String, actor: String, now: Date?) async throws(JobStoreError) -> UserAccount
+    /// Every account, by name, for `dsa-triage users list` and the admin page.
     func users() async throws(JobStoreError) -> [UserAccount]
+    /// The account with this login name (enabled or not), for logging in.
     func user(name: String) async throws(JobStoreError) -> UserAccount?
+    /// The account a session or verdict names.
     func user(id: Int64) async throws(JobStoreError) -> UserAccount?
+    /// Stores a new session; a token hash already stored, or an unknown user, is `JobStoreError.invalidArgument`.
     func createSession(_ session: ReviewSession) async throws(JobStoreError)
-    /// The session with this token hash when it exists and has not expired at `now`.
+    /// The session with this token hash when it exists, has not expired at `now`, and its user is enabled.
     func session(tokenHash: String, now: Date?) async throws(JobStoreError) -> ReviewSession?
+    /// Ends a session (logout); an unknown hash changes nothing.
     func deleteSession(tokenHash: String) async throws(JobStoreError)
     /// Removes expired sessions; returns how many.
     func purgeSessions(now: Date?) async throws(JobStoreError) -> Int
@@ -251,9 +279,13 @@ public protocol ReviewStore: Sendable {
     // Cases
     /// Records a case; recording a job that already has a case keeps the first and returns false.
     func recordCase(_ reviewCase: ReviewCase) async throws(JobStoreError) -> Bool
+    /// Records many cases in one transaction (seeding benchmarks and simulations); returns how many were new.
+    func recordCases(_ cases: [ReviewCase]) async throws(JobStoreError) -> Int
+    /// One case, for its page.
     func reviewCase(jobID: Int64) async throws(JobStoreError) -> ReviewCase?
     /// Worklist order: manual review first, then blocked, then patent, then the rest; within each, oldest first.
     func worklist(_ filter: WorklistFilter) async throws(JobStoreError) -> [ReviewCase]
+    /// The counts at the top of the worklist.
     func worklistCounts() async throws(JobStoreError) -> WorklistCounts
     /// Every case decided in [from, to) (nil: unbounded), oldest first, for monitoring.
     func cases(from: Date?, to: Date?) async throws(JobStoreError) -> [ReviewCase]
@@ -261,14 +293,20 @@ public protocol ReviewStore: Sendable {
     func facets() async throws(JobStoreError) -> (sites: [String], scanners: [String])
 
     // Verdicts
-    /// Appends a verdict (and its audit event) and returns it.
+    /// Appends a verdict (and its audit event) and returns it. An unknown case is `JobStoreError.notFound`;
+    /// an unknown or disabled user is `JobStoreError.invalidArgument`.
     func addVerdict(caseJobID: Int64, userID: Int64, verdict: Verdict, comment: String?, now: Date?) async throws(JobStoreError) -> VerdictRecord
     /// Notes the SOP Instance UID of the verified SR sent for a verdict (and an audit event).
+    /// Fills the column once: a second call for the same verdict is `JobStoreError.invalidArgument`.
     func setVerifiedReport(verdictID: Int64, sopInstanceUID: String, now: Date?) async throws(JobStoreError)
+    /// Appends many verdicts (each with its audit event) in one transaction, for seeding; returns how many.
+    func importVerdicts(_ verdicts: [VerdictImport]) async throws(JobStoreError) -> Int
+    /// A case's verdicts, oldest first.
     func verdicts(caseJobID: Int64) async throws(JobStoreError) -> [VerdictRecord]
     /// Every verdict recorded in [from, to), oldest first.
     func verdicts(from: Date?, to: Date?) async throws(JobStoreError) -> [VerdictRecord]
-    /// Job ids of cases whose verdicts disagree (two different verdicts, ignoring repeats of the same).
+    /// Job ids of cases whose verdicts disagree (two different verdicts from two different reviewers; one
+    /// reviewer changing their mind is not a disagreement), oldest case first.
     func disagreements(limit: Int) async throws(JobStoreError) -> [Int64]
 
     // Alerts
@@ -277,11 +315,23 @@ public protocol ReviewStore: Sendable {
     func raiseAlert(kind: String, scope: String, message: String, value: Double, limit: Double, now: Date?) async throws(JobStoreError) -> (AlertRecord, isNew: Bool)
     /// Marks the open/acknowledged alert of this kind and scope resolved (its condition cleared).
     func resolveAlert(kind: String, scope: String, now: Date?) async throws(JobStoreError) -> AlertRecord?
+    /// An admin acknowledges an open (or again an acknowledged) alert with a note; a missing id is
+    /// `JobStoreError.notFound`, a resolved alert `JobStoreError.invalidArgument`.
     func acknowledgeAlert(id: Int64, by user: String, note: String, now: Date?) async throws(JobStoreError) -> AlertRecord
+    /// Alerts in the given states, newest first.
     func alerts(states: Set<AlertRecord.State>, limit: Int) async throws(JobStoreError) -> [AlertRecord]
 
     // Audit log
+    /// Appends an event that no other write records (login, logout, failed login, …).
     func appendAudit(actor: String, action: String, caseJobID: Int64?, detail: String, now: Date?) async throws(JobStoreError)
     /// The newest events first.
     func auditEvents(limit: Int) async throws(JobStoreError) -> [AuditEvent]
+}
+
+
+extension ReviewStore {
+    /// `addUser` with the actor `system` (the first admin, created before anyone can log in).
+    public func addUser(name: String, role: UserRole, passwordHash: String, now: Date?) async throws(JobStoreError) -> UserAccount {
+        try await addUser(name: name, role: role, passwordHash: passwordHash, actor: "system", now: now)
+    }
 }

@@ -10,7 +10,7 @@ public final class SQLiteJobStore: JobStore {
     /// The database file, as given.
     public let path: String
     public let retryPolicy: RetryPolicy
-    private let clock: @Sendable () -> Date
+    let clock: @Sendable () -> Date
     private let queue: DatabaseQueue
     /// Held for each operation and by `close`: GRDB must not be called on a closed connection, so every
     /// call checks the flag first, and a close waits for the operation in flight.
@@ -22,8 +22,15 @@ public final class SQLiteJobStore: JobStore {
     ///   - retryPolicy: attempts and backoff of new jobs (the maximum is stored per job at enqueue).
     ///   - busyTimeout: how long a transaction waits for another connection's write lock.
     ///   - clock: the time used when an operation is given no `now`.
-    public init(path: String, retryPolicy: RetryPolicy = RetryPolicy(), busyTimeout: TimeInterval = 10,
-                clock: @escaping @Sendable () -> Date = { Date() }) throws(JobStoreError) {
+    public convenience init(path: String, retryPolicy: RetryPolicy = RetryPolicy(), busyTimeout: TimeInterval = 10,
+                            clock: @escaping @Sendable () -> Date = { Date() }) throws(JobStoreError) {
+        try self.init(path: path, retryPolicy: retryPolicy, busyTimeout: busyTimeout, clock: clock, migratingUpTo: nil)
+    }
+
+    /// Opens and migrates up to `lastMigration` (nil: all), so that tests can make a database of an
+    /// older schema and check the upgrade.
+    init(path: String, retryPolicy: RetryPolicy, busyTimeout: TimeInterval, clock: @escaping @Sendable () -> Date,
+         migratingUpTo lastMigration: String?) throws(JobStoreError) {
         self.path = path
         self.retryPolicy = retryPolicy
         self.clock = clock
@@ -35,7 +42,7 @@ public final class SQLiteJobStore: JobStore {
             // WAL with FULL sync: a committed transaction survives a power cut, not only a killed process.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        queue = try Self.openAndMigrate(path: path, configuration: configuration)
+        queue = try Self.openAndMigrate(path: path, configuration: configuration, upTo: lastMigration)
     }
 
     /// Opens the file and applies the missing migrations. Another store opening the same new file at the
@@ -43,13 +50,17 @@ public final class SQLiteJobStore: JobStore {
     /// connection holds it ("database is locked"), and GRDB reads the applied migrations before taking the
     /// write lock, so both may try to apply `v1-jobs` ("table already exists"). A later attempt finds WAL
     /// and the schema in place; a real failure fails every attempt and is reported.
-    private static func openAndMigrate(path: String, configuration: Configuration) throws(JobStoreError) -> DatabaseQueue {
+    private static func openAndMigrate(path: String, configuration: Configuration, upTo lastMigration: String?) throws(JobStoreError) -> DatabaseQueue {
         var attempt = 1
         while true {
             do {
                 let queue = try DatabaseQueue(path: path, configuration: configuration)
                 do {
-                    try migrator.migrate(queue)
+                    if let lastMigration {
+                        try migrator.migrate(queue, upTo: lastMigration)
+                    } else {
+                        try migrator.migrate(queue)
+                    }
                 } catch {
                     try? queue.close()
                     throw error
@@ -116,6 +127,9 @@ public final class SQLiteJobStore: JobStore {
                     updated_at REAL NOT NULL
                 );
                 """)
+        }
+        migrator.registerMigration("v2-review") { db in
+            try db.execute(sql: SQLiteReviewSchema.sql)
         }
         return migrator
     }
@@ -444,7 +458,7 @@ public final class SQLiteJobStore: JobStore {
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction (the write lock taken up front, so two
     /// connections never both read a job as free and then both take it); any error rolls it back.
-    private func write<T>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+    func write<T>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
         gate.lock.lock()
         defer { gate.lock.unlock() }
         guard !gate.closed else { throw .database(location: path, message: "the store is closed") }
@@ -468,7 +482,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+    func read<T>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
         gate.lock.lock()
         defer { gate.lock.unlock() }
         guard !gate.closed else { throw .database(location: path, message: "the store is closed") }
@@ -481,7 +495,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
             return "\(error.resultCode): \(error.message ?? "no message")"
         }

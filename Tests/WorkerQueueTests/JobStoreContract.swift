@@ -290,7 +290,7 @@ struct JobStoreContract: Sendable {
         let reopened = try await open(Self.policy)
         let reapplied = try await migrations(reopened)
         XCTAssertEqual(reapplied, applied)
-        XCTAssertEqual(applied, ["v1-jobs"])
+        XCTAssertEqual(applied, ["v1-jobs", "v2-review"])
         let keptResult = try await reopened.job(id: id)?.result
         XCTAssertEqual(keptResult, #"{"ok":true}"#)
         let keptCursor = try await reopened.cursor(name: "c")
@@ -304,9 +304,9 @@ struct JobStoreContract: Sendable {
         async let second = open(Self.policy)
         let (a, b) = try await (first, second)
         let appliedByA = try await migrations(a)
-        XCTAssertEqual(appliedByA, ["v1-jobs"])
+        XCTAssertEqual(appliedByA, ["v1-jobs", "v2-review"])
         let appliedByB = try await migrations(b)
-        XCTAssertEqual(appliedByB, ["v1-jobs"])
+        XCTAssertEqual(appliedByB, ["v1-jobs", "v2-review"])
         let id = try await a.enqueue(key: key(1), series: series(1), payload: "{}", now: t0).id
         let secondDelivery = try await b.enqueue(key: key(1), series: series(1), payload: "{}", now: t0)
         XCTAssertEqual(secondDelivery, .duplicate(id))

@@ -104,7 +104,7 @@ final class PostgresJobStoreTests: XCTestCase {
     func testTwoStoresOpeningAtOnceMigrateOnce() async throws {
         try await contract.twoStoresOpeningAtOnceMigrateOnce()
         let rows = try server.psql("SELECT position, name FROM schema_migrations ORDER BY position", database: database)
-        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "1|v1-jobs")
+        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "1|v1-jobs\n2|v2-review")
     }
 
     // MARK: Several workers
