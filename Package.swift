@@ -40,6 +40,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The review UI: bcrypt password hashes (HummingbirdBcrypt) and server-rendered Mustache pages.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
     ],
     targets: [
         // C shim over oneDNN and OpenBLAS plus a few vectorised element-wise kernels.
@@ -100,9 +103,12 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        // The worker's HTTP listener (Hummingbird): STOW-RS, the API, /metrics, health, bearer tokens, TLS.
+        // The worker's HTTP listener (Hummingbird): STOW-RS, the API, /metrics, health, bearer tokens, TLS, and
+        // the reviewers' web pages (sessions, CSRF, bcrypt accounts, Mustache templates).
         .target(name: "Server", dependencies: [
             "WorkerQueue",
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"), .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"),

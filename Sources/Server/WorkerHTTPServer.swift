@@ -9,7 +9,7 @@ import ServiceLifecycle
 import WorkerQueue
 
 /// The PACS worker's HTTP listener: STOW-RS ingest, the job API, /metrics, /healthz and /readyz, behind
-/// bearer tokens and optionally TLS. It is a ServiceLifecycle `Service`, so the command runs it in the same
+/// bearer tokens and optionally TLS, and (with a `ReviewConfiguration`) the reviewers' pages behind sessions. It is a ServiceLifecycle `Service`, so the command runs it in the same
 /// ServiceGroup as the worker and it drains on the same shutdown signal.
 public struct WorkerHTTPServer: Service {
     /// The Hummingbird application type (exposed for HummingbirdTesting).
@@ -27,14 +27,17 @@ public struct WorkerHTTPServer: Service {
     ///   - stowSink: where STOW-RS parts go; nil leaves the `/dicom-web` routes out (404).
     ///   - registry: the Prometheus registry /metrics exposes (the same one the CLI gives swift-metrics).
     ///   - metricsFactory: where the listener's counters go; the CLI's bootstrapped factory by default.
+    ///   - review: the reviewers' web pages (/login, /worklist, /cases, /dashboard, /admin); nil leaves them out.
     public init(configuration: ServerConfiguration, jobStore: any JobStore, stowSink: (any StowInstanceSink)?,
                 readiness: any ReadinessProbe, registry: PrometheusCollectorRegistry, logger: Logger,
-                metricsFactory: any MetricsFactory = MetricsSystem.factory) throws(ServerConfigurationError) {
+                metricsFactory: any MetricsFactory = MetricsSystem.factory,
+                review: ReviewConfiguration? = nil) throws(ServerConfigurationError) {
         try configuration.validate()
         self.configuration = configuration
+        let reviewRoutes = review.map { ReviewRoutes(review: $0, secureCookies: configuration.usesTLS, logger: logger) }
         let routes = WorkerRoutes(
             configuration: configuration, store: jobStore, sink: stowSink, readiness: readiness,
-            metrics: ServerMetrics(registry: registry, factory: metricsFactory), logger: logger)
+            metrics: ServerMetrics(registry: registry, factory: metricsFactory), logger: logger, review: reviewRoutes)
         let router = Router(context: BasicRequestContext.self)
         routes.register(on: router)
 

@@ -4,7 +4,8 @@ import Logging
 import WorkerQueue
 
 /// The listener's routes and their handlers. /healthz is registered before the bearer-token middleware, so
-/// orchestrators can probe it without a token; every other route, and unknown paths, come after it.
+/// orchestrators can probe it without a token, and so are the review pages, which check their own session
+/// cookie instead; every other route, and unknown paths, come after it.
 struct WorkerRoutes: Sendable {
     let configuration: ServerConfiguration
     let store: any JobStore
@@ -12,6 +13,8 @@ struct WorkerRoutes: Sendable {
     let readiness: any ReadinessProbe
     let metrics: ServerMetrics
     let logger: Logger
+    /// The reviewers' pages, when configured: registered before the bearer middleware (they use sessions).
+    let review: ReviewRoutes?
 
     static let defaultJobLimit = 100
     static let maxJobLimit = 1000
@@ -19,6 +22,7 @@ struct WorkerRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.get("/healthz") { _, _ in JSONResponse.make(.ok, ["status": "ok"]) }
+        review?.register(on: router)
         if configuration.requiresAuthentication {
             router.add(middleware: BearerAuthMiddleware(authenticator: BearerTokenAuthenticator(tokens: configuration.bearerTokens)))
         }
