@@ -11,6 +11,7 @@ public enum EffectiveWilson {
         let denom = 1 + z2 / n
         let center = (p + z2 / (2 * n)) / denom
         let half = z * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot() / denom
-        return [max(0, center - half), min(1, center + half)]
+        // Exact edges at 0 and 1, as statsmodels gives them.
+        return [p == 0 ? 0 : max(0, center - half), p == 1 ? 1 : min(1, center + half)]
     }
 }
