@@ -4,13 +4,18 @@ struct DriftReference: Sendable {
     struct Statistic: Sendable {
         let edges: [Double]
         let referenceCounts: [Int]
+        /// The reference sample, finite values sorted.
         let sample: [Double]?
+
+        init(edges: [Double], referenceCounts: [Int], sample: [Double]?) {
+            (self.edges, self.referenceCounts, self.sample) = (edges, referenceCounts, sample.map { $0.filter(\.isFinite).sorted() })
+        }
 
         func measure(_ values: [Double], epsilon: Double) -> DriftMeasure {
             guard !values.isEmpty else { return DriftMeasure(n: 0, psi: nil, ks: nil) }
             let psi = PopulationStabilityIndex.index(current: PopulationStabilityIndex.counts(values, edges: edges),
                                                      reference: referenceCounts, epsilon: epsilon)
-            let ks = sample.flatMap { KolmogorovSmirnov.test(values, against: $0) }
+            let ks = sample.flatMap { KolmogorovSmirnov.test(values, sortedReference: $0) }
             return DriftMeasure(n: values.count, psi: psi, ks: ks)
         }
     }

@@ -21,8 +21,11 @@ public enum GroupDimension: String, Sendable, Codable, CaseIterable {
         case .softwareVersion: raw = c.softwareVersions
         case .protocol: raw = c.protocolName
         }
-        guard let t = raw?.trimmingCharacters(in: .whitespaces), !t.isEmpty else { return nil }
-        return t
+        guard let raw, !raw.isEmpty else { return nil }
+        // Trim only when needed: the monitor calls this for every case and dimension on every run.
+        guard raw.first?.isWhitespace == true || raw.last?.isWhitespace == true else { return raw }
+        let t = raw.trimmingCharacters(in: .whitespaces)
+        return t.isEmpty ? nil : t
     }
 
     /// The group name used in monitoring.json and alert scopes: `dimension=value`.

@@ -13,7 +13,12 @@ public struct KolmogorovSmirnov: Sendable, Equatable, Codable {
 
     /// The test of `sample` against `reference`; nil when either has no finite value.
     public static func test(_ sample: [Double], against reference: [Double]) -> KolmogorovSmirnov? {
-        let a = sample.filter(\.isFinite).sorted(), b = reference.filter(\.isFinite).sorted()
+        test(sample, sortedReference: reference.filter(\.isFinite).sorted())
+    }
+
+    /// The same with the reference already finite and sorted (the monitor sorts it once per run).
+    static func test(_ sample: [Double], sortedReference b: [Double]) -> KolmogorovSmirnov? {
+        let a = sample.filter(\.isFinite).sorted()
         guard !a.isEmpty, !b.isEmpty else { return nil }
         let d = statistic(sortedA: a, sortedB: b)
         let na = Double(a.count), nb = Double(b.count)

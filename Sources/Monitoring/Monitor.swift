@@ -19,9 +19,10 @@ public enum Monitor {
         try cfg.validate()
         try reference?.validate()
         let truth = GroundTruth(verdicts: verdicts, asOf: now)
-        let rows = cases.filter { c in c.decidedAt <= now && (since.map { c.decidedAt >= $0 } ?? true) }
-            .map { MonitoredCase($0, truth: truth, dimensions: cfg.dimensions) }
-            .sorted { ($0.decidedAt, $0.jobID) < ($1.decidedAt, $1.jobID) }
+        let selected = cases.filter { c in c.decidedAt <= now && (since.map { c.decidedAt >= $0 } ?? true) }
+        var namer = GroupNamer(dimensions: cfg.dimensions)
+        let rows = selected.map { MonitoredCase($0, truth: truth, groups: namer.groups(of: $0)) }
+            .sorted { $0.decidedAt != $1.decidedAt ? $0.decidedAt < $1.decidedAt : $0.jobID < $1.jobID }
         let drift = reference.map { DriftReference($0, configuration: cfg) }
 
         var windows: [String: WindowFigures] = [:], order: [String] = []

@@ -24,7 +24,7 @@ struct MonitoredCase: Sendable {
     /// Blocked or manual review: the case reaches a human before it could be missed.
     var flagged: Bool { decision == .blocked || decision == .manualReview }
 
-    init(_ c: ReviewCase, truth: GroundTruth, dimensions: [GroupDimension]) {
+    init(_ c: ReviewCase, truth: GroundTruth, groups: [String]) {
         jobID = c.jobID
         decidedAt = c.decidedAt
         decision = c.decision
@@ -39,6 +39,34 @@ struct MonitoredCase: Sendable {
         meanGray = c.meanGray.flatMap { $0.isFinite ? $0 : nil }
         dynamicRange = c.dynamicRange.flatMap { $0.isFinite ? $0 : nil }
         frameCount = c.frameCount.map(Double.init)
-        groups = [GroupDimension.overall] + dimensions.compactMap { d in d.value(of: c).map(d.groupName) }
+        self.groups = groups
+    }
+}
+
+/// Group names per case, each distinct `dimension=value` string built once per run.
+struct GroupNamer {
+    let dimensions: [GroupDimension]
+    private var names: [[String: String]]
+
+    init(dimensions: [GroupDimension]) {
+        self.dimensions = dimensions
+        names = Array(repeating: [:], count: dimensions.count)
+    }
+
+    /// `overall` first, then one `dimension=value` per configured dimension the case has.
+    mutating func groups(of c: ReviewCase) -> [String] {
+        var out = [GroupDimension.overall]
+        out.reserveCapacity(dimensions.count + 1)
+        for (i, d) in dimensions.enumerated() {
+            guard let v = d.value(of: c) else { continue }
+            if let name = names[i][v] {
+                out.append(name)
+            } else {
+                let name = d.groupName(v)
+                names[i][v] = name
+                out.append(name)
+            }
+        }
+        return out
     }
 }
