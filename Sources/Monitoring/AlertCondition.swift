@@ -13,6 +13,7 @@ public struct AlertCondition: Sendable, Equatable, Codable {
     public var limit: Double
     public var message: String
 
+    /// A condition as the alert rules make it.
     public init(kind: String, group: String, value: Double, limit: Double, message: String) {
         (self.kind, self.group, self.value, self.limit, self.message) = (kind, group, value, limit, message)
     }

@@ -12,6 +12,7 @@ public struct BernoulliCUSUM: Sendable, Equatable, Codable {
     /// The decision limit h (log-likelihood units).
     public var limit: Double
 
+    /// A chart; `validate(name:)` checks the ranges.
     public init(inControlRate: Double, outOfControlRate: Double, limit: Double) {
         (self.inControlRate, self.outOfControlRate, self.limit) = (inControlRate, outOfControlRate, limit)
     }
@@ -76,6 +77,7 @@ public struct CUSUMState: Sendable, Equatable, Codable {
     public var aboveSince: Date?
     public var aboveLimit: Bool
 
+    /// The state; the observed rate and `aboveLimit` follow from the counts and the statistic.
     public init(statistic: Double, limit: Double, observations: Int, events: Int, firstCrossed: Date?, aboveSince: Date?) {
         (self.statistic, self.limit, self.observations, self.events) = (statistic, limit, observations, events)
         self.observedRate = observations > 0 ? Double(events) / Double(observations) : nil

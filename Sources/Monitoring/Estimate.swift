@@ -12,6 +12,7 @@ public struct Estimate: Sendable, Equatable, Codable {
     /// Kish effective sample size (Σw)² / Σw², for inverse-probability-weighted estimates only.
     public var effectiveN: Double?
 
+    /// An estimate; the interval is dropped when the value is undefined.
     public init(value: Double?, ci: [Double]?, n: Int, effectiveN: Double? = nil) {
         self.value = value
         self.ci = value == nil ? nil : ci

@@ -2,6 +2,7 @@ import Foundation
 
 /// The per-group table as CSV (RFC 4180 quoting): one row per window and group, naive and weighted figures.
 public enum MonitoringCSV {
+    /// The column names, in order.
     public static let header = ["window", "group", "cases", "triaged", "skipped", "unreadable", "adjudicated",
                                 "sensitivity", "sensitivity_low", "sensitivity_high", "sensitivity_n",
                                 "specificity", "specificity_low", "specificity_high", "specificity_n",
@@ -11,6 +12,7 @@ public enum MonitoringCSV {
                                 "weighted_specificity", "weighted_specificity_low", "weighted_specificity_high", "weighted_specificity_effective_n",
                                 "weighted_ppv", "weighted_npv", "psi_p_blocked"]
 
+    /// Every window's groups, `overall` first; numbers at full precision, undefined ones empty.
     public static func groups(_ r: MonitoringReport) -> String {
         var out = header.joined(separator: ",") + "\n"
         for key in r.windowOrder {

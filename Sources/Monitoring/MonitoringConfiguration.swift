@@ -44,6 +44,7 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     /// Whether to build the weekly time series, the calibration and histogram (the day-by-day simulation skips them).
     public var includeCharts: Bool = true
 
+    /// The defaults above.
     public init() {}
 
     enum CodingKeys: String, CodingKey {

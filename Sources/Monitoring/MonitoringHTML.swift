@@ -4,6 +4,7 @@ import Foundation
 /// external resources) with the alerts, the weekly charts, drift, calibration and the per-group tables.
 /// Every text is escaped; the page holds aggregates and equipment names only, no patient identifiers.
 public enum MonitoringHTML {
+    /// The whole page for one report.
     public static func render(_ r: MonitoringReport) -> String {
         let e = HTMLEscape.text
         var h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
