@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "WorkerQueue", targets: ["WorkerQueue"]),
         .library(name: "Service", targets: ["Service"]),
         .library(name: "Server", targets: ["Server"]),
+        .library(name: "Monitoring", targets: ["Monitoring"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -115,6 +116,9 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
+        // Monitoring over reviewers' verdicts: rolling sensitivity/specificity per site and scanner with
+        // verification-bias correction, CUSUM, label-free drift, alert conditions, monitoring.json and report.html.
+        .target(name: "Monitoring", dependencies: ["Evaluation", "WorkerQueue", "FileAccess"]),
         .executableTarget(
             name: "dsa-triage",
             dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue",
@@ -144,6 +148,7 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["Server", "WorkerQueue", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                         .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Evaluation", "WorkerQueue", "Support", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MedGemma", "LoRA", "Triage", "Evaluation", "Imaging", "ModelFiles", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
