@@ -99,7 +99,7 @@ let package = Package(
         // The PACS worker without HTTP serving: configuration, spool, sources (Orthanc, inbox, STOW-RS parts),
         // series settling, the job runner (routing, population limit, triage, SR), write-back, JSON logs.
         .target(name: "Service", dependencies: [
-            "Triage", "StructuredReport", "WorkerQueue", "DICOM", "Angiography", "FileAccess", "Support",
+            "Triage", "StructuredReport", "WorkerQueue", "Monitoring", "DICOM", "Angiography", "FileAccess", "Support",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -121,7 +121,7 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["Evaluation", "WorkerQueue", "FileAccess"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue",
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue", "Monitoring",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]

@@ -54,6 +54,19 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
     public var logLevel: String?
     /// URL template of the site's viewer for a study (`{study}` is replaced); used by the review pages.
     public var viewerURL: String?
+    /// This site's name: monitoring groups by it, and it is the Verifying Organization of verified SRs.
+    public var site: String?
+    /// Audit fractions: the share of the model's own patent / blocked calls also put on the worklist.
+    public var auditFractionPatent: Double?
+    public var auditFractionBlocked: Double?
+    /// Seconds between monitoring evaluations (0: no monitoring loop).
+    public var monitorIntervalSeconds: Double?
+    /// URL that new monitoring alerts are POSTed to as JSON.
+    public var alertWebhook: String?
+    /// Monitoring configuration JSON (windows, alert limits, CUSUM); omitted keys keep their defaults.
+    public var monitoringConfig: String?
+    /// Reference distribution JSON for drift (P(blocked) and input statistics of the evaluation run).
+    public var monitoringReference: String?
 
     public init() {}
 
@@ -66,6 +79,9 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
         case retryBaseSeconds = "retry_base_seconds", retryMaxSeconds = "retry_max_seconds"
         case shutdownGraceSeconds = "shutdown_grace_seconds", spoolRetentionHours = "spool_retention_hours"
         case workerID = "worker_id", logLevel = "log_level", viewerURL = "viewer_url"
+        case site, auditFractionPatent = "audit_fraction_patent", auditFractionBlocked = "audit_fraction_blocked"
+        case monitorIntervalSeconds = "monitor_interval_seconds", alertWebhook = "alert_webhook"
+        case monitoringConfig = "monitoring_config", monitoringReference = "monitoring_reference"
     }
 
     /// The configuration keys, as the file spells them.
@@ -116,7 +132,9 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
         pick(\.orthancUser); pick(\.orthancPasswordFile); pick(\.inbox); pick(\.destination); pick(\.settleSeconds)
         pick(\.maxSettleSeconds); pick(\.pollSeconds); pick(\.sweepSeconds); pick(\.leaseSeconds); pick(\.maxAttempts)
         pick(\.retryBaseSeconds); pick(\.retryMaxSeconds); pick(\.shutdownGraceSeconds); pick(\.spoolRetentionHours)
-        pick(\.workerID); pick(\.logLevel); pick(\.viewerURL)
+        pick(\.workerID); pick(\.logLevel); pick(\.viewerURL); pick(\.site); pick(\.auditFractionPatent)
+        pick(\.auditFractionBlocked); pick(\.monitorIntervalSeconds); pick(\.alertWebhook); pick(\.monitoringConfig)
+        pick(\.monitoringReference)
         return out
     }
 
@@ -173,7 +191,21 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
       "spool_retention_hours": 24,
 
       // "worker_id": "worker-1",
-      "log_level": "info"
+      "log_level": "info",
+
+      // Review and monitoring (pages /login, /worklist, /cases/{id}, /dashboard on the listener; accounts
+      // with `dsa-triage users add`). Every manual-review case goes on the worklist, plus these shares of
+      // the model's own calls as audit samples (they correct monitoring for verification bias).
+      // "site": "St Elsewhere angiography",
+      "audit_fraction_patent": 0.02,
+      "audit_fraction_blocked": 0.1,
+      // "viewer_url": "http://pacs.example/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}",
+      // Monitoring: seconds between evaluations (0: off), where new alerts are POSTed, its settings, and
+      // the reference distribution for drift (else the profile's reference_distribution, if any).
+      "monitor_interval_seconds": 300
+      // "alert_webhook": "https://alerts.example/dsa-triage",
+      // "monitoring_config": "/etc/dsa-triage/monitoring.json",
+      // "monitoring_reference": "/etc/dsa-triage/reference-distribution.json"
     }
 
     """

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import Metrics
+import Monitoring
 import Prometheus
 import Server
 import Service
@@ -74,8 +75,22 @@ struct WorkerOptions: ParsableArguments {
     var workerID: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
-    @Option(name: .customLong("viewer-url"), help: "URL template of the site's viewer ({study} is replaced).")
+    @Option(name: .customLong("viewer-url"), help: "URL template of the site's viewer for the review pages ({StudyInstanceUID} is replaced).")
     var viewerURL: String?
+    @Option(name: .long, help: "This site's name (monitoring groups; Verifying Organization of verified SRs).")
+    var site: String?
+    @Option(name: .customLong("audit-fraction-patent"), help: "Share of the model's own patent calls also put on the worklist (default 0.02).")
+    var auditFractionPatent: Double?
+    @Option(name: .customLong("audit-fraction-blocked"), help: "Share of the model's own blocked calls also put on the worklist (default 0.1).")
+    var auditFractionBlocked: Double?
+    @Option(name: .customLong("monitor-interval-seconds"), help: "Seconds between monitoring evaluations; 0 turns the loop off (default 300).")
+    var monitorIntervalSeconds: Double?
+    @Option(name: .customLong("alert-webhook"), help: "URL new monitoring alerts are POSTed to as JSON.")
+    var alertWebhook: String?
+    @Option(name: .customLong("monitoring-config"), help: "Monitoring configuration JSON (windows, alert limits, CUSUM).")
+    var monitoringConfig: String?
+    @Option(name: .customLong("monitoring-reference"), help: "Reference distribution JSON for drift (P(blocked), input statistics).")
+    var monitoringReference: String?
 
     /// The configuration file's values with the options laid over them.
     func resolved() throws -> WorkerConfiguration {
@@ -87,7 +102,9 @@ struct WorkerOptions: ParsableArguments {
         o.maxSettleSeconds = maxSettleSeconds; o.pollSeconds = pollSeconds; o.sweepSeconds = sweepSeconds; o.leaseSeconds = leaseSeconds
         o.maxAttempts = maxAttempts; o.retryBaseSeconds = retryBaseSeconds; o.retryMaxSeconds = retryMaxSeconds
         o.shutdownGraceSeconds = shutdownGraceSeconds; o.spoolRetentionHours = spoolRetentionHours; o.workerID = workerID
-        o.logLevel = logLevel; o.viewerURL = viewerURL
+        o.logLevel = logLevel; o.viewerURL = viewerURL; o.site = site; o.auditFractionPatent = auditFractionPatent
+        o.auditFractionBlocked = auditFractionBlocked; o.monitorIntervalSeconds = monitorIntervalSeconds; o.alertWebhook = alertWebhook
+        o.monitoringConfig = monitoringConfig; o.monitoringReference = monitoringReference
         let base = try config.map { try WorkerConfiguration.load(path: $0) } ?? WorkerConfiguration()
         return base.overridden(by: o)
     }
@@ -114,11 +131,15 @@ extension WorkerConfiguration {
         try positive(pollSeconds, "poll_seconds"); try positive(sweepSeconds, "sweep_seconds"); try positive(leaseSeconds, "lease_seconds")
         try positive(retryBaseSeconds, "retry_base_seconds"); try positive(retryMaxSeconds, "retry_max_seconds")
         try nonNegative(shutdownGraceSeconds, "shutdown_grace_seconds"); try nonNegative(spoolRetentionHours, "spool_retention_hours")
+        try nonNegative(monitorIntervalSeconds, "monitor_interval_seconds")
+        for (v, key) in [(auditFractionPatent, "audit_fraction_patent"), (auditFractionBlocked, "audit_fraction_blocked")] {
+            if let v, !(v.isFinite && v >= 0 && v <= 1) { throw WorkerConfigurationError.badValue(key: key, value: "\(v)", expected: "a fraction in 0…1") }
+        }
         if let m = maxAttempts, m < 1 { throw WorkerConfigurationError.badValue(key: "max_attempts", value: "\(m)", expected: "at least 1") }
     }
 
     /// Opens the job store the configuration names.
-    func openStore(logger: Logger) async throws -> any JobStore {
+    func openStore(logger: Logger) async throws -> any WorkerDatabase {
         let url = try require(db, "db", "the job queue's database (sqlite:PATH or postgres://USER@HOST:PORT/DB)")
         let location = try JobStoreLocation(parsing: url)
         return try await location.open(retryPolicy: retryPolicy, passwordFile: dbPasswordFile, logger: logger)
@@ -222,12 +243,26 @@ struct ServeCommand: AsyncParsableCommand {
         try? await store.close()
     }
 
-    private static func run(_ config: WorkerConfiguration, modelPath: String, spool: Spool, store: any JobStore, http: HTTPClient,
+    private static func run(_ config: WorkerConfiguration, modelPath: String, spool: Spool, store: any WorkerDatabase, http: HTTPClient,
                             serverConfig: ServerConfiguration, compute: ComputeMode?, quantization: QuantizationScheme,
                             destinationName: String, orthancPassword: String?, registry: PrometheusCollectorRegistry,
                             logger: Logger) async throws {
+        // Review and monitoring settings are checked before the model loads, too.
+        let monitoringConfiguration = try config.monitoringConfig.map { try loadMonitoringConfiguration($0) } ?? MonitoringConfiguration()
+        let reference = try config.monitoringReference.map { try loadReferenceDistribution($0) }
+        let viewerLink = try config.viewerURL.map { text in
+            do { return try ViewerLink(template: text) } catch {
+                throw WorkerConfigurationError.badValue(key: "viewer_url", value: text, expected: "an absolute http(s) URL with {StudyInstanceUID}")
+            }
+        }
+        if let hook = config.alertWebhook, !(hook.hasPrefix("http://") || hook.hasPrefix("https://")) {
+            throw WorkerConfigurationError.badValue(key: "alert_webhook", value: hook, expected: "an http:// or https:// URL")
+        }
+        let imageFolder = spool.root.appendingPathComponent("images", isDirectory: true)
+        try SavedImages.prepare(imageFolder)
+
         let loadStart = Date()
-        let pipeline = try TriageRequest(model: modelPath, adapter: config.adapter, profilePath: config.profile,
+        var pipeline = try TriageRequest(model: modelPath, adapter: config.adapter, profilePath: config.profile,
                                          computeMode: compute, quantization: quantization).pipeline()
         let identity = WorkerIdentity(modelFingerprint: pipeline.modelFingerprint, adapterFingerprint: pipeline.adapterFingerprint,
                                       profileName: pipeline.profile.name, profileHash: try pipeline.profile.contentHash())
@@ -236,6 +271,7 @@ struct ServeCommand: AsyncParsableCommand {
             "adapter_fingerprint": "\(identity.adapterFingerprint ?? "none")", "profile": "\(identity.profileName)",
             "profile_hash": "\(identity.profileHash.prefix(16))", "compute": "\(compute?.rawValue ?? "model default")"])
         for line in pipeline.notices(model: modelPath, recordNotes: true) { logger.warning("\(line)") }
+        pipeline.savedImagesDirectory = imageFolder
 
         let orthanc = config.orthanc.map { OrthancClient(baseURL: $0, user: config.orthancUser, password: orthancPassword, http: http) }
         let destination: ResultDestination
@@ -245,13 +281,33 @@ struct ServeCommand: AsyncParsableCommand {
         default: destination = .dicomweb(base: destinationName, http: http, authorization: nil)
         }
         let settle = config.settleSeconds ?? 10
+        let archive = ReviewArchive(folder: spool.root.appendingPathComponent("review", isDirectory: true))
+        let reviewSettings = ReviewSettings(site: config.site, auditFractionPatent: config.auditFractionPatent ?? 0.02,
+                                            auditFractionBlocked: config.auditFractionBlocked ?? 0.1, imageFolder: imageFolder)
+        let cases = CaseRecorder(store: store, settings: reviewSettings, profile: pipeline.profile, archive: archive)
+        let verifier = VerifiedReportSender(archive: archive, destination: destination, store: store,
+                                            organization: config.site ?? "dsa-triage", logger: logger)
+        let monitorInterval = config.monitorIntervalSeconds ?? 300
+        let monitor = AlertMonitor(store: store, configuration: monitoringConfiguration, reference: reference,
+                                   intervalSeconds: monitorInterval, webhook: config.alertWebhook, site: config.site,
+                                   http: http, logger: logger)
+        // The verified SR is sent beside the reviewer's next page, not before it.
+        let onVerdict: ReviewConfiguration.VerdictHook = { verdict, reviewCase in
+            Task {
+                do { try await verifier.send(verdict: verdict, reviewCase: reviewCase) } catch {
+                    logger.error("verified SR not sent", metadata: ["job": "\(reviewCase.jobID)", "error": "\(error)"])
+                }
+            }
+        }
+        let review = try ReviewConfiguration(store: store, imageDirectory: imageFolder, viewerLink: viewerLink,
+                                             dashboard: MonitoringDashboard(monitor: monitor), onVerdict: onVerdict)
         let owner = config.workerID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         let runner = JobRunner(store: store, spool: spool, pipeline: pipeline, identity: identity, destination: destination,
                                orthanc: orthanc,
                                settings: .init(owner: owner, leaseSeconds: config.leaseSeconds ?? 120,
                                                shutdownGraceSeconds: config.shutdownGraceSeconds ?? 20,
                                                idlePollSeconds: min(1, config.pollSeconds ?? 2)),
-                               logger: logger)
+                               cases: cases, logger: logger)
         let settler = SpoolSettler(spool: spool, store: store, identity: identity, settleSeconds: settle,
                                    maxSettleSeconds: config.maxSettleSeconds ?? 600,
                                    retentionSeconds: (config.spoolRetentionHours ?? 24) * 3600, logger: logger)
@@ -266,7 +322,7 @@ struct ServeCommand: AsyncParsableCommand {
                                 pollSeconds: config.pollSeconds ?? 2, sweepSeconds: config.sweepSeconds ?? 300, logger: logger)
         let readiness = WorkerReadiness(store: store, orthanc: orthanc, spool: spool, compute: compute?.rawValue ?? "model default")
         let server = try WorkerHTTPServer(configuration: serverConfig, jobStore: store, stowSink: SpoolStowSink(spool: spool, logger: logger),
-                                          readiness: readiness, registry: registry, logger: logger)
+                                          readiness: readiness, registry: registry, logger: logger, review: review)
         let announce = Task {
             if let port = await server.waitUntilListening(timeout: .seconds(60)) {
                 logger.notice("listening", metadata: ["host": "\(serverConfig.host)", "port": "\(port)",
@@ -274,7 +330,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: server), .init(service: worker)],
+            services: [.init(service: server), .init(service: worker)] + (monitorInterval > 0 ? [.init(service: monitor)] : []),
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
         try await group.run()
         announce.cancel()

@@ -1,0 +1,154 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Metrics
+import Monitoring
+import NIOCore
+import ServiceLifecycle
+import WorkerQueue
+
+/// Continuous monitoring inside the worker: every `intervalSeconds` it reads the cases and verdicts of the
+/// monitored span from the database, evaluates them (`Monitor.evaluate`), opens an alert for each condition
+/// that holds (posting new ones to the webhook as JSON), resolves stored alerts whose condition cleared,
+/// exports the headline figures as Prometheus gauges, and keeps the latest report for the dashboard.
+public final class AlertMonitor: Service, Sendable {
+    public let store: any ReviewStore
+    public let configuration: MonitoringConfiguration
+    public let reference: ReferenceDistribution?
+    public let intervalSeconds: Double
+    /// Where new alerts are posted (JSON); nil posts nothing.
+    public let webhook: String?
+    /// The site name sent with webhook payloads.
+    public let site: String?
+    let http: HTTPClient?
+    let logger: Logger
+    private let latest = LatestReport()
+    private let stopped = StopFlag()
+
+    public init(store: any ReviewStore, configuration: MonitoringConfiguration = MonitoringConfiguration(),
+                reference: ReferenceDistribution?, intervalSeconds: Double, webhook: String?, site: String?,
+                http: HTTPClient?, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.reference = reference
+        self.intervalSeconds = intervalSeconds
+        self.webhook = webhook
+        self.site = site
+        self.http = http
+        self.logger = logger
+    }
+
+    /// The span read each time: the longest of the windows and the weekly charts.
+    var historySeconds: Double {
+        Double(max(configuration.windowDays.max() ?? 90, configuration.weeks * 7, configuration.alertWindowDays)) * 86_400
+    }
+
+    /// The last report made (nil before the first evaluation).
+    public func latestReport() async -> MonitoringReport? { await latest.get() }
+
+    /// One evaluation and alert synchronisation as of `now`; returns the report with the stored alerts joined.
+    @discardableResult
+    public func evaluate(now: Date = Date()) async throws -> MonitoringReport {
+        let since = now.addingTimeInterval(-historySeconds)
+        let cases = try await store.cases(from: since, to: nil)
+        let verdicts = try await store.verdicts(from: since, to: nil)
+        var report = try Monitor.evaluate(cases: cases, verdicts: verdicts, reference: reference, configuration: configuration,
+                                          now: now, since: since)
+        let active = Set(report.conditions.map { "\($0.kind)\u{1}\($0.group)" })
+        for condition in report.conditions {
+            let (alert, isNew) = try await store.raiseAlert(kind: condition.kind, scope: condition.group, message: condition.message,
+                                                            value: condition.value, limit: condition.limit, now: now)
+            if isNew {
+                logger.warning("monitoring alert opened", metadata: ["kind": "\(alert.kind)", "group": "\(alert.scope)",
+                                                                      "value": "\(alert.value)", "limit": "\(alert.limit)"])
+                try? await store.appendAudit(actor: "system", action: "alert_opened", caseJobID: nil,
+                                             detail: "\(alert.kind) \(alert.scope): \(alert.message)", now: now)
+                await post(alert)
+            }
+        }
+        for stored in try await store.alerts(states: [.open, .acknowledged], limit: 10_000)
+        where !active.contains("\(stored.kind)\u{1}\(stored.scope)") {
+            if try await store.resolveAlert(kind: stored.kind, scope: stored.scope, now: now) != nil {
+                logger.notice("monitoring alert resolved", metadata: ["kind": "\(stored.kind)", "group": "\(stored.scope)"])
+            }
+        }
+        let stored = try await store.alerts(states: Set(AlertRecord.State.allCases), limit: 10_000)
+        report.alerts = AlertRules.join(report.conditions, stored: stored, now: now)
+        export(report, openAlerts: stored.filter { $0.state != .resolved }.count)
+        await latest.set(report)
+        return report
+    }
+
+    /// The webhook payload of a new alert: what fired, where, the figure and its limit; no identifiers.
+    func payload(_ alert: AlertRecord) -> Data {
+        var object: [String: Any] = ["event": "alert_opened", "kind": alert.kind, "group": alert.scope, "message": alert.message,
+                                     "value": alert.value, "limit": alert.limit, "state": alert.state.rawValue,
+                                     "opened": ISO8601DateFormatter().string(from: alert.openedAt), "id": alert.id]
+        if let site { object["site"] = site }
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    }
+
+    private func post(_ alert: AlertRecord) async {
+        guard let webhook, let http else { return }
+        var request = HTTPClientRequest(url: webhook)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: payload(alert)))
+        do {
+            let response = try await http.execute(request, timeout: .seconds(10))
+            if !(200..<300).contains(Int(response.status.code)) {
+                logger.warning("alert webhook refused the alert", metadata: ["status": "\(response.status.code)"])
+            }
+        } catch {
+            logger.warning("alert webhook unreachable", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func export(_ report: MonitoringReport, openAlerts: Int) {
+        Gauge(label: "dsa_triage_monitor_open_alerts").record(openAlerts)
+        guard let window = report.windowOrder.first, let overall = report.windows[window]?.groups["overall"] else { return }
+        let dims = [("window", window)]
+        func gauge(_ name: String, _ value: Double?) {
+            if let value { Gauge(label: "dsa_triage_monitor_\(name)", dimensions: dims).record(value) }
+        }
+        gauge("sensitivity", overall.sensitivity.value)
+        gauge("specificity", overall.specificity.value)
+        gauge("weighted_sensitivity", overall.weighted.sensitivity.value)
+        gauge("weighted_specificity", overall.weighted.specificity.value)
+        gauge("review_rate", overall.reviewRate.value)
+        gauge("psi_p_blocked", overall.psi)
+        gauge("sensitivity_ci_high", overall.sensitivity.ci?.last)
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !stopped.isSet {
+                do { try await evaluate() } catch {
+                    logger.error("monitoring evaluation failed", metadata: ["error": "\(error)"])
+                }
+                var waited = 0.0
+                while waited < intervalSeconds && !stopped.isSet {
+                    try? await Task.sleep(nanoseconds: 200_000_000)
+                    waited += 0.2
+                }
+            }
+        } onGracefulShutdown: {
+            self.stopped.set()
+        }
+    }
+}
+
+/// The latest monitoring report, shared with the dashboard.
+actor LatestReport {
+    private var report: MonitoringReport?
+    func get() -> MonitoringReport? { report }
+    func set(_ r: MonitoringReport) { report = r }
+}
+
+/// A flag set once, read from any thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
