@@ -51,7 +51,8 @@ final class WorkerEndToEndTests: XCTestCase {
             "--model", demoModel, "--db", "sqlite:" + folder.appendingPathComponent("queue.sqlite").path,
             "--spool", folder.appendingPathComponent("spool").path, "--listen", "127.0.0.1:0",
             "--orthanc", orthanc.baseURL, "--destination", "orthanc", "--settle-seconds", "1", "--poll-seconds", "0.3",
-            "--sweep-seconds", "5",
+            "--sweep-seconds", "5", "--audit-fraction-patent", "1", "--audit-fraction-blocked", "1", "--site", "E2E site",
+            "--monitor-interval-seconds", "2",
         ], logFile: folder.appendingPathComponent("worker.log"))
         try worker.waitUntilListening()
         let jobs = try worker.waitForFinishedJobs(5, timeout: 300)
@@ -117,6 +118,9 @@ final class WorkerEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(srCount, 3)
 
+        // A reviewer adjudicates one case in the pages; a verified SR follows it into Orthanc.
+        let pages = try reviewAndVerify(worker: worker, orthanc: orthanc, studies: studies)
+
         // No identifier anywhere the worker speaks.
         let (metricsStatus, metrics) = try worker.get("/metrics")
         XCTAssertEqual(metricsStatus, 200)
@@ -128,11 +132,77 @@ final class WorkerEndToEndTests: XCTestCase {
             XCTAssertFalse(log.contains(planted), "log holds \(planted)")
             XCTAssertFalse(metricsText.contains(planted), "metrics hold \(planted)")
             XCTAssertFalse(apiText.contains(planted), "API holds \(planted)")
+            XCTAssertFalse(pages.contains(planted), "a review page or export holds \(planted)")
         }
         for line in log.split(separator: "\n") {
             XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(line.utf8)), "not a JSON log line: \(line)")
         }
         XCTAssertEqual(worker.terminate(timeout: 60), 0, "graceful shutdown on SIGTERM")
+        XCTAssertTrue(metricsText.contains("dsa_triage_monitor_open_alerts"), "monitoring gauges exported")
         print("end to end: \(jobs.count) jobs, \(done) done, \(pediatric) pediatric, \(outOfScope) out of scope, \(srCount) SRs in Orthanc")
+    }
+
+    /// Adds a reviewer with `dsa-triage users add`, signs in, checks the worklist holds the three triaged cases
+    /// (audit fraction 1), records a verdict with a comment, and waits for the verified SR in Orthanc:
+    /// dciodvfy-clean, VERIFIED, the reviewer as verifying observer, the reviewer's reading in its content.
+    /// Returns every page and export read, for the identifier check.
+    private func reviewAndVerify(worker: WorkerProcess, orthanc: OrthancServer, studies: [String]) throws -> String {
+        let db = "sqlite:" + folder.appendingPathComponent("queue.sqlite").path
+        let passwordFile = folder.appendingPathComponent("reviewer-password")
+        try "correct horse battery staple\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: passwordFile.path)
+        let added = try CLI.run(["users", "add", "--db", db, "--name", "rev.one", "--role", "reviewer", "--password-file", passwordFile.path])
+        XCTAssertEqual(added.status, 0, added.stderr)
+        let session = ReviewSession(baseURL: worker.baseURL, folder: folder)
+        XCTAssertEqual(try session.get("/worklist").0, 303, "the worklist needs a session")
+        try session.signIn(name: "rev.one", password: "correct horse battery staple")
+        let (status, worklist) = try session.get("/worklist")
+        XCTAssertEqual(status, 200)
+        var all = worklist
+        let ids = worklist.components(separatedBy: "href=\"/cases/").dropFirst().compactMap { Int64($0.prefix { $0.isNumber }) }
+        XCTAssertEqual(Set(ids).count, 3, "the three triaged cases are on the worklist: \(ids)")
+        let id = try XCTUnwrap(ids.first)
+        let (caseStatus, casePage) = try session.get("/cases/\(id)")
+        XCTAssertEqual(caseStatus, 200)
+        all += casePage
+        let token = try XCTUnwrap(ReviewSession.csrf(in: casePage))
+        let (posted, _) = try session.post("/cases/\(id)/verdict", [("csrf", token), ("verdict", "blocked"), ("comment", "occlusion confirmed")])
+        XCTAssertEqual(posted, 303, "verdict answered \(posted)")
+        all += try session.get("/cases/\(id)").1
+        all += try session.get("/dashboard").1
+        all += try session.get("/dashboard/export.json").1
+        all += try session.get("/dashboard/export.csv").1
+
+        // The verified SR: one more SR instance in the case's study, VERIFIED.
+        let deadline = Date().addingTimeInterval(60)
+        var verified: [String] = []
+        while verified.isEmpty && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            for study in studies {
+                let series = (try? orthanc.json("/studies/\(study)/series") as? [[String: Any]]) ?? []
+                for s in series where ((s["MainDicomTags"] as? [String: Any])?["Modality"] as? String) == "SR" {
+                    for instance in (s["Instances"] as? [String]) ?? [] {
+                        let tags = (try? orthanc.json("/instances/\(instance)/simplified-tags")) as? [String: Any]
+                        if tags?["VerificationFlag"] as? String == "VERIFIED" { verified.append(instance) }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(verified.count, 1, "one verified SR after one verdict")
+        if let instance = verified.first {
+            let (status, bytes) = try orthanc.request("GET", "/instances/\(instance)/file")
+            XCTAssertEqual(status, 200)
+            let file = folder.appendingPathComponent("verified.dcm")
+            try bytes.write(to: file)
+            let v = try ExternalTool.run("dciodvfy", [file.path], package: "dicom3tools")
+            let errors = v.output.split(separator: "\n").filter { $0.hasPrefix("Error") }
+            XCTAssertTrue(errors.isEmpty, "dciodvfy on the verified SR: \(errors.joined(separator: "\n"))")
+            let dump = try ExternalTool.run("dcmdump", [file.path], package: "dcmtk").output
+            XCTAssertTrue(dump.contains("rev.one"), "the reviewer is the verifying observer")
+            XCTAssertTrue(dump.contains("Reviewer assessment of vessel patency"), "the reviewer's reading is in the content")
+            XCTAssertTrue(dump.contains("occlusion confirmed"), "the comment is in the content")
+            XCTAssertTrue(dump.contains(PlantedSeries.patientID), "filed under the same patient")
+        }
+        return all
     }
 }
