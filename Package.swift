@@ -121,7 +121,7 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["Evaluation", "WorkerQueue", "FileAccess"]),
         .executableTarget(
             name: "dsa-triage",
-            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue",
+            dependencies: ["MedGemma", "LoRA", "DICOM", "Angiography", "Triage", "Evaluation", "Training", "Imaging", "ModelFiles", "Tensor", "FileAccess", "Service", "Server", "WorkerQueue", "Monitoring",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Tensor"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles", "TestSupport"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "Tensor", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "Tensor", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "Tensor", "WorkerQueue", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),
