@@ -351,6 +351,50 @@ final class MonitorCommandTests: XCTestCase {
         XCTAssertTrue(flat.contains("never by this command"), flat)
     }
 
+    /// In model mode the reference also holds the input statistics: mean gray and dynamic range of each input's
+    /// first model image and the frame count of DICOM runs, equal to what `triage` records for the same files.
+    func testModelModeReferenceHoldsTheInputStatistics() throws {
+        let dir = try CLI.tempDir()
+        let syn = dir.appendingPathComponent("synth")
+        let s = try CLI.run(["synth", "--out", syn.path, "--count", "4", "--size", "64", "--frames", "4", "--transfer-syntax", "explicit-le"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        // Two DICOM runs (native: subtracted against their mask, 4 frames) and two pictures (no frame count).
+        var manifest = "path,label\n", paths: [String] = []
+        for (i, line) in try String(contentsOf: syn.appendingPathComponent("labels.csv"), encoding: .utf8).split(separator: "\n").dropFirst().enumerated() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            let path = String(i < 2 ? f[2] : f[4])
+            manifest += "\(path),\(f[1])\n"
+            paths.append(syn.appendingPathComponent(path).path)
+        }
+        let m = syn.appendingPathComponent("manifest.csv")
+        try Data(manifest.utf8).write(to: m)
+        let model = try TriageCommandTests.model()
+        let profile = dir.appendingPathComponent("chosen.json").path
+        let e = try CLI.run(["evaluate", "--data", m.path, "--model", model, "--out", dir.appendingPathComponent("eval").path, "--bootstrap", "0",
+                             "--target-sensitivity", "0.5", "--write-profile", profile], environment: TriageCommandTests.env)
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let ref = try XCTUnwrap(try Self.json(URL(fileURLWithPath: profile))["reference_distribution"] as? [String: Any])
+
+        let t = try CLI.run(["triage", "--model", model, "--format", "jsonl"] + paths, environment: TriageCommandTests.env)
+        XCTAssertEqual(t.status, 0, t.stderr)
+        var gray: [Double] = [], range: [Double] = [], frames: [Double] = [], ps: [Double] = []
+        for line in t.stdout.split(separator: "\n") {
+            let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let quality = try XCTUnwrap(((record["images"] as? [[String: Any]])?.first)?["quality"] as? [String: Any], "\(record)")
+            gray.append(try XCTUnwrap(quality["mean_gray"] as? Double))
+            range.append(try XCTUnwrap(quality["dynamic_range"] as? Double))
+            if let n = quality["frames"] as? Int { frames.append(Double(n)) }
+            ps.append(try XCTUnwrap(record["p_blocked"] as? Double))
+        }
+        XCTAssertEqual(gray.count, 4)
+        XCTAssertEqual(frames, [4, 4])
+        for (key, want) in [("mean_gray", gray), ("dynamic_range", range), ("frame_count", frames), ("p_blocked", ps)] {
+            let got = try XCTUnwrap(ref[key] as? [Double], key)
+            XCTAssertEqual(got.count, want.count, key)
+            for (a, b) in zip(got.sorted(), want.sorted()) { XCTAssertEqual(a, b, accuracy: 1e-9, key) }
+        }
+    }
+
     /// `evaluate --write-profile` stores the run's P(blocked) as reference_distribution; the profile loads
     /// back (evaluate reads it under the strict shape) and `monitor --profile` measures drift against it.
     func testEvaluateWritesTheReferenceThatMonitorUses() async throws {
