@@ -83,7 +83,12 @@ final class MonitorCommandTests: XCTestCase {
     /// Writes the seeded rows through the SQLite review store; returns the database path.
     static func seededDatabase(in dir: URL) async throws -> (path: String, cases: [ReviewCase], verdicts: [SeedVerdict]) {
         let path = dir.appendingPathComponent("worker.sqlite").path
-        let store = try SQLiteJobStore(path: path)
+        let (cases, verdicts) = try await seed(into: try SQLiteJobStore(path: path))
+        return (path, cases, verdicts)
+    }
+
+    /// Writes the seeded rows through a store (SQLite or PostgreSQL) and closes it.
+    static func seed(into store: any WorkerDatabase) async throws -> (cases: [ReviewCase], verdicts: [SeedVerdict]) {
         let (cases, verdicts) = seed()
         let r1 = try await store.addUser(name: "reviewer1", role: .reviewer, passwordHash: "$2b$12$unused", now: now.addingTimeInterval(-200 * day))
         let r2 = try await store.addUser(name: "reviewer2", role: .reviewer, passwordHash: "$2b$12$unused", now: now.addingTimeInterval(-200 * day))
@@ -97,7 +102,7 @@ final class MonitorCommandTests: XCTestCase {
                                                      value: 9.1, limit: 8, now: now.addingTimeInterval(-20 * day))
         _ = try await store.acknowledgeAlert(id: alert.id, by: "admin", note: "new protocol, watching", now: now.addingTimeInterval(-19 * day))
         try await store.close()
-        return (path, cases, verdicts)
+        return (cases, verdicts)
     }
 
     // MARK: Independent figures
@@ -349,6 +354,28 @@ final class MonitorCommandTests: XCTestCase {
         let help = try CLI.run(["monitor", "--help"])
         let flat = help.stdout.replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
         XCTAssertTrue(flat.contains("never by this command"), flat)
+    }
+
+    /// The same rows in PostgreSQL (Debian's server, started here) give the same monitoring.json as in SQLite.
+    func testPostgresDatabaseGivesTheSameReport() async throws {
+        let dir = try CLI.tempDir()
+        let postgres = try PostgresServer()
+        defer { postgres.stop() }
+        let url = postgres.url(database: try postgres.createDatabase(prefix: "monitor"))
+        _ = try await Self.seed(into: try await JobStoreLocation(parsing: url).open())
+        let (db, _, _) = try await Self.seededDatabase(in: dir)
+        let profile = try Self.profileWithReference(in: dir)
+        var reports: [NSDictionary] = []
+        for (name, location) in [("pg", url), ("sqlite", "sqlite:" + db)] {
+            let out = dir.appendingPathComponent(name)
+            let r = try CLI.run(["monitor", "--db", location, "--out", out.path, "--now", Self.nowText, "--profile", profile])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            reports.append(try Self.json(out.appendingPathComponent("monitoring.json")) as NSDictionary)
+        }
+        XCTAssertEqual(reports[0]["ground_truth"] as? NSDictionary, reports[1]["ground_truth"] as? NSDictionary)
+        XCTAssertEqual(reports[0]["windows"] as? NSDictionary, reports[1]["windows"] as? NSDictionary)
+        XCTAssertEqual(reports[0]["alerts"] as? NSArray, reports[1]["alerts"] as? NSArray)
+        XCTAssertEqual(reports[0], reports[1])
     }
 
     /// In model mode the reference also holds the input statistics: mean gray and dynamic range of each input's
