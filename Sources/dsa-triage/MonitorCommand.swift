@@ -1,5 +1,6 @@
 // `dsa-triage monitor` (issue 18): the monitoring figures offline, from the worker's database.
 import ArgumentParser
+import Evaluation
 import Foundation
 import Logging
 import Monitoring
