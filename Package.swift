@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Tensor"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles", "TestSupport"]),
         .testTarget(name: "MedGemmaTests", dependencies: ["MedGemma", "Tensor", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "Tensor", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["dsa-triage", "DICOM", "ModelFiles", "Tensor", "WorkerQueue", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Tensor", "ModelFiles", "TestSupport"]),
         .testTarget(name: "AngiographyTests", dependencies: ["Angiography", "DICOM", "Imaging", "ModelFiles", "TestSupport"]),

@@ -47,7 +47,7 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     /// The defaults above.
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case windowDays = "window_days", lastVerdicts = "last_verdicts", alertWindowDays = "alert_window_days", weeks
         case sensitivityFloor = "sensitivity_floor", minAdjudicatedBlocked = "min_adjudicated_blocked"
         case minCUSUMObservations = "min_cusum_observations", minDriftCases = "min_drift_cases", psiLimit = "psi_limit"
@@ -76,6 +76,38 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
         cusumReviewRate = try c.decodeIfPresent(BernoulliCUSUM.self, forKey: .cusumReviewRate) ?? d.cusumReviewRate
         dimensions = try c.decodeIfPresent([GroupDimension].self, forKey: .dimensions) ?? d.dimensions
         includeCharts = try c.decodeIfPresent(Bool.self, forKey: .includeCharts) ?? d.includeCharts
+    }
+
+    /// Reads a configuration file's JSON strictly: an unknown key (a misspelt `sensitivty_floor` would otherwise
+    /// leave the default in force), a wrong type or a value out of range is an error naming the key.
+    public static func decode(_ data: Data) throws -> MonitoringConfiguration {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw MonitoringError.invalidConfiguration(field: "-", value: "not JSON", expected: "a JSON object")
+        }
+        guard let members = object as? [String: Any] else {
+            throw MonitoringError.invalidConfiguration(field: "-", value: "not an object", expected: "a JSON object")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
+            throw MonitoringError.invalidConfiguration(field: unknown, value: "an unknown key", expected: "one of \(known.sorted().joined(separator: ", "))")
+        }
+        let cfg: MonitoringConfiguration
+        do { cfg = try JSONDecoder().decode(MonitoringConfiguration.self, from: data) } catch let DecodingError.typeMismatch(type, context) {
+            throw MonitoringError.invalidConfiguration(field: context.codingPath.map(\.stringValue).joined(separator: "."), value: "of the wrong type",
+                                                       expected: "\(type)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw MonitoringError.invalidConfiguration(field: context.codingPath.map(\.stringValue).joined(separator: "."), value: "not readable",
+                                                       expected: context.debugDescription)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw MonitoringError.invalidConfiguration(field: (context.codingPath + [key]).map(\.stringValue).joined(separator: "."), value: "missing",
+                                                       expected: "present")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw MonitoringError.invalidConfiguration(field: context.codingPath.map(\.stringValue).joined(separator: "."), value: "null",
+                                                       expected: "\(type)")
+        }
+        try cfg.validate()
+        return cfg
     }
 
     /// Checks every field's range; the monitor calls it before computing anything.

@@ -42,6 +42,9 @@ public enum PipelineEvaluation {
         var p = CachedPrediction(key: key, path: displayPath, pBlocked: ps.max(), decision: decision,
                                  statuses: records.map(\.status.rawValue), error: err ?? (records.isEmpty ? "no triage unit" : nil))
         p.reasons = why.isEmpty ? nil : why.joined(separator: "; ").replacingOccurrences(of: path, with: displayPath)
+        if let quality = records.lazy.compactMap({ $0.images.first?.quality }).first {
+            (p.meanGray, p.dynamicRange, p.frameCount) = (quality.meanGray, quality.dynamicRange, quality.frames)
+        }
         return p
     }
 

@@ -14,8 +14,16 @@ public struct CachedPrediction: Sendable, Equatable, Codable {
     public var error: String?
     /// Why units were skipped or failed (their records' first reasons), nil when every unit was processed.
     public var reasons: String? = nil
+    /// Input statistics of the first model image (mean gray and dynamic range, 0–255) and the run's frame count
+    /// (nil for still images), for the profile's reference distribution; nil in caches written before them.
+    public var meanGray: Double? = nil
+    public var dynamicRange: Double? = nil
+    public var frameCount: Int? = nil
 
-    enum CodingKeys: String, CodingKey { case key, path, decision, statuses, error, reasons, pBlocked = "p_blocked" }
+    enum CodingKeys: String, CodingKey {
+        case key, path, decision, statuses, error, reasons, pBlocked = "p_blocked"
+        case meanGray = "mean_gray", dynamicRange = "dynamic_range", frameCount = "frame_count"
+    }
 }
 
 /// The cache of model-mode results: keyed by the input's path, size and modification time and by the

@@ -85,19 +85,32 @@ public struct TaskProfile: Codable, Sendable, Equatable {
     /// The model card's population limit: the PACS worker skips patients younger than this (years) as
     /// "pediatric: not validated". Absent: 18.
     public var minimumPatientAgeYears: Int?
+    /// P(blocked) and input statistics of the evaluation run that chose the threshold (written by
+    /// `evaluate --write-profile`), the reference for monitoring's drift figures. Absent in older profiles.
+    public var referenceDistribution: ProfileReferenceDistribution?
 
     enum CodingKeys: String, CodingKey {
         case version, name, system, prompt, labels, threshold, quality, generation
         case positiveLabel = "positive_label", reviewBand = "review_band", frameStrategy = "frame_strategy"
         case includeRadiofluoroscopy = "include_radiofluoroscopy", minimumPatientAgeYears = "minimum_patient_age_years"
+        case referenceDistribution = "reference_distribution"
     }
 
     /// The population limit in force (`minimum_patient_age_years`, else 18).
     public var minimumPatientAge: Int { minimumPatientAgeYears ?? 18 }
 
-    /// SHA-256 (hex) of the profile's canonical JSON: what a job key and an SR name as the profile's identity.
+    /// SHA-256 (hex) of the profile's canonical JSON without `reference_distribution`: what a job key and an SR
+    /// name as the profile's identity. The reference changes no decision, so adding one reprocesses nothing (and
+    /// a profile without one hashes exactly as before the key existed).
     public func contentHash() throws -> String {
-        SHA256Hasher.hex(of: try jsonData())
+        SHA256Hasher.hex(of: try decisionProfile.jsonData())
+    }
+
+    /// This profile without its reference distribution: everything that decides a case.
+    public var decisionProfile: TaskProfile {
+        var p = self
+        p.referenceDistribution = nil
+        return p
     }
 
     /// The label scored as the negative class.
@@ -158,6 +171,9 @@ public struct TaskProfile: Codable, Sendable, Equatable {
         if let age = minimumPatientAgeYears, !(0...130).contains(age) {
             throw fail("minimum_patient_age_years", "must lie in 0…130, found \(age)")
         }
+        if let problem = referenceDistribution?.problem() {
+            throw fail("reference_distribution.\(problem.field)", problem.reason)
+        }
     }
 
     /// The file's shape: every key the profile has, with its type. Unknown keys are errors (a misspelt
@@ -181,6 +197,7 @@ public struct TaskProfile: Codable, Sendable, Equatable {
             ConfigField("min_std_gray", .number), ConfigField("min_dynamic_range", .number),
         ])),
         ConfigField("generation", .object([ConfigField("mode", .string), ConfigField("max_new_tokens", .integer)])),
+        ConfigField("reference_distribution", .nullable(ProfileReferenceDistribution.shape), required: false),
     ])
 
     /// Decodes and validates a profile: its shape first (unknown keys, missing keys and wrong types name

@@ -12,7 +12,7 @@ struct DSATriage: AsyncParsableCommand {
         version: SoftwareVersion.current,
         // The main job first, then the commands around it in the order a user meets them.
         subcommands: [TriageCommand.self, EvaluateCommand.self, InspectCommand.self, SynthCommand.self, TrainCommand.self,
-                      DomainCommand.self, MergeCommand.self, GenerateCommand.self, BenchCommand.self, ServeCommand.self, QueueCommand.self, UsersCommand.self]
+                      DomainCommand.self, MergeCommand.self, GenerateCommand.self, BenchCommand.self, ServeCommand.self, QueueCommand.self, UsersCommand.self, MonitorCommand.self]
     )
 }
 

@@ -47,7 +47,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Target sensitivity: choose the threshold on the validation split, report it on the test split.")
     var targetSensitivity: Double?
 
-    @Option(name: .long, help: "Write the profile with the chosen operating-point threshold to this file (needs --target-sensitivity).")
+    @Option(name: .long, help: "Write the profile with the chosen operating-point threshold and this run's reference distribution (P(blocked), input statistics; for `monitor` and the service's drift figures) to this file (needs --target-sensitivity).")
     var writeProfile: String?
 
     @Option(name: .long, help: "Exit with status 5 when the evaluated sensitivity is below this (or undefined).")
@@ -88,13 +88,15 @@ struct EvaluateCommand: AsyncParsableCommand {
         var exit: Int32 = 0
         try CommandErrors.reporting {
             let taskProfile = try profile.load()
-            let profileFP = Artifacts.fingerprint(data: try taskProfile.jsonData())
+            // A stored reference distribution changes no prediction, so it stays out of the cache key.
+            let profileFP = Artifacts.fingerprint(data: try taskProfile.decisionProfile.jsonData())
             let manifest = try data.map { try EvaluationData.manifest(path: $0) }
             let outDir = URL(fileURLWithPath: out)
             var samples: [EvaluationSample]
             var provenance: Provenance
             var runCounts: RunCounts?
             var decisionSource = "pipeline"
+            var pipelineResults: [CachedPrediction] = []
             if let predictions {
                 let preds = try EvaluationData.predictions(path: predictions)
                 decisionSource = EvaluationData.decisionSource(preds)
@@ -133,6 +135,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                     exit = 3
                     return
                 }
+                pipelineResults = entries.compactMap { outcome.predictions[$0.path] }
                 samples = try EvaluationData.samples(manifest: entries, manifestPath: manifestPath) { path in
                     outcome.predictions[path].map { ($0.pBlocked, $0.decision) }
                 }
@@ -161,9 +164,15 @@ struct EvaluateCommand: AsyncParsableCommand {
                 guard let t = result.operatingPoint?.threshold else {
                     throw EvaluationError.invalid("no threshold reaches sensitivity \(targetSensitivity.map { "\($0)" } ?? "-"); \(writeProfile) not written")
                 }
-                let (p, widened) = try taskProfile.atOperatingPoint(t, source: writeProfile)
+                var (p, widened) = try taskProfile.atOperatingPoint(t, source: writeProfile)
+                let run = (data ?? predictions).map { URL(fileURLWithPath: $0).lastPathComponent } ?? "-"
+                p.referenceDistribution = Self.reference(samples: samples, pipelineResults: pipelineResults,
+                                                         source: "dsa-triage evaluate \(SoftwareVersion.current) on \(run), \(Self.today()); "
+                                                             + "threshold \(p.threshold) for target sensitivity \(targetSensitivity.map { "\($0)" } ?? "-")")
+                try p.validate(source: writeProfile)
                 try AtomicWrite.write(try p.jsonData(), to: URL(fileURLWithPath: writeProfile))
-                Self.stderr("wrote \(writeProfile) with threshold \(p.threshold)\n")
+                let n = p.referenceDistribution?.pBlocked?.count ?? 0
+                Self.stderr("wrote \(writeProfile) with threshold \(p.threshold) and a reference distribution of \(Plural.count(n, "case"))\n")
                 if widened {
                     Self.stderr("note: the threshold lies above the review band; the band now reaches it (\(p.reviewBand)) so that no probability below the threshold is called patent without review\n")
                 }
@@ -177,6 +186,26 @@ struct EvaluateCommand: AsyncParsableCommand {
             }
         }
         if exit != 0 { throw ExitCode(exit) }
+    }
+
+    /// The drift reference stored in a written profile: P(blocked) of every evaluated case that has one (all
+    /// splits: the population the operating point was judged on) and, in model mode, the input statistics of
+    /// the pipeline's results that carry them (DICOM runs only have a frame count).
+    static func reference(samples: [EvaluationSample], pipelineResults: [CachedPrediction], source: String) -> ProfileReferenceDistribution {
+        func sample(_ values: [Double]) -> [Double]? { values.isEmpty ? nil : values }
+        return ProfileReferenceDistribution(
+            source: source,
+            pBlocked: sample(samples.compactMap { $0.pBlocked.flatMap { $0.isFinite && $0 >= 0 && $0 <= 1 ? $0 : nil } }),
+            meanGray: sample(pipelineResults.compactMap { $0.meanGray.flatMap { $0.isFinite ? $0 : nil } }),
+            dynamicRange: sample(pipelineResults.compactMap { $0.dynamicRange.flatMap { $0.isFinite ? $0 : nil } }),
+            frameCount: sample(pipelineResults.compactMap { $0.frameCount.flatMap { $0 >= 1 ? Double($0) : nil } }))
+    }
+
+    /// Today's date (UTC, YYYY-MM-DD) for the reference's source line.
+    static func today() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withFullDate]
+        return f.string(from: Date())
     }
 
     static func summary(_ r: EvaluationResult) -> String {

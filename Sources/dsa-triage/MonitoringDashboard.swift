@@ -82,9 +82,8 @@ func loadMonitoringConfiguration(_ path: String) throws -> MonitoringConfigurati
         throw WorkerConfigurationError.unreadable(path: path, reason: "cannot read the monitoring configuration")
     }
     do {
-        let c = try JSONDecoder().decode(MonitoringConfiguration.self, from: data)
-        try c.validate()
-        return c
+        // Strict: an unknown key is an error, not a silently ignored setting.
+        return try MonitoringConfiguration.decode(data)
     } catch {
         throw WorkerConfigurationError.invalid(path: path, reason: "not a valid monitoring configuration: \(error)")
     }

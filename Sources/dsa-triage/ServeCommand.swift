@@ -249,7 +249,7 @@ struct ServeCommand: AsyncParsableCommand {
                             logger: Logger) async throws {
         // Review and monitoring settings are checked before the model loads, too.
         let monitoringConfiguration = try config.monitoringConfig.map { try loadMonitoringConfiguration($0) } ?? MonitoringConfiguration()
-        let reference = try config.monitoringReference.map { try loadReferenceDistribution($0) }
+        let referenceFile = try config.monitoringReference.map { try loadReferenceDistribution($0) }
         let viewerLink = try config.viewerURL.map { text in
             do { return try ViewerLink(template: text) } catch {
                 throw WorkerConfigurationError.badValue(key: "viewer_url", value: text, expected: "an absolute http(s) URL with {StudyInstanceUID}")
@@ -272,6 +272,17 @@ struct ServeCommand: AsyncParsableCommand {
             "profile_hash": "\(identity.profileHash.prefix(16))", "compute": "\(compute?.rawValue ?? "model default")"])
         for line in pipeline.notices(model: modelPath, recordNotes: true) { logger.warning("\(line)") }
         pipeline.savedImagesDirectory = imageFolder
+        // Drift reference: the configured file, else the one `evaluate --write-profile` stored in the profile.
+        var reference = referenceFile
+        if reference == nil, let stored = pipeline.profile.referenceDistribution {
+            do { reference = try ReferenceDistribution(stored) } catch {
+                throw WorkerConfigurationError.invalid(path: config.profile ?? "the compiled-in profile",
+                                                       reason: "its reference_distribution is not usable: \(error)")
+            }
+        }
+        if reference == nil {
+            logger.warning("no drift reference: P(blocked) and input PSI/KS are not monitored (set monitoring_reference or use a profile from evaluate --write-profile)")
+        }
 
         let orthanc = config.orthanc.map { OrthancClient(baseURL: $0, user: config.orthancUser, password: orthancPassword, http: http) }
         let destination: ResultDestination

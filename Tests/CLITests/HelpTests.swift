@@ -15,7 +15,7 @@ final class HelpTests: XCTestCase {
             return String(name)
         }
         XCTAssertEqual(names.first, "triage", "\(names)")
-        XCTAssertEqual(Set(names), ["triage", "evaluate", "inspect", "synth", "train", "domain", "merge", "generate", "bench", "serve", "queue", "users"])
+        XCTAssertEqual(Set(names), ["triage", "evaluate", "inspect", "synth", "train", "domain", "merge", "generate", "bench", "serve", "queue", "users", "monitor"])
     }
 
     /// One spelling of the --predictions columns: README and `evaluate --help` say the same.
