@@ -44,8 +44,9 @@ final class WorkerSoakTests: XCTestCase {
                 if Stow.send(files[next], to: worker.baseURL) == 200 { acknowledged.insert(next) }
                 next += 1
             }
-            guard kills < 6 else { continue }
-            switch kills % 3 {
+            // Six kills, and more (up to twelve) until one has landed while a job ran.
+            guard kills < 6 || (killsDuringModel == 0 && kills < 12) else { continue }
+            switch kills >= 6 ? 1 : kills % 3 {
             case 0 where next < files.count:
                 // During an upload: the POST is in flight when the process dies; it was not acknowledged.
                 let index = next
@@ -62,14 +63,20 @@ final class WorkerSoakTests: XCTestCase {
                 killsDuringUpload += 1
             case 1:
                 // While the model runs: wait for a "job started" without its "job done".
+                // Counted only when the log shows a job in progress at the moment of the kill.
                 let deadline = Date().addingTimeInterval(20)
+                var caught = false
                 while Date() < deadline {
                     let log = worker.log
-                    if log.components(separatedBy: "\"msg\":\"job started\"").count > log.components(separatedBy: "\"msg\":\"job done\"").count { break }
-                    Thread.sleep(forTimeInterval: 0.02)
+                    func count(_ message: String) -> Int { log.components(separatedBy: "\"msg\":\"\(message)").count - 1 }
+                    if count("job started") > count("job done") + count("job skipped") + count("job failed") + count("lease lost") {
+                        caught = true
+                        break
+                    }
+                    Thread.sleep(forTimeInterval: 0.005)
                 }
                 worker.kill9()
-                killsDuringModel += 1
+                if caught { killsDuringModel += 1 }
             default:
                 Thread.sleep(forTimeInterval: Double.random(in: 0.1...1.5, using: &generator))
                 worker.kill9()
