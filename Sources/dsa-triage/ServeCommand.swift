@@ -303,13 +303,19 @@ struct ServeCommand: AsyncParsableCommand {
                                    intervalSeconds: monitorInterval, webhook: config.alertWebhook, site: config.site,
                                    http: http, logger: logger)
         // The verified SR is sent beside the reviewer's next page, not before it.
+        // A failed send is not lost: the sweeper finds the verdict without a verified SR and retries with backoff.
+        let verifiedBackoff = VerifiedReportBackoff()
         let onVerdict: ReviewConfiguration.VerdictHook = { verdict, reviewCase in
             Task {
                 do { try await verifier.send(verdict: verdict, reviewCase: reviewCase) } catch {
-                    logger.error("verified SR not sent", metadata: ["job": "\(reviewCase.jobID)", "error": "\(error)"])
+                    let (_, next) = await verifiedBackoff.failed(verdict.id, now: Date())
+                    logger.error("verified SR not sent; will retry", metadata: [
+                        "job": "\(reviewCase.jobID)", "verdict_id": "\(verdict.id)",
+                        "next_in_seconds": "\(Int(next.timeIntervalSinceNow))", "error": "\(error)"])
                 }
             }
         }
+        let sweeper = VerifiedReportSweeper(sender: verifier, intervalSeconds: 60, backoff: verifiedBackoff, logger: logger)
         let review = try ReviewConfiguration(store: store, imageDirectory: imageFolder, viewerLink: viewerLink,
                                              dashboard: MonitoringDashboard(monitor: monitor), onVerdict: onVerdict)
         let owner = config.workerID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
@@ -341,7 +347,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: server), .init(service: worker)] + (monitorInterval > 0 ? [.init(service: monitor)] : []),
+            services: [.init(service: server), .init(service: worker)] + (monitorInterval > 0 ? [.init(service: monitor)] : [])
+                + (destination.sendsReports ? [.init(service: sweeper)] : []),
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
         try await group.run()
         announce.cancel()

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import Monitoring
+import DICOM
+import StructuredReport
 @testable import Service
 import TestSupport
 import WorkerQueue
@@ -87,6 +89,82 @@ final class ReviewServiceTests: XCTestCase {
         try await store.close()
     }
 
+    /// A verdict whose verified SR could not be sent (the STOW-RS destination answers 503) stays pending; the
+    /// sweep does not hammer the destination before the backoff pause, sends it once the destination is back
+    /// (VerificationFlag VERIFIED, the reviewer as verifying observer), notes its UID on the verdict, and then
+    /// has nothing left to send.
+    func testPendingVerifiedReportIsSentOnceTheDestinationIsBack() async throws {
+        let store = try SQLiteJobStore(path: dir.appendingPathComponent("q.sqlite").path)
+        let now = Date()
+        let source = dir.appendingPathComponent("source.dcm")
+        try ServiceFixtures.sample("case_0001_native.dcm", to: source)
+        let dataset = try DICOMFile(url: source).dataset
+        let algorithm = AlgorithmIdentification(name: "dsa-triage vessel patency", version: "test",
+                                                modelFingerprint: "sha256:" + String(repeating: "1", count: 64), adapterFingerprint: nil,
+                                                profileName: "default", profileHash: "sha256:" + String(repeating: "3", count: 64))
+        let input = PatencyReportInput(source: dataset, evidence: [try SourceInstance(dataset: dataset, frameNumbers: [1, 2])],
+                                       decision: .patent, pBlocked: 0.1, reasons: ["P(blocked) 0.1 < threshold 0.5"],
+                                       algorithm: algorithm, jobKey: "job-key-pending", contentDateTime: now)
+        let archive = ReviewArchive(folder: dir.appendingPathComponent("review"))
+        try archive.save(jobID: 1, input: input, sourceFile: source)
+        let unverified = try archive.report(jobID: 1)
+        let user = try await store.addUser(name: "rev", role: .reviewer, passwordHash: "x", now: now)
+        _ = try await store.recordCase(ReviewCase(jobID: 1, seriesKey: "s1", studyInstanceUID: dataset.string(.studyInstanceUID) ?? "1.2",
+                                                  seriesInstanceUID: dataset.string(.seriesInstanceUID) ?? "1.3", decidedAt: now,
+                                                  decision: .patent, pBlocked: 0.1, worklistReason: .auditSample, samplingProbability: 0.02,
+                                                  reportSOPInstanceUID: unverified.sopInstanceUID))
+        let verdict = try await store.addVerdict(caseJobID: 1, userID: user.id, verdict: .blocked, comment: "late filling", now: now)
+
+        let port = try FreePort.find()
+        let received = dir.appendingPathComponent("stow.log")
+        let down = dir.appendingPathComponent("down")
+        FileManager.default.createFile(atPath: down.path, contents: nil)
+        let receiver = try Self.startReceiver(port: port, output: received, downFlag: down)
+        defer { Self.stop(receiver) }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let sender = VerifiedReportSender(archive: archive, destination: .dicomweb(base: "http://127.0.0.1:\(port)", http: http, authorization: nil),
+                                          store: store, organization: "North", attempts: 1, logger: Logger(label: "test"))
+        let backoff = VerifiedReportBackoff(base: 60, maximum: 3600)
+
+        let first = try await sender.sendPending(now: now, backoff: backoff)
+        XCTAssertEqual(first, 0)
+        let pending = try await store.verdicts(caseJobID: 1)
+        XCTAssertNil(pending.first?.verifiedReportSOPInstanceUID)
+        XCTAssertEqual(try Self.posts(received).count, 1, "one refused attempt")
+
+        let tooSoon = try await sender.sendPending(now: now.addingTimeInterval(30), backoff: backoff)
+        XCTAssertEqual(tooSoon, 0)
+        XCTAssertEqual(try Self.posts(received).count, 1, "no attempt inside the backoff pause")
+
+        try FileManager.default.removeItem(at: down)
+        let later = try await sender.sendPending(now: now.addingTimeInterval(61), backoff: backoff)
+        XCTAssertEqual(later, 1)
+        let posts = try Self.posts(received)
+        XCTAssertEqual(posts.count, 2)
+        let stored = try await store.verdicts(caseJobID: 1)
+        let uid = try XCTUnwrap(stored.first { $0.id == verdict.id }?.verifiedReportSOPInstanceUID)
+        XCTAssertNotEqual(uid, unverified.sopInstanceUID)
+        // The body is multipart/related with one DICOM part: find the Part 10 preamble's DICM and parse from there.
+        let body = posts[1]
+        let dicm = try XCTUnwrap(body.range(of: Data("DICM".utf8)))
+        let start = dicm.lowerBound - 128
+        let end = body.range(of: Data("\r\n--".utf8), in: dicm.upperBound..<body.endIndex)?.lowerBound ?? body.endIndex
+        let sr = try DICOMFile(data: Data(body[start..<end])).dataset
+        XCTAssertEqual(sr.string(.sopInstanceUID), uid)
+        XCTAssertEqual(sr.string(DICOMTag(0x0040, 0xA493))?.trimmingCharacters(in: .whitespaces), "VERIFIED")
+
+        let nothing = try await sender.sendPending(now: now.addingTimeInterval(4000), backoff: backoff)
+        XCTAssertEqual(nothing, 0)
+        XCTAssertEqual(try Self.posts(received).count, 2)
+        try await http.shutdown()
+        try await store.close()
+    }
+
+    /// The STOW receiver's log: one base64 line per POST body.
+    static func posts(_ url: URL) throws -> [Data] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try XCTUnwrap(Data(base64Encoded: String($0))) }
+    }
+
     /// Stops the receiver with SIGKILL: the child inherits the test process's blocked signal mask, so SIGTERM
     /// (Process.terminate) is never delivered; and Process.waitUntilExit spins Foundation's run loop, which
     /// hangs inside an async test.
@@ -95,21 +173,28 @@ final class ReviewServiceTests: XCTestCase {
     }
 
     /// A one-file HTTP receiver: every POST body becomes a line of `output`.
-    static func startReceiver(port: Int, output: URL) throws -> Process {
+    /// With `downFlag`, it answers 503 while that file exists, and logs each body base64-encoded (binary DICOM).
+    static func startReceiver(port: Int, output: URL, downFlag: URL? = nil) throws -> Process {
         let script = """
-        import http.server, sys
+        import base64, http.server, os, sys
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length', '0')))
-                with open(sys.argv[2], 'ab') as f: f.write(body + b'\\n')
-                self.send_response(204); self.end_headers()
+                flag = sys.argv[3] if len(sys.argv) > 3 else ''
+                with open(sys.argv[2], 'ab') as f: f.write((base64.b64encode(body) if flag else body) + b'\\n')
+                if flag and os.path.exists(flag):
+                    self.send_response(503); self.send_header('Content-Length', '0'); self.end_headers(); return
+                answer = b'{}' if flag else b''
+                self.send_response(200 if flag else 204)
+                if flag: self.send_header('Content-Type', 'application/dicom+json')
+                self.send_header('Content-Length', str(len(answer))); self.end_headers(); self.wfile.write(answer)
             def log_message(self, *a): pass
         http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
         """
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, "\(port)", output.path]
+        p.arguments = ["python3", "-c", script, "\(port)", output.path] + (downFlag.map { [$0.path] } ?? [])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
