@@ -583,3 +583,16 @@ void ck_int8_dequantize_rows(const int8_t *q, const float *scales, int64_t rows,
         for (int64_t c = 0; c < cols; c++) o[c] = (float)qr[c] * s;
     }
 }
+
+// ---- library identification (the compute choice's cache key) -----------------------------------
+#include <stdio.h>
+const char *ck_library_versions(void) {
+    static char text[512];
+    if (!text[0]) {
+        const dnnl_version_t *v = dnnl_version();
+        char *blas = openblas_get_config();
+        snprintf(text, sizeof text, "oneDNN %d.%d.%d (%s); OpenBLAS %s; bf16 units %s",
+                 v->major, v->minor, v->patch, v->hash ? v->hash : "-", blas ? blas : "-", ck_bf16_native() ? "native" : "widened");
+    }
+    return text;
+}

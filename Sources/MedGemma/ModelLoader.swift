@@ -119,6 +119,36 @@ final class GGUFGemma3Weights: WeightSource {
 }
 
 public enum ModelLoader {
+    /// `--compute auto`: when set (the command line sets it unless `--compute` forces a mode), a bf16
+    /// checkpoint loaded without an explicit compute mode gets the arithmetic this selector measures fastest
+    /// on the model's own GEMM shapes (cached per machine). Unset (library callers, tests), the checkpoint's
+    /// dtype decides as before.
+    public static var automaticCompute: ComputeAutoSelector? {
+        get { automaticBox.lock.withLock { automaticBox.selector } }
+        set { automaticBox.lock.withLock { automaticBox.selector = newValue } }
+    }
+    private final class AutomaticBox: @unchecked Sendable {
+        let lock = NSLock()
+        var selector: ComputeAutoSelector?
+    }
+    private static let automaticBox = AutomaticBox()
+
+    /// The linear-layer shapes `--compute auto` measures for a model: the decoder's MLP products at a
+    /// triage prompt's length and, with a vision tower, its attention and MLP products over (up to 1024 of)
+    /// the image's patches.
+    public static func representativeShapes(text: Gemma3TextConfig, vision: SiglipVisionConfig?) -> [GEMMShape] {
+        let tokens = 280
+        var shapes = [GEMMShape(rows: tokens, outputs: text.intermediateSize, inputs: text.hiddenSize),
+                      GEMMShape(rows: tokens, outputs: text.hiddenSize, inputs: text.intermediateSize)]
+        if let v = vision {
+            let patches = min(1024, max(16, v.numPatches))
+            shapes += [GEMMShape(rows: patches, outputs: v.hiddenSize, inputs: v.hiddenSize),
+                       GEMMShape(rows: patches, outputs: v.intermediateSize, inputs: v.hiddenSize),
+                       GEMMShape(rows: patches, outputs: v.hiddenSize, inputs: v.intermediateSize)]
+        }
+        return shapes
+    }
+
     /// Loads a Gemma 3 / MedGemma model from a model directory or a `.gguf` file (text only).
     /// `computeMode` nil picks bf16 arithmetic for bf16 checkpoints and float32 otherwise.
     /// `quantization` int8 / nf4 quantises the base weight of every linear layer of the decoder and the
@@ -178,7 +208,11 @@ public enum ModelLoader {
                                            source: dir.path)
         }
         let dtype = try weights.tensor(layout.prefix + "embed_tokens.weight").dtype
-        let mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
+        var mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
+        if computeMode == nil, dtype == .bf16, let selector = automaticCompute {
+            let hasVision = Gemma3VisionEncoder.towerPrefixes.contains { weights.contains($0 + "embeddings.patch_embedding.weight") }
+            mode = try selector.select(shapes: representativeShapes(text: config, vision: hasVision ? root.vision?.vision : nil)).mode
+        }
         let model = try Gemma3TextModel(config: config, source: weights, prefix: layout.prefix, lmHeadName: layout.lmHead, computeMode: mode)
         var vision: Gemma3VisionEncoder?
         // The vision part is checked and built only when the checkpoint carries a vision tower (text-only

@@ -11,7 +11,7 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
     public var profile: String?
     /// Base-weight quantisation at load: none, int8, nf4 (as `triage --quantize`).
     public var quantize: String?
-    /// Arithmetic: f32 or bf16 (as `triage --compute`).
+    /// Arithmetic: auto (default), f32 or bf16 (as `triage --compute`).
     public var compute: String?
     /// `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
     public var db: String?
@@ -149,9 +149,9 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
       // "adapter": "/srv/dsa-triage/adapter",
       // Task profile (omit: the compiled-in default, profiles/default-task-profile.json).
       // "profile": "/srv/dsa-triage/profile.json",
-      // Base-weight quantisation at load: none, int8 or nf4. Arithmetic: f32 or bf16.
+      // Base-weight quantisation at load: none, int8 or nf4. Arithmetic: auto (default: measured once per machine), f32 or bf16.
       "quantize": "none",
-      // "compute": "f32",
+      // "compute": "auto",
 
       // The job queue: sqlite:PATH for one worker, postgres://USER@HOST:PORT/DB for several.
       "db": "sqlite:/var/lib/dsa-triage/queue.sqlite",

@@ -59,10 +59,16 @@ struct BenchCommand: AsyncParsableCommand {
             var fields: [(String, String)] = [
                 ("engine", JSONOutput.string("dsa-triage")),
                 ("compute", JSONOutput.string(bench.computeMode.rawValue)),
+                ("compute_choice", JSONOutput.string(computeDescription(forced: arithmetic.computeMode, loaded: bench.computeMode))),
                 ("quantization", JSONOutput.string(arithmetic.quantization.rawValue)),
                 ("threads", String(Parallel.cores)),
                 ("load_s", String(format: "%.3f", bench.loadSeconds)),
             ]
+            if arithmetic.computeMode == nil, let selection = ModelLoader.automaticCompute?.lastSelection, selection.mode == bench.computeMode {
+                // The table behind --compute auto: each family's rate on the model's shapes.
+                let rates = selection.measurements.map { "\(JSONOutput.string($0.mode.rawValue)):" + String(format: "%.1f", $0.gflops) }
+                fields.append(("compute_gflops", "{" + rates.joined(separator: ",") + "}"))
+            }
             if let v = bench.vision {
                 fields += [
                     ("vision_s", String(format: "%.3f", median(v.visionSeconds))),

@@ -22,6 +22,7 @@ enum Entry {
     /// lose a failed write), and a run whose messages could not be written does not exit 0.
     static func main() async {
         ThreadingPolicy.apply()
+        enableAutomaticCompute()
         // A file-size limit (ulimit -f) should fail the write with EFBIG and a message, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         var status: Int32 = 0

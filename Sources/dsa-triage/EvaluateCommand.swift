@@ -41,8 +41,8 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Predictions CSV/JSONL: path,p_blocked[,label][,decision].")
     var predictions: String?
 
-    @Option(name: .long, help: "Arithmetic for 16-bit weights in model mode: f32 or bf16.")
-    var compute: Choice<ComputeMode>?
+    @Option(name: .long, help: "Arithmetic for 16-bit weights in model mode: auto (the faster on this machine, measured once and cached), f32 or bf16.")
+    var compute: Choice<ComputeChoice>?
 
     @Option(name: .long, help: "Target sensitivity: choose the threshold on the validation split, report it on the test split.")
     var targetSensitivity: Double?
@@ -74,7 +74,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     func validate() throws {
         if (model == nil) == (predictions == nil) { throw ValidationError("give exactly one of --model or --predictions") }
         if model != nil && data == nil { throw ValidationError("--model needs --data MANIFEST") }
-        _ = try compute?.value("--compute must be f32 or bf16")
+        _ = try compute?.value("--compute must be auto, f32 or bf16")
         if let t = targetSensitivity, !(t > 0 && t <= 1) { throw ValidationError("--target-sensitivity must lie in (0, 1]") }
         if let t = failUnderSensitivity, !(t >= 0 && t <= 1) { throw ValidationError("--fail-under-sensitivity must lie in [0, 1]") }
         if writeProfile != nil && targetSensitivity == nil { throw ValidationError("--write-profile needs --target-sensitivity") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DICOM
 import Foundation
+import MedGemma
 import Tensor
 import Triage
 #if canImport(Glibc)
@@ -33,6 +34,11 @@ struct Choice<Value: RawRepresentable & CaseIterable & Sendable>: ExpressibleByA
     func checked(or fallback: Value) -> Value { Value(rawValue: argument) ?? fallback }
 }
 
+/// `--compute`: auto, or a forced arithmetic.
+enum ComputeChoice: String, CaseIterable, Sendable {
+    case auto, f32, bf16
+}
+
 /// Standard output formats of triage.
 enum OutputFormat: String, CaseIterable, Sendable {
     case jsonl, table
@@ -51,18 +57,19 @@ enum ProgressMode: String, CaseIterable, Sendable {
 
 /// The arithmetic of a loaded model: triage, generate, bench.
 struct ArithmeticOptions: ParsableArguments {
-    @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 (exact) or bf16 (fast). Default: bf16 for bf16 models, else f32.")
-    var compute: Choice<ComputeMode>?
+    @Option(name: .long, help: "Arithmetic for 16-bit weights: auto (the faster of f32 and bf16 on this machine, measured once on the model's shapes and cached), f32 (exact) or bf16. float32 models always run in f32.")
+    var compute = Choice(ComputeChoice.auto)
 
     @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
     var quantize = Choice(QuantizationScheme.none)
 
     func validate() throws {
-        _ = try compute?.value("--compute must be f32 or bf16")
+        _ = try compute.value("--compute must be auto, f32 or bf16")
         _ = try quantize.value("--quantize must be none, int8 or nf4")
     }
 
-    var computeMode: ComputeMode? { compute.flatMap { ComputeMode(rawValue: $0.argument) } }
+    /// nil for auto: the loader then asks `ModelLoader.automaticCompute` (set at start-up).
+    var computeMode: ComputeMode? { ComputeMode(rawValue: compute.argument) }
     var quantization: QuantizationScheme { quantize.checked(or: .none) }
 }
 
@@ -134,4 +141,20 @@ struct ProgressOptions: ParsableArguments {
     func bar(total: Int) -> ProgressBar {
         ProgressBar(total: total, enabled: progress.checked(or: .auto).enabled(total: total))
     }
+}
+
+/// How the arithmetic was chosen, for logs, `--verbose`, `bench` and `/readyz`: forced, measured by
+/// `--compute auto` (with the rates), or fixed by float32 weights.
+func computeDescription(forced: ComputeMode?, loaded: ComputeMode) -> String {
+    if forced != nil { return "\(loaded.rawValue) (forced by --compute)" }
+    if let selection = ModelLoader.automaticCompute?.lastSelection, selection.mode == loaded { return selection.summary }
+    return "\(loaded.rawValue) (the weights' dtype)"
+}
+
+/// Sets up `--compute auto` for the process: the choice is cached in `$DSA_TRIAGE_COMPUTE_CACHE` when set
+/// (an empty value: not cached), else under the user's cache folder.
+func enableAutomaticCompute() {
+    let env = ProcessInfo.processInfo.environment["DSA_TRIAGE_COMPUTE_CACHE"]
+    let file = env.map { $0.isEmpty ? nil : URL(fileURLWithPath: $0) } ?? ComputeAutoSelector.defaultCacheFile
+    ModelLoader.automaticCompute = ComputeAutoSelector(cacheFile: file)
 }

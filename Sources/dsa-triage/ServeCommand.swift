@@ -25,7 +25,7 @@ struct WorkerOptions: ParsableArguments {
     var profile: String?
     @Option(name: .long, help: "Quantise the base weights at load: none, int8 or nf4.")
     var quantize: String?
-    @Option(name: .long, help: "Arithmetic for 16-bit weights: f32 or bf16.")
+    @Option(name: .long, help: "Arithmetic for 16-bit weights: auto (default; the faster on this machine, measured once and cached), f32 or bf16.")
     var compute: String?
     @Option(name: .long, help: "Job queue: sqlite:PATH (one worker) or postgres://USER@HOST:PORT/DB (several).")
     var db: String?
@@ -213,9 +213,12 @@ struct ServeCommand: AsyncParsableCommand {
         let serverConfig = ServerConfiguration(host: host, port: port, bearerTokens: tokens,
                                                tlsCertificatePath: config.tlsCertificate, tlsPrivateKeyPath: config.tlsKey)
         try serverConfig.validate()
-        let compute: ComputeMode? = try config.compute.map {
-            guard let m = ComputeMode(rawValue: $0) else { throw WorkerConfigurationError.badValue(key: "compute", value: $0, expected: "f32 or bf16") }
-            return m
+        // nil: auto (the loader measures or reads the cached choice for a bf16 model).
+        let compute: ComputeMode? = try config.compute.flatMap {
+            guard ComputeChoice(rawValue: $0) != nil else {
+                throw WorkerConfigurationError.badValue(key: "compute", value: $0, expected: "auto, f32 or bf16")
+            }
+            return ComputeMode(rawValue: $0)
         }
         let quantization = try QuantizationScheme(rawValue: config.quantize ?? "none").orThrow(
             WorkerConfigurationError.badValue(key: "quantize", value: config.quantize ?? "", expected: "none, int8 or nf4"))
@@ -269,7 +272,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.notice("model loaded", metadata: [
             "seconds": "\(String(format: "%.1f", Date().timeIntervalSince(loadStart)))", "model_fingerprint": "\(identity.modelFingerprint)",
             "adapter_fingerprint": "\(identity.adapterFingerprint ?? "none")", "profile": "\(identity.profileName)",
-            "profile_hash": "\(identity.profileHash.prefix(16))", "compute": "\(compute?.rawValue ?? "model default")"])
+            "profile_hash": "\(identity.profileHash.prefix(16))", "compute": "\(computeDescription(forced: compute, loaded: pipeline.loaded.model.computeMode))"])
         for line in pipeline.notices(model: modelPath, recordNotes: true) { logger.warning("\(line)") }
         pipeline.savedImagesDirectory = imageFolder
         // Drift reference: the configured file, else the one `evaluate --write-profile` stored in the profile.
@@ -337,7 +340,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let worker = PACSWorker(runner: runner, settler: settler, inbox: inbox, orthanc: orthancSource,
                                 pollSeconds: config.pollSeconds ?? 2, sweepSeconds: config.sweepSeconds ?? 300, logger: logger)
-        let readiness = WorkerReadiness(store: store, orthanc: orthanc, spool: spool, compute: compute?.rawValue ?? "model default")
+        let readiness = WorkerReadiness(store: store, orthanc: orthanc, spool: spool, compute: computeDescription(forced: compute, loaded: pipeline.loaded.model.computeMode))
         let server = try WorkerHTTPServer(configuration: serverConfig, jobStore: store, stowSink: SpoolStowSink(spool: spool, logger: logger),
                                           readiness: readiness, registry: registry, logger: logger, review: review)
         let announce = Task {

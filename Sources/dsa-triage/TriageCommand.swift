@@ -48,6 +48,9 @@ struct TriageCommand: AsyncParsableCommand {
     @Option(name: .long, help: "series (one record per series or picture) or study (also one record per study: the worst of its series).")
     var group = Choice(TriageGrouping.series)
 
+    @Flag(name: .long, help: "Say on stderr how the model was loaded: the arithmetic (and, with --compute auto, the measured rates behind the choice) and the load time.")
+    var verbose = false
+
     @Option(name: .long, help: "Write each model input image as PNG into this folder, named by the record's hashed series UID and frames; records give the file name (saved_image).")
     var saveImages: String?
 
@@ -71,7 +74,12 @@ struct TriageCommand: AsyncParsableCommand {
                 quantization: model.arithmetic.quantization, keepGeneratedText: keepGeneratedText,
                 siteKey: try input.siteKey(), pathMode: paths.mode, savedImagesDirectory: saveImages.map { URL(fileURLWithPath: $0) },
                 maxDecodeBytes: input.maxDecodeBytes)
+            let loadStart = Date()
             let pipeline = try request.pipeline()
+            if verbose {
+                Self.stderr(String(format: "model loaded in %.1f s; compute ", Date().timeIntervalSince(loadStart))
+                            + computeDescription(forced: model.arithmetic.computeMode, loaded: pipeline.loaded.model.computeMode) + "\n")
+            }
             for line in pipeline.notices(model: model.model, recordNotes: true) { Self.stderr(line + "\n") }
             // Arguments as their escaped forms: a name that is not UTF-8 is read through its raw bytes.
             let units = TriagePipeline.plan(inputs.map(EscapedPath.argument))

@@ -9,7 +9,7 @@ final class OptionGroupTests: XCTestCase {
         let triage = flat(try CLI.run(["triage", "--help"]))
         for values in ["(values: jsonl, table; default: jsonl)", "(values: auto, always, never; default: auto)",
                        "(values: as-given, relative, hashed; default: hashed)", "(values: none, int8, nf4; default: none)",
-                       "(values: f32, bf16)", "(values: series, study; default: series)", "(values: score, generate, both)"] {
+                       "(values: auto, f32, bf16; default: auto)", "(values: series, study; default: series)", "(values: score, generate, both)"] {
             XCTAssertTrue(triage.contains(values), "\(values): \(triage)")
         }
         let inspect = flat(try CLI.run(["inspect", "--help"]))
@@ -25,7 +25,7 @@ final class OptionGroupTests: XCTestCase {
             (["evaluate", "--predictions", "p.csv", "--out", "o", "--paths", "full"], "--paths must be as-given, relative or hashed"),
             (["domain", "--data", "d.csv", "--out", "o", "--paths", "full"], "--paths must be as-given, relative or hashed"),
             (["generate", "--model", "m", "--prompt", "hi", "--quantize", "int4"], "--quantize must be none, int8 or nf4"),
-            (["bench", "--model", "m", "--compute", "f16"], "--compute must be f32 or bf16"),
+            (["bench", "--model", "m", "--compute", "f16"], "--compute must be auto, f32 or bf16"),
             (["inspect", "--strategy", "mean", "x.dcm"], "--strategy must be minip, peak or every"),
             (["train", "--model", "m", "--data", "d", "--out", "o", "--schedule", "step"], "--schedule must be linear, cosine or constant"),
             (["triage", "--model", "m", "--max-decode-mb", "0", "x.png"], "--max-decode-mb must lie in 1…"),

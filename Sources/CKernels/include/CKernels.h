@@ -25,6 +25,8 @@ int ck_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
                  const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
 // 1 when this CPU has oneDNN bf16 matmul kernels (AVX-512 and up), 0 when bf16 products are widened.
 int ck_bf16_native(void);
+// oneDNN and OpenBLAS versions and whether bf16 products run natively (a stable string).
+const char *ck_library_versions(void);
 // Tests: nonzero sends every bf16 product through the widened path.
 void ck_set_bf16_force_widened(int on);
 // Threads the calling thread's library calls may use (OpenMP ICV of this thread); used inside our own

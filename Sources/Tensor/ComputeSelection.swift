@@ -1,0 +1,179 @@
+import CKernels
+import Foundation
+
+extension ComputeMode: Codable {}
+
+/// One linear layer's product as the model runs it: `rows` activations times a [outputs, inputs] weight.
+public struct GEMMShape: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var rows: Int
+    public var outputs: Int
+    public var inputs: Int
+
+    public init(rows: Int, outputs: Int, inputs: Int) { (self.rows, self.outputs, self.inputs) = (rows, outputs, inputs) }
+
+    public var flops: Double { 2 * Double(rows) * Double(outputs) * Double(inputs) }
+    public var description: String { "\(rows)×\(inputs)·\(inputs)×\(outputs)" }
+}
+
+/// A kernel family's measured rate on a model's shapes.
+public struct ComputeMeasurement: Codable, Sendable, Equatable {
+    public var mode: ComputeMode
+    /// Whole-set rate: the shapes' floating-point operations over the time they took, in GFLOP/s.
+    public var gflops: Double
+    /// Per shape, in the order of `ComputeSelection.shapes`.
+    public var perShape: [Double]
+}
+
+/// The arithmetic `--compute auto` chose for 16-bit weights on this machine, and why.
+public struct ComputeSelection: Codable, Sendable, Equatable {
+    public var mode: ComputeMode
+    public var measurements: [ComputeMeasurement]
+    public var shapes: [GEMMShape]
+    /// CPU model, a digest of its flags, core count and library versions (the cache key's machine part).
+    public var machine: String
+    public var measuredAt: Date
+    /// Read from the cache rather than measured in this process (not stored).
+    public var fromCache = false
+
+    enum CodingKeys: String, CodingKey { case mode, measurements, shapes, machine, measuredAt = "measured_at" }
+
+    /// One line for logs and `--verbose`: the choice and the rates behind it.
+    public var summary: String {
+        let rates = measurements.map { "\($0.mode.rawValue) \(String(format: "%.1f", $0.gflops)) GFLOP/s" }.joined(separator: ", ")
+        return "\(mode.rawValue) (auto: \(rates) on the model's shapes; \(fromCache ? "cached" : "measured now"))"
+    }
+}
+
+/// `--compute auto`: measures the candidate kernel families (float32 products, with 16-bit weights widened
+/// per tile, and bf16 products on the bf16 units) on the model's own GEMM shapes, picks the fastest, and
+/// caches the choice per machine (CPU model and flags, cores, oneDNN and OpenBLAS versions) and shape set,
+/// so the measurement runs once per machine. Both families meet the default mode's fidelity contract
+/// (float32 is exact; bf16 is within the documented bound); float32 wins ties within `exactPreference`.
+public final class ComputeAutoSelector: @unchecked Sendable {
+    public let cacheFile: URL?
+    /// float32 is kept unless bf16 is faster by more than this factor (exact arithmetic is worth a little).
+    public let exactPreference: Double
+    /// Minimum measuring time per shape and family, seconds.
+    public let secondsPerShape: Double
+    private let lock = NSLock()
+    private var last: ComputeSelection?
+
+    public init(cacheFile: URL?, exactPreference: Double = 1.05, secondsPerShape: Double = 0.15) {
+        (self.cacheFile, self.exactPreference, self.secondsPerShape) = (cacheFile, exactPreference, secondsPerShape)
+    }
+
+    /// `$XDG_CACHE_HOME/dsa-triage/compute-choice.json`, else `~/.cache/dsa-triage/compute-choice.json`.
+    public static var defaultCacheFile: URL {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        return base.appendingPathComponent("dsa-triage/compute-choice.json")
+    }
+
+    /// The most recent selection this selector made or read.
+    public var lastSelection: ComputeSelection? { lock.withLock { last } }
+
+    /// The choice for `shapes`: from the cache when this machine measured them before, else measured now
+    /// (and cached). A cache that cannot be read or written only costs a measurement.
+    public func select(shapes: [GEMMShape]) throws -> ComputeSelection {
+        let machine = Self.machineDescription()
+        let key = Self.cacheKey(machine: machine, shapes: shapes)
+        var cache = readCache()
+        if var hit = cache[key] {
+            hit.fromCache = true
+            lock.withLock { last = hit }
+            return hit
+        }
+        let measurements = try ComputeMode.allCases.map { try Self.measure(mode: $0, shapes: shapes, seconds: secondsPerShape) }
+        let selection = ComputeSelection(mode: Self.choose(measurements, exactPreference: exactPreference), measurements: measurements,
+                                         shapes: shapes, machine: machine, measuredAt: Date())
+        cache[key] = selection
+        writeCache(cache)
+        lock.withLock { last = selection }
+        return selection
+    }
+
+    /// The fastest family; float32 unless bf16 beats it by more than `exactPreference`.
+    public static func choose(_ measurements: [ComputeMeasurement], exactPreference: Double) -> ComputeMode {
+        let f32 = measurements.first { $0.mode == .f32 }?.gflops ?? 0
+        let bf16 = measurements.first { $0.mode == .bf16 }?.gflops ?? 0
+        return bf16 > f32 * exactPreference ? .bf16 : .f32
+    }
+
+    /// Times `MatMul.linear` with bf16 weights of each shape in `mode` (one warm-up, then repetitions until
+    /// `seconds` have passed).
+    public static func measure(mode: ComputeMode, shapes: [GEMMShape], seconds: Double) throws -> ComputeMeasurement {
+        var totalFlops = 0.0, totalTime = 0.0
+        var perShape: [Double] = []
+        for s in shapes {
+            let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: .bf16)
+            let w = weight.raw.assumingMemoryBound(to: UInt16.self)
+            // Small deterministic values: the rate does not depend on them, but denormals or zeros must not help.
+            for i in 0..<(s.outputs * s.inputs) { w[i] = Convert.floatToBF16(Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5) }
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.inputs)
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
+            defer { x.deallocate(); out.deallocate() }
+            for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
+            try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode)
+            var reps = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode)
+                reps += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < seconds && reps < 50
+            totalFlops += s.flops * Double(reps)
+            totalTime += elapsed
+            perShape.append(s.flops * Double(reps) / elapsed / 1e9)
+        }
+        return ComputeMeasurement(mode: mode, gflops: totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape: perShape)
+    }
+
+    /// CPU model name, a digest of its flags, the core count used and the libraries' versions.
+    public static func machineDescription() -> String {
+        var model = "unknown CPU", flags = ""
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+            for line in info.split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2 else { continue }
+                if parts[0] == "model name", model == "unknown CPU" { model = parts[1] }
+                if parts[0] == "flags", flags.isEmpty { flags = parts[1] }
+                if model != "unknown CPU", !flags.isEmpty { break }
+            }
+        }
+        let libraries = String(cString: ck_library_versions())
+        return "\(model); flags \(fnv1a(flags)); \(Parallel.cores) threads; \(libraries)"
+    }
+
+    static func cacheKey(machine: String, shapes: [GEMMShape]) -> String {
+        "\(machine) | \(shapes.map(\.description).joined(separator: ","))"
+    }
+
+    /// FNV-1a 64, hex: a short stable digest (a cache key, not a security boundary).
+    static func fnv1a(_ text: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
+    private func readCache() -> [String: ComputeSelection] {
+        guard let cacheFile, let data = try? Data(contentsOf: cacheFile) else { return [:] }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return (try? decoder.decode([String: ComputeSelection].self, from: data)) ?? [:]
+    }
+
+    private func writeCache(_ cache: [String: ComputeSelection]) {
+        guard let cacheFile else { return }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        guard let data = try? encoder.encode(cache) else { return }
+        try? FileManager.default.createDirectory(at: cacheFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // Written beside and renamed: a concurrent reader sees the old or the new file, never half of one.
+        let temporary = cacheFile.deletingLastPathComponent().appendingPathComponent(".\(cacheFile.lastPathComponent).\(getpid())")
+        guard (try? data.write(to: temporary)) != nil else { return }
+        if rename(temporary.path, cacheFile.path) != 0 { try? FileManager.default.removeItem(at: temporary) }
+    }
+}
