@@ -211,7 +211,9 @@ public enum ModelLoader {
         var mode = computeMode ?? (dtype == .bf16 ? .bf16 : .f32)
         if computeMode == nil, dtype == .bf16, let selector = automaticCompute {
             let hasVision = Gemma3VisionEncoder.towerPrefixes.contains { weights.contains($0 + "embeddings.patch_embedding.weight") }
-            mode = try selector.select(shapes: representativeShapes(text: config, vision: hasVision ? root.vision?.vision : nil)).mode
+            let selection = try selector.select(shapes: representativeShapes(text: config, vision: hasVision ? root.vision?.vision : nil))
+            mode = selection.mode
+            MatMul.sgemmLibrary = selection.sgemmLibrary
         }
         let model = try Gemma3TextModel(config: config, source: weights, prefix: layout.prefix, lmHeadName: layout.lmHead, computeMode: mode)
         var vision: Gemma3VisionEncoder?

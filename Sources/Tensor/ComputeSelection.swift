@@ -15,18 +15,30 @@ public struct GEMMShape: Codable, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(rows)×\(inputs)·\(inputs)×\(outputs)" }
 }
 
+/// The library float32 products go through.
+public enum SGEMMLibrary: String, Codable, Sendable, CaseIterable {
+    case openblas, onednn
+}
+
 /// A kernel family's measured rate on a model's shapes.
 public struct ComputeMeasurement: Codable, Sendable, Equatable {
     public var mode: ComputeMode
+    /// The library behind the products: float32 through OpenBLAS or oneDNN; bf16 always through oneDNN.
+    public var library: SGEMMLibrary
     /// Whole-set rate: the shapes' floating-point operations over the time they took, in GFLOP/s.
     public var gflops: Double
     /// Per shape, in the order of `ComputeSelection.shapes`.
     public var perShape: [Double]
+
+    /// "f32/openblas", "f32/onednn", "bf16".
+    public var family: String { mode == .bf16 ? "bf16" : "\(mode.rawValue)/\(library.rawValue)" }
 }
 
 /// The arithmetic `--compute auto` chose for 16-bit weights on this machine, and why.
 public struct ComputeSelection: Codable, Sendable, Equatable {
     public var mode: ComputeMode
+    /// The float32 GEMM library for every float32 product of the process (the faster one measured).
+    public var sgemmLibrary: SGEMMLibrary
     public var measurements: [ComputeMeasurement]
     public var shapes: [GEMMShape]
     /// CPU model, a digest of its flags, core count and library versions (the cache key's machine part).
@@ -35,12 +47,12 @@ public struct ComputeSelection: Codable, Sendable, Equatable {
     /// Read from the cache rather than measured in this process (not stored).
     public var fromCache = false
 
-    enum CodingKeys: String, CodingKey { case mode, measurements, shapes, machine, measuredAt = "measured_at" }
+    enum CodingKeys: String, CodingKey { case mode, sgemmLibrary = "sgemm_library", measurements, shapes, machine, measuredAt = "measured_at" }
 
     /// One line for logs and `--verbose`: the choice and the rates behind it.
     public var summary: String {
-        let rates = measurements.map { "\($0.mode.rawValue) \(String(format: "%.1f", $0.gflops)) GFLOP/s" }.joined(separator: ", ")
-        return "\(mode.rawValue) (auto: \(rates) on the model's shapes; \(fromCache ? "cached" : "measured now"))"
+        let rates = measurements.map { "\($0.family) \(String(format: "%.1f", $0.gflops)) GFLOP/s" }.joined(separator: ", ")
+        return "\(mode.rawValue) with float32 products through \(sgemmLibrary.rawValue) (auto: \(rates) on the model's shapes; \(fromCache ? "cached" : "measured now"))"
     }
 }
 
@@ -84,8 +96,10 @@ public final class ComputeAutoSelector: @unchecked Sendable {
             lock.withLock { last = hit }
             return hit
         }
-        let measurements = try ComputeMode.allCases.map { try Self.measure(mode: $0, shapes: shapes, seconds: secondsPerShape) }
-        let selection = ComputeSelection(mode: Self.choose(measurements, exactPreference: exactPreference), measurements: measurements,
+        let families: [(ComputeMode, SGEMMLibrary)] = [(.f32, .openblas), (.f32, .onednn), (.bf16, .onednn)]
+        let measurements = try families.map { try Self.measure(mode: $0.0, library: $0.1, shapes: shapes, seconds: secondsPerShape) }
+        let (mode, library) = Self.choose(measurements, exactPreference: exactPreference)
+        let selection = ComputeSelection(mode: mode, sgemmLibrary: library, measurements: measurements,
                                          shapes: shapes, machine: machine, measuredAt: Date())
         cache[key] = selection
         writeCache(cache)
@@ -93,23 +107,35 @@ public final class ComputeAutoSelector: @unchecked Sendable {
         return selection
     }
 
-    /// The fastest family; float32 unless bf16 beats it by more than `exactPreference`.
-    public static func choose(_ measurements: [ComputeMeasurement], exactPreference: Double) -> ComputeMode {
-        let f32 = measurements.first { $0.mode == .f32 }?.gflops ?? 0
+    /// The fastest family: float32 (through its faster library) unless bf16 beats it by more than
+    /// `exactPreference`; the float32 library is the faster one either way (attention and other float32
+    /// products use it).
+    public static func choose(_ measurements: [ComputeMeasurement], exactPreference: Double) -> (ComputeMode, SGEMMLibrary) {
+        let f32 = measurements.filter { $0.mode == .f32 }.max { $0.gflops < $1.gflops }
         let bf16 = measurements.first { $0.mode == .bf16 }?.gflops ?? 0
-        return bf16 > f32 * exactPreference ? .bf16 : .f32
+        let library = f32?.library ?? .openblas
+        return (bf16 > (f32?.gflops ?? 0) * exactPreference ? .bf16 : .f32, library)
     }
 
     /// Times `MatMul.linear` with bf16 weights of each shape in `mode` (one warm-up, then repetitions until
     /// `seconds` have passed).
-    public static func measure(mode: ComputeMode, shapes: [GEMMShape], seconds: Double) throws -> ComputeMeasurement {
+    /// `widenedWeights`: float32 weights instead (the float32 GEMM rate itself, the floor the widening is compared with).
+    public static func measure(mode: ComputeMode, library: SGEMMLibrary = .openblas, shapes: [GEMMShape], seconds: Double,
+                               widenedWeights: Bool = false) throws -> ComputeMeasurement {
+        let previous = MatMul.sgemmLibrary
+        MatMul.sgemmLibrary = library
+        defer { MatMul.sgemmLibrary = previous }
         var totalFlops = 0.0, totalTime = 0.0
         var perShape: [Double] = []
         for s in shapes {
-            let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: .bf16)
-            let w = weight.raw.assumingMemoryBound(to: UInt16.self)
+            let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: widenedWeights ? .f32 : .bf16)
             // Small deterministic values: the rate does not depend on them, but denormals or zeros must not help.
-            for i in 0..<(s.outputs * s.inputs) { w[i] = Convert.floatToBF16(Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5) }
+            for i in 0..<(s.outputs * s.inputs) {
+                let v = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5
+                if widenedWeights { weight.raw.assumingMemoryBound(to: Float.self)[i] = v } else {
+                    weight.raw.assumingMemoryBound(to: UInt16.self)[i] = Convert.floatToBF16(v)
+                }
+            }
             let x = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.inputs)
             let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
             defer { x.deallocate(); out.deallocate() }
@@ -127,7 +153,7 @@ public final class ComputeAutoSelector: @unchecked Sendable {
             totalTime += elapsed
             perShape.append(s.flops * Double(reps) / elapsed / 1e9)
         }
-        return ComputeMeasurement(mode: mode, gflops: totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape: perShape)
+        return ComputeMeasurement(mode: mode, library: mode == .bf16 ? .onednn : library, gflops: totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape: perShape)
     }
 
     /// CPU model name, a digest of its flags, the core count used and the libraries' versions.

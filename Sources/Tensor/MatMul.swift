@@ -17,6 +17,12 @@ public struct GEMMError: Error, CustomStringConvertible {
 
 /// Matrix products through oneDNN / OpenBLAS. All matrices are row-major.
 public enum MatMul {
+    /// The library of float32 products, process-wide (OpenBLAS unless `--compute auto` measured oneDNN faster).
+    public static var sgemmLibrary: SGEMMLibrary {
+        get { ck_get_sgemm_backend() == 0 ? .onednn : .openblas }
+        set { ck_set_sgemm_backend(newValue == .onednn ? 0 : 1) }
+    }
+
     /// Rows of weight widened to float32 per tile when the weight is 16-bit and the product runs in float32.
     static let tileRows = 256
 

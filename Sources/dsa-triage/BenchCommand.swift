@@ -40,12 +40,23 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Also time the image path with this LoRA adapter applied unmerged (same loaded weights).")
     var adapter: String?
 
+    @Flag(name: .long, help: "Measure the kernel families --compute auto chooses between (f32 through OpenBLAS and oneDNN, bf16) on a model's linear-layer shapes, without loading its weights: the shapes of --model's config.json, else MedGemma 1.5 4B's. Always measured (the cache is neither read nor written).")
+    var kernels = false
+
     func validate() throws {
+        if kernels {
+            if dicom != nil { throw ValidationError("--kernels takes no --dicom") }
+            return
+        }
         if (model == nil) == (dicom == nil) { throw ValidationError("give either --model or --dicom") }
         if promptTokens < 1 || decodeTokens < 1 || runs < 1 { throw ValidationError("--prompt-tokens, --decode-tokens and --runs must be positive") }
     }
 
     func run() async throws {
+        if kernels {
+            try CommandErrors.reporting { try Console.out(try kernelTable() + "\n") }
+            return
+        }
         if let dicom {
             try CommandErrors.reporting { try Console.out(try DICOMIngestBenchmark.run(path: dicom, runs: runs) + "\n") }
             return
@@ -66,7 +77,7 @@ struct BenchCommand: AsyncParsableCommand {
             ]
             if arithmetic.computeMode == nil, let selection = ModelLoader.automaticCompute?.lastSelection, selection.mode == bench.computeMode {
                 // The table behind --compute auto: each family's rate on the model's shapes.
-                let rates = selection.measurements.map { "\(JSONOutput.string($0.mode.rawValue)):" + String(format: "%.1f", $0.gflops) }
+                let rates = selection.measurements.map { "\(JSONOutput.string($0.family)):" + String(format: "%.1f", $0.gflops) }
                 fields.append(("compute_gflops", "{" + rates.joined(separator: ",") + "}"))
             }
             if let v = bench.vision {
@@ -122,5 +133,58 @@ enum DICOMIngestBenchmark {
             ("total_runs_ms", "[" + b.total.map { String(format: "%.1f", $0 * 1000) }.joined(separator: ",") + "]"),
             ("peak_rss_mb", String(format: "%.1f", Double(ResourceUsage.peakResidentBytes()) / 1_048_576)),
         ])
+    }
+}
+
+extension BenchCommand {
+    /// MedGemma 1.5 4B (Gemma 3 4B with SigLIP at 896 px): decoder hidden 2560 / MLP 10240, vision 1152 / 4304.
+    static let medgemma4BShapes: [GEMMShape] = {
+        var text = Gemma3TextConfig()
+        text.hiddenSize = 2560
+        text.intermediateSize = 10240
+        var vision = SiglipVisionConfig()
+        vision.hiddenSize = 1152
+        vision.intermediateSize = 4304
+        vision.imageSize = 896
+        vision.patchSize = 14
+        return ModelLoader.representativeShapes(text: text, vision: vision)
+    }()
+
+    /// One JSON object: the machine, each family's rate overall and per shape, and the choice.
+    func kernelTable() throws -> String {
+        var shapes = Self.medgemma4BShapes
+        var source = "MedGemma 1.5 4B"
+        if let model {
+            let configURL = URL(fileURLWithPath: model).appendingPathComponent("config.json")
+            let (config, root) = try Gemma3TextConfig.load(configURL: configURL)
+            shapes = ModelLoader.representativeShapes(text: config, vision: root.vision?.vision)
+            source = model
+        }
+        let families: [(ComputeMode, SGEMMLibrary)] = [(.f32, .openblas), (.f32, .onednn), (.bf16, .onednn)]
+        let measured = try families.map { try ComputeAutoSelector.measure(mode: $0.0, library: $0.1, shapes: shapes, seconds: 0.5) }
+        let (mode, library) = ComputeAutoSelector.choose(measured, exactPreference: 1.05)
+        // The float32 GEMM rate itself (weights already float32): what the widened-per-tile path is compared with.
+        let floors = try SGEMMLibrary.allCases.map {
+            try ComputeAutoSelector.measure(mode: .f32, library: $0, shapes: shapes, seconds: 0.5, widenedWeights: true)
+        }
+        let floorRows = floors.map { m in
+            "{\"family\":\(JSONOutput.string("f32-weights/" + m.library.rawValue)),\"gflops\":\(String(format: "%.1f", m.gflops)),\"per_shape_gflops\":["
+                + m.perShape.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]}"
+        }
+        let rows = measured.map { m in
+            "{\"family\":\(JSONOutput.string(m.family)),\"gflops\":\(String(format: "%.1f", m.gflops)),\"per_shape_gflops\":["
+                + m.perShape.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]}"
+        }
+        let fields: [(String, String)] = [
+            ("engine", JSONOutput.string("dsa-triage")),
+            ("kernels_for", JSONOutput.string(source)),
+            ("machine", JSONOutput.string(ComputeAutoSelector.machineDescription())),
+            ("threads", String(Parallel.cores)),
+            ("shapes", "[" + shapes.map { JSONOutput.string($0.description) }.joined(separator: ",") + "]"),
+            ("families", "[" + rows.joined(separator: ",") + "]"),
+            ("float32_weights_reference", "[" + floorRows.joined(separator: ",") + "]"),
+            ("auto_choice", JSONOutput.string("\(mode.rawValue) with float32 products through \(library.rawValue)")),
+        ]
+        return "{" + fields.map { "\(JSONOutput.string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 }

@@ -55,10 +55,12 @@ final class ComputeAutoTests: XCTestCase {
 
         let first = try CLI.run(["triage", "--model", model.path, "--verbose", input], environment: env)
         XCTAssertEqual(first.status, 0, first.stderr)
-        XCTAssertTrue(first.stderr.contains("(auto: f32 "), first.stderr)
+        XCTAssertTrue(first.stderr.contains("(auto: f32/openblas "), first.stderr)
+        XCTAssertTrue(first.stderr.contains(", f32/onednn "), first.stderr)
         XCTAssertTrue(first.stderr.contains("GFLOP/s on the model's shapes; measured now)"), first.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: cache.path))
-        let chosen = try XCTUnwrap(["f32", "bf16"].first { first.stderr.contains("compute \($0) (auto:") }, first.stderr)
+        let chosen = try XCTUnwrap(["f32", "bf16"].flatMap { m in ["openblas", "onednn"].map { "\(m) with float32 products through \($0)" } }
+            .first { first.stderr.contains("compute \($0) (auto:") }, first.stderr)
 
         let second = try CLI.run(["triage", "--model", model.path, "--verbose", input], environment: env)
         XCTAssertEqual(second.status, 0, second.stderr)

@@ -13,13 +13,19 @@ final class ComputeSelectionTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func testChoiceFollowsTheRatesAndPrefersExactOnNearTies() {
-        func m(_ f32: Double, _ bf16: Double) -> [ComputeMeasurement] {
-            [ComputeMeasurement(mode: .f32, gflops: f32, perShape: [f32]), ComputeMeasurement(mode: .bf16, gflops: bf16, perShape: [bf16])]
+        func m(_ blas: Double, _ dnnl: Double, _ bf16: Double) -> [ComputeMeasurement] {
+            [ComputeMeasurement(mode: .f32, library: .openblas, gflops: blas, perShape: [blas]),
+             ComputeMeasurement(mode: .f32, library: .onednn, gflops: dnnl, perShape: [dnnl]),
+             ComputeMeasurement(mode: .bf16, library: .onednn, gflops: bf16, perShape: [bf16])]
         }
-        XCTAssertEqual(ComputeAutoSelector.choose(m(100, 104), exactPreference: 1.05), .f32)
-        XCTAssertEqual(ComputeAutoSelector.choose(m(100, 106), exactPreference: 1.05), .bf16)
-        XCTAssertEqual(ComputeAutoSelector.choose(m(286, 145), exactPreference: 1.05), .f32)
-        XCTAssertEqual(ComputeAutoSelector.choose(m(68, 140), exactPreference: 1.05), .bf16)
+        func pick(_ x: [ComputeMeasurement]) -> String {
+            let (mode, library) = ComputeAutoSelector.choose(x, exactPreference: 1.05)
+            return "\(mode.rawValue)/\(library.rawValue)"
+        }
+        XCTAssertEqual(pick(m(100, 90, 104)), "f32/openblas")
+        XCTAssertEqual(pick(m(100, 90, 106)), "bf16/openblas")
+        XCTAssertEqual(pick(m(80, 286, 145)), "f32/onednn")
+        XCTAssertEqual(pick(m(68, 60, 140)), "bf16/openblas")
     }
 
     func testSelectionIsMeasuredOnceThenCachedPerShapeSet() throws {
@@ -27,9 +33,12 @@ final class ComputeSelectionTests: XCTestCase {
         let shapes = [GEMMShape(rows: 64, outputs: 96, inputs: 128), GEMMShape(rows: 64, outputs: 128, inputs: 96)]
         let first = try ComputeAutoSelector(cacheFile: cache, secondsPerShape: 0.02).select(shapes: shapes)
         XCTAssertFalse(first.fromCache)
-        XCTAssertEqual(Set(first.measurements.map(\.mode)), Set(ComputeMode.allCases))
+        XCTAssertEqual(first.measurements.map(\.family), ["f32/openblas", "f32/onednn", "bf16"])
         XCTAssertTrue(first.measurements.allSatisfy { $0.gflops > 0.01 && $0.perShape.count == shapes.count })
-        XCTAssertEqual(first.mode, ComputeAutoSelector.choose(first.measurements, exactPreference: 1.05))
+        let (mode, library) = ComputeAutoSelector.choose(first.measurements, exactPreference: 1.05)
+        XCTAssertEqual(first.mode, mode)
+        XCTAssertEqual(first.sgemmLibrary, library)
+        XCTAssertEqual(MatMul.sgemmLibrary, .openblas, "measuring leaves the process's library as it was")
         XCTAssertTrue(first.machine.contains("oneDNN"), first.machine)
         XCTAssertTrue(first.summary.contains("measured now"))
 
@@ -63,7 +72,7 @@ final class ComputeSelectionTests: XCTestCase {
     /// The rate is the products' rate: timing the same shape by hand in float32 gives the same order of magnitude.
     func testMeasuredRateMatchesAHandTiming() throws {
         let shape = GEMMShape(rows: 128, outputs: 256, inputs: 256)
-        let measured = try ComputeAutoSelector.measure(mode: .f32, shapes: [shape], seconds: 0.05)
+        let measured = try ComputeAutoSelector.measure(mode: .f32, library: .openblas, shapes: [shape], seconds: 0.05)
         let weight = Tensor(zeros: [256, 256], dtype: .bf16)
         let x = [Float](repeating: 0.25, count: 128 * 256)
         var out = [Float](repeating: 0, count: 128 * 256)
