@@ -23,7 +23,6 @@ public final class AlertMonitor: Service, Sendable {
     let http: HTTPClient?
     let logger: Logger
     private let latest = LatestReport()
-    private let stopped = StopFlag()
 
     public init(store: any ReviewStore, configuration: MonitoringConfiguration = MonitoringConfiguration(),
                 reference: ReferenceDistribution?, intervalSeconds: Double, webhook: String?, site: String?,
@@ -121,19 +120,10 @@ public final class AlertMonitor: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !stopped.isSet {
-                do { try await evaluate() } catch {
-                    logger.error("monitoring evaluation failed", metadata: ["error": "\(error)"])
-                }
-                var waited = 0.0
-                while waited < intervalSeconds && !stopped.isSet {
-                    try? await Task.sleep(nanoseconds: 200_000_000)
-                    waited += 0.2
-                }
+        await runPeriodically(every: intervalSeconds) {
+            do { try await evaluate() } catch {
+                logger.error("monitoring evaluation failed", metadata: ["error": "\(error)"])
             }
-        } onGracefulShutdown: {
-            self.stopped.set()
         }
     }
 }
@@ -143,6 +133,24 @@ actor LatestReport {
     private var report: MonitoringReport?
     func get() -> MonitoringReport? { report }
     func set(_ r: MonitoringReport) { report = r }
+}
+
+/// Runs `body`, then waits `seconds` (in short steps, so graceful shutdown ends the wait at once), until the
+/// service group shuts down gracefully: the loop of the worker's periodic services.
+func runPeriodically(every seconds: Double, _ body: () async -> Void) async {
+    let stopped = StopFlag()
+    await withGracefulShutdownHandler {
+        while !stopped.isSet {
+            await body()
+            var waited = 0.0
+            while waited < seconds && !stopped.isSet {
+                try? await Task.sleep(nanoseconds: 200_000_000)
+                waited += 0.2
+            }
+        }
+    } onGracefulShutdown: {
+        stopped.set()
+    }
 }
 
 /// A flag set once, read from any thread.

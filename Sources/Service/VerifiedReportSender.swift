@@ -105,23 +105,13 @@ public struct VerifiedReportSweeper: Service {
     }
 
     public func run() async throws {
-        let stopped = StopFlag()
-        await withGracefulShutdownHandler {
-            while !stopped.isSet {
-                do {
-                    let sent = try await sender.sendPending(backoff: backoff)
-                    if sent > 0 { logger.notice("pending verified SRs sent", metadata: ["count": "\(sent)"]) }
-                } catch {
-                    logger.error("could not look for pending verified SRs", metadata: ["error": "\(error)"])
-                }
-                var waited = 0.0
-                while waited < intervalSeconds && !stopped.isSet {
-                    try? await Task.sleep(nanoseconds: 200_000_000)
-                    waited += 0.2
-                }
+        await runPeriodically(every: intervalSeconds) {
+            do {
+                let sent = try await sender.sendPending(backoff: backoff)
+                if sent > 0 { logger.notice("pending verified SRs sent", metadata: ["count": "\(sent)"]) }
+            } catch {
+                logger.error("could not look for pending verified SRs", metadata: ["error": "\(error)"])
             }
-        } onGracefulShutdown: {
-            stopped.set()
         }
     }
 }
