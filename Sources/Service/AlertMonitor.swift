@@ -22,7 +22,7 @@ public final class AlertMonitor: Service, Sendable {
     public let site: String?
     let http: HTTPClient?
     let logger: Logger
-    private let latest = LatestReport()
+    private let gate = EvaluationGate()
 
     public init(store: any ReviewStore, configuration: MonitoringConfiguration = MonitoringConfiguration(),
                 reference: ReferenceDistribution?, intervalSeconds: Double, webhook: String?, site: String?,
@@ -43,11 +43,36 @@ public final class AlertMonitor: Service, Sendable {
     }
 
     /// The last report made (nil before the first evaluation).
-    public func latestReport() async -> MonitoringReport? { await latest.get() }
+    public func latestReport() async -> MonitoringReport? { await gate.latest() }
+
+    /// How old the dashboard lets a report get before it asks for a fresh one: with the loop on, past the
+    /// loop's next evaluation (so it is the loop that refreshes); with the loop off, a minute.
+    public var dashboardMaximumAgeSeconds: Double { intervalSeconds > 0 ? 2 * intervalSeconds + 60 : 60 }
+
+    /// The report the dashboard shows, never waiting on an evaluation once one exists: the latest report if
+    /// it is younger than `dashboardMaximumAgeSeconds`; an older one is still returned at once while a single
+    /// evaluation refreshes it in the background (stale-while-revalidate). Only before the first report does
+    /// a caller wait, and then on the evaluation already running (the loop's first, or another caller's)
+    /// rather than starting its own.
+    public func dashboardReport(now: Date = Date()) async throws -> MonitoringReport {
+        if let r = await gate.latest() {
+            if now.timeIntervalSince(r.now) >= dashboardMaximumAgeSeconds {
+                await gate.refreshInBackground { [self] in try await evaluateOnce(now: now) }
+            }
+            return r
+        }
+        return try await gate.run { [self] in try await evaluateOnce(now: now) }
+    }
 
     /// One evaluation and alert synchronisation as of `now`; returns the report with the stored alerts joined.
+    /// Evaluations never overlap: a call while one runs waits for it and gets its report (so two callers
+    /// never raise the same alert twice, and a burst of requests costs one evaluation).
     @discardableResult
     public func evaluate(now: Date = Date()) async throws -> MonitoringReport {
+        try await gate.run { [self] in try await evaluateOnce(now: now) }
+    }
+
+    private func evaluateOnce(now: Date) async throws -> MonitoringReport {
         let since = now.addingTimeInterval(-historySeconds)
         let cases = try await store.cases(from: since, to: nil)
         let verdicts = try await store.verdicts(from: since, to: nil)
@@ -74,7 +99,6 @@ public final class AlertMonitor: Service, Sendable {
         let stored = try await store.alerts(states: Set(AlertRecord.State.allCases), limit: 10_000)
         report.alerts = AlertRules.join(report.conditions, stored: stored, now: now)
         export(report, openAlerts: stored.filter { $0.state != .resolved }.count)
-        await latest.set(report)
         return report
     }
 
@@ -128,11 +152,39 @@ public final class AlertMonitor: Service, Sendable {
     }
 }
 
-/// The latest monitoring report, shared with the dashboard.
-actor LatestReport {
+/// The latest monitoring report, shared with the dashboard, and the one evaluation in flight: callers that
+/// arrive while it runs await the same task instead of starting another.
+actor EvaluationGate {
     private var report: MonitoringReport?
-    func get() -> MonitoringReport? { report }
-    func set(_ r: MonitoringReport) { report = r }
+    private var inFlight: Task<MonitoringReport, any Error>?
+
+    func latest() -> MonitoringReport? { report }
+
+    /// Runs `evaluate` unless an evaluation is already running, in which case it waits for that one.
+    func run(_ evaluate: @escaping @Sendable () async throws -> MonitoringReport) async throws -> MonitoringReport {
+        if let running = inFlight { return try await running.value }
+        let task = Task { try await evaluate() }
+        inFlight = task
+        defer { inFlight = nil }
+        let made = try await task.value
+        // A report as of a later time is never replaced by an earlier one.
+        if report.map({ $0.now <= made.now }) ?? true { report = made }
+        return made
+    }
+
+    /// Starts an evaluation without waiting for it, unless one is running; a failure keeps the old report.
+    func refreshInBackground(_ evaluate: @escaping @Sendable () async throws -> MonitoringReport) {
+        guard inFlight == nil else { return }
+        let task = Task { try await evaluate() }
+        inFlight = task
+        Task { await self.finish(task) }
+    }
+
+    private func finish(_ task: Task<MonitoringReport, any Error>) async {
+        let made = try? await task.value
+        if inFlight == task { inFlight = nil }
+        if let made, report.map({ $0.now <= made.now }) ?? true { report = made }
+    }
 }
 
 /// Runs `body`, then waits `seconds` (in short steps, so graceful shutdown ends the wait at once), until the

@@ -194,13 +194,13 @@ extension PostgresJobStore: ReviewStore {
 
     public func facets() async throws(JobStoreError) -> (sites: [String], scanners: [String]) {
         let found = try await read { c -> [[String]] in
-            let sites = try await self.rows(c, "SELECT DISTINCT site FROM cases WHERE site IS NOT NULL ORDER BY site")
-                .map { try $0["site"].decode(String.self) }
-            let scanners = try await self.rows(c, """
-                SELECT manufacturer AS name FROM cases WHERE manufacturer IS NOT NULL
-                UNION SELECT manufacturer_model FROM cases WHERE manufacturer_model IS NOT NULL
-                ORDER BY name
-                """).map { try $0["name"].decode(String.self) }
+            let sites = try await self.rows(c, Self.query(ReviewSQL.distinctValues(ofIndexed: ReviewSQL.siteColumn), []))
+                .map { try $0["value"].decode(String.self) }
+            var scannerLists: [[String]] = []
+            for column in ReviewSQL.scannerColumns {
+                scannerLists.append(try await self.rows(c, Self.query(ReviewSQL.distinctValues(ofIndexed: column), [])).map { try $0["value"].decode(String.self) })
+            }
+            let scanners = ReviewSQL.mergedScanners(scannerLists)
             return [sites, scanners]
         }
         return (found[0], found[1])

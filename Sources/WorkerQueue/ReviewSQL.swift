@@ -200,20 +200,71 @@ enum ReviewSQL {
         return values
     }
 
+    /// The integers of a JSON array such as `[0, 3, 7]` (the frames-used column), read byte by byte: one pass,
+    /// no intermediate strings (a worklist page decodes it for every row). Anything else is `corrupt`.
     static func integers(fromJSON text: String, location: String) throws(JobStoreError) -> [Int] {
-        let body = text.trimmingCharacters(in: .whitespaces)
-        guard body.hasPrefix("["), body.hasSuffix("]") else {
-            throw .corrupt(location: location, message: "frames used are not a JSON array of integers")
-        }
-        let inner = body.dropFirst().dropLast()
-        if inner.trimmingCharacters(in: .whitespaces).isEmpty { return [] }
-        var values: [Int] = []
-        for part in inner.split(separator: ",") {
-            guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                throw .corrupt(location: location, message: "frames used are not a JSON array of integers")
+        var text = text
+        let parsed: [Int]? = text.withUTF8 { bytes -> [Int]? in
+            var values: [Int] = []
+            var i = 0
+            let n = bytes.count
+            func skipSpaces() { while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 } }
+            skipSpaces()
+            guard i < n, bytes[i] == 0x5B else { return nil }  // [
+            i += 1
+            skipSpaces()
+            if i < n, bytes[i] == 0x5D {  // ]
+                i += 1
+                skipSpaces()
+                return i == n ? values : nil
             }
-            values.append(value)
+            while true {
+                skipSpaces()
+                var negative = false
+                if i < n, bytes[i] == 0x2D { negative = true; i += 1 }  // -
+                var value = 0
+                var digits = 0
+                while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                    let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(Int(bytes[i] - 0x30))
+                    if o1 || o2 { return nil }
+                    value = a
+                    digits += 1
+                    i += 1
+                }
+                guard digits > 0 else { return nil }
+                values.append(negative ? -value : value)
+                skipSpaces()
+                guard i < n else { return nil }
+                if bytes[i] == 0x2C { i += 1; continue }  // ,
+                guard bytes[i] == 0x5D else { return nil }
+                i += 1
+                skipSpaces()
+                return i == n ? values : nil
+            }
         }
-        return values
+        guard let parsed else { throw .corrupt(location: location, message: "frames used are not a JSON array of integers") }
+        return parsed
+    }
+
+    /// The distinct non-null values of an indexed column of `cases`, in index order, found by a loose index
+    /// scan (one index probe per distinct value, not a pass over every row): the worklist's filter lists.
+    static func distinctValues(ofIndexed column: String) -> String {
+        """
+        WITH RECURSIVE v(value) AS (
+            SELECT MIN(\(column)) FROM cases
+            UNION ALL
+            SELECT (SELECT MIN(\(column)) FROM cases WHERE \(column) > v.value) FROM v WHERE v.value IS NOT NULL
+        ) SELECT value FROM v WHERE value IS NOT NULL
+        """
+    }
+
+    /// The facet columns, each led by its own index (`cases_site`, `cases_manufacturer`, `cases_model`).
+    static let siteColumn = "site"
+    static let scannerColumns = ["manufacturer", "manufacturer_model"]
+
+    /// Scanner names for the filter: manufacturers and models merged, each once, sorted.
+    static func mergedScanners(_ lists: [[String]]) -> [String] {
+        Array(Set(lists.joined())).sorted()
     }
 }

@@ -179,12 +179,10 @@ extension SQLiteJobStore: ReviewStore {
 
     public func facets() throws(JobStoreError) -> (sites: [String], scanners: [String]) {
         try read { db in
-            let sites = try String.fetchAll(db, sql: "SELECT DISTINCT site FROM cases WHERE site IS NOT NULL ORDER BY site")
-            let scanners = try String.fetchAll(db, sql: """
-                SELECT manufacturer AS name FROM cases WHERE manufacturer IS NOT NULL
-                UNION SELECT manufacturer_model FROM cases WHERE manufacturer_model IS NOT NULL
-                ORDER BY name
-                """)
+            let sites = try String.fetchAll(db, sql: ReviewSQL.distinctValues(ofIndexed: ReviewSQL.siteColumn))
+            let scanners = ReviewSQL.mergedScanners(try ReviewSQL.scannerColumns.map { column in
+                try String.fetchAll(db, sql: ReviewSQL.distinctValues(ofIndexed: column))
+            })
             return (sites, scanners)
         }
     }

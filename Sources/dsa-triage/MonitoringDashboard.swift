@@ -6,14 +6,13 @@ import WorkerQueue
 
 /// The review pages' dashboard, fed by the worker's monitoring loop: headline tiles, the per-group table of
 /// the first window, weekly sensitivity/specificity and review-rate charts, and the calibration table; the
-/// exports are monitoring.json and the group CSV. Before the loop's first evaluation (or with the loop off)
-/// it evaluates on demand.
+/// exports are monitoring.json and the group CSV. A page never waits on an evaluation once a report exists:
+/// a stale one is shown (with its time) while one evaluation refreshes it (`AlertMonitor.dashboardReport`).
 struct MonitoringDashboard: DashboardSource {
     let monitor: AlertMonitor
 
     func report(now: Date) async throws -> MonitoringReport {
-        if let r = await monitor.latestReport(), now.timeIntervalSince(r.now) < max(monitor.intervalSeconds, 60) { return r }
-        return try await monitor.evaluate(now: now)
+        try await monitor.dashboardReport(now: now)
     }
 
     func figures(now: Date) async throws -> DashboardFigures {

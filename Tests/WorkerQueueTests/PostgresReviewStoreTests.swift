@@ -169,6 +169,13 @@ final class PostgresReviewStoreTests: XCTestCase {
         let countsPlan = try await store.queryPlan(ReviewSQL.counts, values: [])
         print("PostgreSQL plan counts: \(countsPlan.joined(separator: " | "))")
         XCTAssertFalse(countsPlan.contains { $0.contains("Seq Scan on cases") }, "\(countsPlan)")
+        for column in [ReviewSQL.siteColumn] + ReviewSQL.scannerColumns {
+            // The filter lists: a loose index scan (one index probe per distinct value), never a pass over cases.
+            let plan = try await store.queryPlan(ReviewSQL.distinctValues(ofIndexed: column), values: [])
+            print("PostgreSQL plan facets \(column): \(plan.joined(separator: " | "))")
+            XCTAssertFalse(plan.contains { $0.contains("Seq Scan on cases") }, "the \(column) list scans cases: \(plan)")
+            XCTAssertTrue(plan.contains { $0.contains("Index Only Scan") || $0.contains("Index Scan") }, "\(plan)")
+        }
         try await contract.timeQueries(store, label: "PostgreSQL")
     }
 }

@@ -82,6 +82,13 @@ final class SQLiteReviewStoreTests: XCTestCase {
         let countsPlan = try store.queryPlan(ReviewSQL.counts, values: [])
         print("SQLite plan counts: \(countsPlan.joined(separator: " | "))")
         XCTAssertFalse(countsPlan.contains { $0.hasPrefix("SCAN cases") && !$0.contains("INDEX") }, "\(countsPlan)")
+        for column in [ReviewSQL.siteColumn] + ReviewSQL.scannerColumns {
+            // The filter lists: a loose index scan (index searches), never a pass over the table or a whole index.
+            let plan = try store.queryPlan(ReviewSQL.distinctValues(ofIndexed: column), values: [])
+            print("SQLite plan facets \(column): \(plan.joined(separator: " | "))")
+            XCTAssertFalse(plan.contains { $0.hasPrefix("SCAN cases") }, "the \(column) list scans cases: \(plan)")
+            XCTAssertTrue(plan.contains { $0.hasPrefix("SEARCH cases") && $0.contains("INDEX") }, "\(plan)")
+        }
         let range = ReviewSQL.range("decided_at", from: t0, to: t0.addingTimeInterval(86_400), dialect: .sqlite)
         let rangePlan = try store.queryPlan(ReviewSQL.caseSelect + range.sql + " ORDER BY decided_at, job_id", values: range.values)
         XCTAssertTrue(rangePlan.contains { $0.contains("cases_decided") }, "\(rangePlan)")
