@@ -596,3 +596,46 @@ const char *ck_library_versions(void) {
     }
     return text;
 }
+
+// ---- int8 products (--quantize w8a8) ------------------------------------------------------------
+#include <cpuid.h>
+// VNNI in any form: AVX-512 VNNI (CPUID 7.0 ECX bit 11), AVX-VNNI (7.1 EAX bit 4) or AMX-INT8 (7.0 EDX bit 25).
+// Without it oneDNN's int8 GEMM forms pairs of u8×s8 products in saturating 16-bit sums, so the callers
+// take an exact float32 path instead.
+int ck_int8_vnni(void) {
+    static int known = -1;
+    if (known < 0) {
+        unsigned a, b, c, d;
+        int found = 0;
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+            if (c & (1u << 11)) found = 1;
+            if (d & (1u << 25)) found = 1;
+            if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) found = 1;
+        }
+        known = found;
+    }
+    return known;
+}
+
+// C[M, N] (int32) = A[M, K] (int8, row-major) · B[N, K]ᵀ (int8, row-major): exact integer sums.
+int ck_gemm_s8s8s32_nt(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda, const int8_t *B, int64_t ldb,
+                       int32_t *C, int64_t ldc) {
+    const int32_t zero = 0;
+    dnnl_status_t st = dnnl_gemm_s8s8s32('N', 'T', 'F', M, N, K, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, C, ldc, &zero);
+    return st == dnnl_success ? 0 : (int)st;
+}
+
+// out[r, c] = beta · out[r, c] + acc[r, c] · rowScales[r] · colScales[c], for rows [0, rows).
+void ck_w8a8_rescale(const int32_t *acc, int64_t rows, int64_t cols, int64_t ldacc, const float *rowScales,
+                     const float *colScales, float beta, float *out, int64_t ldo) {
+    for (int64_t r = 0; r < rows; r++) {
+        const int32_t *a = acc + r * ldacc;
+        float *o = out + r * ldo;
+        const float s = rowScales[r];
+        if (beta == 0.0f) {
+            for (int64_t c = 0; c < cols; c++) o[c] = ((float)a[c] * s) * colScales[c];
+        } else {
+            for (int64_t c = 0; c < cols; c++) o[c] = beta * o[c] + ((float)a[c] * s) * colScales[c];
+        }
+    }
+}

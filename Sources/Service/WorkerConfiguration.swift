@@ -149,7 +149,7 @@ public struct WorkerConfiguration: Codable, Sendable, Equatable {
       // "adapter": "/srv/dsa-triage/adapter",
       // Task profile (omit: the compiled-in default, profiles/default-task-profile.json).
       // "profile": "/srv/dsa-triage/profile.json",
-      // Base-weight quantisation at load: none, int8 or nf4. Arithmetic: auto (default: measured once per machine), f32 or bf16.
+      // Base-weight quantisation at load: none, int8, w8a8 (int8 activations too) or nf4. Arithmetic: auto (default: measured once per machine), f32 or bf16.
       "quantize": "none",
       // "compute": "auto",
 

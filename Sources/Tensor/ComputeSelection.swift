@@ -156,6 +156,36 @@ public final class ComputeAutoSelector: @unchecked Sendable {
         return ComputeMeasurement(mode: mode, library: mode == .bf16 ? .onednn : library, gflops: totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape: perShape)
     }
 
+    /// The `w8a8` product's rate on `shapes` (int8 weights quantised from the same values, activations
+    /// quantised per row inside each product, as `--quantize w8a8` runs it): whole-set and per-shape GFLOP/s.
+    public static func measureW8A8(shapes: [GEMMShape], seconds: Double) throws -> (gflops: Double, perShape: [Double]) {
+        var totalFlops = 0.0, totalTime = 0.0
+        var perShape: [Double] = []
+        for s in shapes {
+            let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: .f32)
+            let wp = weight.raw.assumingMemoryBound(to: Float.self)
+            for i in 0..<(s.outputs * s.inputs) { wp[i] = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
+            let q = try QuantizedMatrix.quantize(weight, scheme: .w8a8)
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.inputs)
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
+            defer { x.deallocate(); out.deallocate() }
+            for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
+            try MatMul.linear(x, rows: s.rows, quantized: q, out: out)
+            var reps = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                try MatMul.linear(x, rows: s.rows, quantized: q, out: out)
+                reps += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < seconds && reps < 50
+            totalFlops += s.flops * Double(reps)
+            totalTime += elapsed
+            perShape.append(s.flops * Double(reps) / elapsed / 1e9)
+        }
+        return (totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape)
+    }
+
     /// CPU model name, a digest of its flags, the core count used and the libraries' versions.
     public static func machineDescription() -> String {
         var model = "unknown CPU", flags = ""

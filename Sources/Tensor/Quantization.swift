@@ -7,6 +7,10 @@ public enum QuantizationScheme: String, Sendable, CaseIterable {
     case none
     /// Symmetric int8 with one float32 scale per output row (absmax / 127, round half to even).
     case int8
+    /// `int8`'s weights with int8 activations: each product quantises its input rows (tokens) to int8 with
+    /// one dynamic absmax / 127 scale per row and sums int8 × int8 in int32 (oneDNN; VNNI or AMX-INT8 where
+    /// present, an exact float32 path elsewhere), then applies both scales. Opt-in; never the default.
+    case w8a8
     /// QLoRA's 4-bit NormalFloat: blocks of 64 consecutive elements (row-major), absmax per block,
     /// absmax double-quantised to 8 bits (blocks of 256, dynamic code, float32 scale + mean offset),
     /// laid out as bitsandbytes' `quantize_4bit(blocksize=64, compress_statistics=True, quant_type="nf4")`.
@@ -75,7 +79,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
         switch scheme {
         case .none:
             throw QuantizationError.unsupported("scheme none")
-        case .int8:
+        case .int8, .w8a8:
             let codes = TensorStorage(uninitializedByteCount: n)
             var scales = [Float](repeating: 0, count: rows)
             let chunkRows = max(1, chunkElements / max(cols, 1))
@@ -91,7 +95,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
                     r0 += rn
                 }
             }
-            return QuantizedMatrix(scheme: .int8, rows: rows, cols: cols, codes: codes, rowScales: scales)
+            return QuantizedMatrix(scheme: scheme, rows: rows, cols: cols, codes: codes, rowScales: scales)
         case .nf4:
             let packed = TensorStorage(zeroedByteCount: (n + 1) / 2)
             let blocks = (n + nf4BlockSize - 1) / nf4BlockSize
@@ -137,7 +141,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
         switch scheme {
         case .none:
             return
-        case .int8:
+        case .int8, .w8a8:
             rowScales.withUnsafeBufferPointer { s in
                 ck_int8_dequantize_rows(codes.base.assumingMemoryBound(to: Int8.self) + r0 * cols, s.baseAddress! + r0,
                                         Int64(count), Int64(cols), out)

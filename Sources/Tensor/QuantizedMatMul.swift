@@ -10,6 +10,80 @@ extension MatMul {
         let n = w.rows, k = w.cols
         let ldc = ldOut ?? n
         if m == 0 || n == 0 { return }
+        if w.scheme == .w8a8 {
+            try linearW8A8(x, rows: m, weight: w, out: out, ldOut: ldc, accumulate: accumulate)
+            return
+        }
+        try linearDequantizing(x, rows: m, quantized: w, out: out, ldOut: ldc, accumulate: accumulate, mode: mode)
+    }
+
+    /// Whether int8 products run on the int8 units (VNNI / AMX-INT8) here; elsewhere `w8a8` takes the exact
+    /// float32 path (the same quantised values, multiplied in float32).
+    public static var int8Native: Bool { ck_int8_vnni() != 0 }
+
+    /// Columns of one int8 product at a time: the int32 sums of a tile stay within about 16 MB.
+    static func w8a8Tile(rows m: Int, outputs n: Int) -> Int {
+        min(n, max(64, ((16 << 20) / max(m * 4, 1)) / 64 * 64))
+    }
+
+    /// `w8a8`: the rows of x quantised to int8 (absmax / 127 per row, round half to even, as the weights),
+    /// int8 · int8ᵀ summed in int32, both scales applied. Without VNNI the quantised activations are
+    /// dequantised and multiplied with the dequantised weight in float32: the same quantised operands, so the
+    /// two paths differ only by float32 rounding of the sums.
+    /// `native` and `tile` exist for the tests (both paths on every machine, several tiles at small sizes).
+    static func linearW8A8(_ x: UnsafePointer<Float>, rows m: Int, weight w: QuantizedMatrix,
+                           out: UnsafeMutablePointer<Float>, ldOut ldc: Int, accumulate: Bool,
+                           native: Bool = int8Native, tile tileOverride: Int? = nil) throws {
+        let n = w.rows, k = w.cols
+        let xq = TensorStorage(uninitializedByteCount: m * k)
+        let q = xq.base.assumingMemoryBound(to: Int8.self)
+        var xs = [Float](repeating: 0, count: m)
+        let chunks = min(Parallel.cores * 4, m)
+        xs.withUnsafeMutableBufferPointer { sp in
+            let scales = sp.baseAddress!
+            Parallel.forEach(chunks) { c in
+                let r0 = c * m / chunks, r1 = (c + 1) * m / chunks
+                if r1 > r0 { ck_int8_quantize_rows(x + r0 * k, Int64(r1 - r0), Int64(k), q + r0 * k, scales + r0) }
+            }
+        }
+        if !native {
+            let xhat = TensorStorage(uninitializedByteCount: m * k * 4)
+            let xf = xhat.base.assumingMemoryBound(to: Float.self)
+            xs.withUnsafeBufferPointer { sp in ck_int8_dequantize_rows(q, sp.baseAddress!, Int64(m), Int64(k), xf) }
+            try linearDequantizing(UnsafePointer(xf), rows: m, quantized: w, out: out, ldOut: ldc, accumulate: accumulate, mode: .f32)
+            return
+        }
+        let beta: Float = accumulate ? 1 : 0
+        let tile = tileOverride ?? w8a8Tile(rows: m, outputs: n)
+        let acc = TensorStorage(uninitializedByteCount: m * tile * 4)
+        let a = acc.base.assumingMemoryBound(to: Int32.self)
+        let wq = w.codes.base.assumingMemoryBound(to: Int8.self)
+        try xs.withUnsafeBufferPointer { xsp in
+            try w.rowScales.withUnsafeBufferPointer { wsp in
+                let rowScales = xsp.baseAddress!, colScales = wsp.baseAddress!
+                var j0 = 0
+                while j0 < n {
+                    let nj = min(tile, n - j0)
+                    try check(ck_gemm_s8s8s32_nt(Int64(m), Int64(nj), Int64(k), q, Int64(k), wq + j0 * k, Int64(k), a, Int64(nj)),
+                              "int8 matmul")
+                    let start = j0
+                    Parallel.forEach(chunks) { c in
+                        let r0 = c * m / chunks, r1 = (c + 1) * m / chunks
+                        if r1 > r0 {
+                            ck_w8a8_rescale(a + r0 * nj, Int64(r1 - r0), Int64(nj), Int64(nj), rowScales + r0, colScales + start,
+                                            beta, out + r0 * ldc + start, Int64(ldc))
+                        }
+                    }
+                    j0 += nj
+                }
+            }
+        }
+    }
+
+    /// Weight-only schemes: W dequantised tile by tile into the ordinary GEMM.
+    static func linearDequantizing(_ x: UnsafePointer<Float>, rows m: Int, quantized w: QuantizedMatrix,
+                                   out: UnsafeMutablePointer<Float>, ldOut ldc: Int, accumulate: Bool, mode: ComputeMode) throws {
+        let n = w.rows, k = w.cols
         let beta: Float = accumulate ? 1 : 0
         if m <= smallRows {
             // Memory-bound: each core dequantises its own tiles in cache and multiplies them.

@@ -68,6 +68,9 @@ public final class TrainingSession: @unchecked Sendable {
         guard let scheme = QuantizationScheme(rawValue: h.quantization) else {
             throw TrainingDataError.invalidArgument("unknown quantisation \"\(h.quantization)\" (none, int8 or nf4)")
         }
+        if scheme == .w8a8 {
+            throw TrainingDataError.invalidArgument("quantisation w8a8 is for inference only (its int8 activations have no gradient): train with nf4, int8 or none")
+        }
 
         let data = try Self.readData(options: options, profile: profile, report: report)
         let manifest = data.manifest

@@ -171,6 +171,10 @@ extension BenchCommand {
             "{\"family\":\(JSONOutput.string("f32-weights/" + m.library.rawValue)),\"gflops\":\(String(format: "%.1f", m.gflops)),\"per_shape_gflops\":["
                 + m.perShape.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]}"
         }
+        // The opt-in int8 path (--quantize w8a8): not a candidate of auto, which chooses for 16-bit weights.
+        let w8a8 = try ComputeAutoSelector.measureW8A8(shapes: shapes, seconds: 0.5)
+        let w8a8Row = "{\"family\":\"w8a8\",\"int8_units\":\(MatMul.int8Native),\"gflops\":\(String(format: "%.1f", w8a8.gflops)),\"per_shape_gflops\":["
+            + w8a8.perShape.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]}"
         let rows = measured.map { m in
             "{\"family\":\(JSONOutput.string(m.family)),\"gflops\":\(String(format: "%.1f", m.gflops)),\"per_shape_gflops\":["
                 + m.perShape.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]}"
@@ -183,6 +187,7 @@ extension BenchCommand {
             ("shapes", "[" + shapes.map { JSONOutput.string($0.description) }.joined(separator: ",") + "]"),
             ("families", "[" + rows.joined(separator: ",") + "]"),
             ("float32_weights_reference", "[" + floorRows.joined(separator: ",") + "]"),
+            ("opt_in", "[" + w8a8Row + "]"),
             ("auto_choice", JSONOutput.string("\(mode.rawValue) with float32 products through \(library.rawValue)")),
         ]
         return "{" + fields.map { "\(JSONOutput.string($0.0)):\($0.1)" }.joined(separator: ",") + "}"

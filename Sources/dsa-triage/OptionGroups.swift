@@ -60,12 +60,12 @@ struct ArithmeticOptions: ParsableArguments {
     @Option(name: .long, help: "Arithmetic for 16-bit weights: auto (the faster of f32 and bf16 on this machine, measured once on the model's shapes and cached), f32 (exact) or bf16. float32 models always run in f32.")
     var compute = Choice(ComputeChoice.auto)
 
-    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8 or nf4 (LoRA stays bf16/f32).")
+    @Option(name: .long, help: "Quantise the base weights of the linear layers at load: none, int8, nf4 (weight-only), or w8a8 (int8 weights and int8 activations per token, int32 sums; opt-in, measured in docs/QUANTIZATION.md). LoRA stays bf16/f32.")
     var quantize = Choice(QuantizationScheme.none)
 
     func validate() throws {
         _ = try compute.value("--compute must be auto, f32 or bf16")
-        _ = try quantize.value("--quantize must be none, int8 or nf4")
+        _ = try quantize.value("--quantize must be none, int8, w8a8 or nf4")
     }
 
     /// nil for auto: the loader then asks `ModelLoader.automaticCompute` (set at start-up).

@@ -23,7 +23,7 @@ struct WorkerOptions: ParsableArguments {
     var adapter: String?
     @Option(name: .long, help: "Task profile JSON (default: the compiled-in profile).")
     var profile: String?
-    @Option(name: .long, help: "Quantise the base weights at load: none, int8 or nf4.")
+    @Option(name: .long, help: "Quantise the base weights at load: none, int8, w8a8 (int8 activations too; opt-in) or nf4.")
     var quantize: String?
     @Option(name: .long, help: "Arithmetic for 16-bit weights: auto (default; the faster on this machine, measured once and cached), f32 or bf16.")
     var compute: String?
@@ -221,7 +221,7 @@ struct ServeCommand: AsyncParsableCommand {
             return ComputeMode(rawValue: $0)
         }
         let quantization = try QuantizationScheme(rawValue: config.quantize ?? "none").orThrow(
-            WorkerConfigurationError.badValue(key: "quantize", value: config.quantize ?? "", expected: "none, int8 or nf4"))
+            WorkerConfigurationError.badValue(key: "quantize", value: config.quantize ?? "", expected: "none, int8, w8a8 or nf4"))
         let destinationName = config.destination ?? (config.orthanc != nil ? "orthanc" : "none")
         if destinationName == "orthanc" && config.orthanc == nil {
             throw WorkerConfigurationError.missing(key: "orthanc", why: "--destination orthanc sends SRs to the Orthanc given by --orthanc")

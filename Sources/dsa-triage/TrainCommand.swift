@@ -44,7 +44,7 @@ struct TrainCommand: AsyncParsableCommand {
     var skipBadRows = false
 
     @Option(name: .long, help: "Frozen base: nf4 (QLoRA; the default), int8 or none. --full needs none (its default there).")
-    var quantize: Choice<QuantizationScheme>?
+    var quantize: Choice<TrainingQuantization>?
 
     @Flag(name: .long, help: "Train every weight of a (small) model instead of LoRA updates; OUT becomes a standalone model directory.")
     var full = false
@@ -115,6 +115,9 @@ struct TrainCommand: AsyncParsableCommand {
         if rank < 1 { throw ValidationError("--rank must be at least 1") }
         if !(alpha > 0) { throw ValidationError("--alpha must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must lie in [0, 1)") }
+        if quantize?.argument == QuantizationScheme.w8a8.rawValue {
+            throw ValidationError("--quantize w8a8 is for inference only (triage, generate, bench, serve): train with nf4, int8 or none")
+        }
         if let q = try quantize?.value("--quantize must be nf4, int8 or none"), full, q != .none {
             throw ValidationError("--full trains every weight and needs --quantize none")
         }
@@ -180,4 +183,9 @@ struct TrainCommand: AsyncParsableCommand {
 /// `train --balance`: a class-balance mode, or auto (the sampler when the minority is under 30 %).
 enum BalanceOption: String, CaseIterable, Sendable {
     case auto, sampler, weights, none
+}
+
+/// The frozen-base quantisations training supports (w8a8's int8 activations are for inference only).
+enum TrainingQuantization: String, CaseIterable, Sendable {
+    case nf4, int8, none
 }

@@ -79,6 +79,14 @@ void ck_nf4_dequantize(const uint8_t *packed, const uint8_t *qabsmax, const floa
 // Symmetric int8 per row: scale = absmax / 127, q = round-half-even(x / scale).
 void ck_int8_quantize_rows(const float *x, int64_t rows, int64_t cols, int8_t *q, float *scales);
 void ck_int8_dequantize_rows(const int8_t *q, const float *scales, int64_t rows, int64_t cols, float *out);
+/// 1 when the CPU has VNNI (AVX-512 VNNI, AVX-VNNI or AMX-INT8): int8 products are exact and fast there.
+int ck_int8_vnni(void);
+/// C[M, N] (int32) = A[M, K] (int8) · B[N, K]ᵀ (int8), row-major, through oneDNN; 0 on success.
+int ck_gemm_s8s8s32_nt(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda, const int8_t *B, int64_t ldb,
+                       int32_t *C, int64_t ldc);
+/// out = beta · out + acc · rowScales[r] · colScales[c] (the int8 product's scales applied).
+void ck_w8a8_rescale(const int32_t *acc, int64_t rows, int64_t cols, int64_t ldacc, const float *rowScales,
+                     const float *colScales, float beta, float *out, int64_t ldo);
 
 // Backward kernels (training).
 #include "ck_backward.h"
