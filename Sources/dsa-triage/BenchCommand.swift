@@ -70,7 +70,8 @@ struct BenchCommand: AsyncParsableCommand {
             var fields: [(String, String)] = [
                 ("engine", JSONOutput.string("dsa-triage")),
                 ("compute", JSONOutput.string(bench.computeMode.rawValue)),
-                ("compute_choice", JSONOutput.string(computeDescription(forced: arithmetic.computeMode, loaded: bench.computeMode))),
+                ("compute_choice", JSONOutput.string(computeDescription(forced: arithmetic.computeMode, loaded: bench.computeMode,
+                                                                       quantization: arithmetic.quantization))),
                 ("quantization", JSONOutput.string(arithmetic.quantization.rawValue)),
                 ("threads", String(Parallel.cores)),
                 ("load_s", String(format: "%.3f", bench.loadSeconds)),

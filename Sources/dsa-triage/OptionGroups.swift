@@ -145,10 +145,28 @@ struct ProgressOptions: ParsableArguments {
 
 /// How the arithmetic was chosen, for logs, `--verbose`, `bench` and `/readyz`: forced, measured by
 /// `--compute auto` (with the rates), or fixed by float32 weights.
-func computeDescription(forced: ComputeMode?, loaded: ComputeMode) -> String {
-    if forced != nil { return "\(loaded.rawValue) (forced by --compute)" }
-    if let selection = ModelLoader.automaticCompute?.lastSelection, selection.mode == loaded { return selection.summary }
-    return "\(loaded.rawValue) (the weights' dtype)"
+func computeDescription(forced: ComputeMode?, loaded: ComputeMode, quantization: QuantizationScheme = .none) -> String {
+    let arithmetic: String
+    if forced != nil {
+        arithmetic = "\(loaded.rawValue) (forced by --compute)"
+    } else if let selection = ModelLoader.automaticCompute?.lastSelection, selection.mode == loaded {
+        arithmetic = selection.summary
+    } else {
+        arithmetic = "\(loaded.rawValue) (the weights' dtype)"
+    }
+    return arithmetic + quantizationDescription(quantization)
+}
+
+/// What the linear layers of a quantised base run on, for the same lines.
+func quantizationDescription(_ scheme: QuantizationScheme) -> String {
+    switch scheme {
+    case .none: return ""
+    case .int8, .nf4: return "; linear layers: \(scheme.rawValue) weights dequantised per tile"
+    case .w8a8:
+        return MatMul.int8Native
+            ? "; linear layers: w8a8 (int8 weights and activations, int32 sums on the int8 units)"
+            : "; linear layers: w8a8 (int8 weights and activations, multiplied in float32: this CPU has no VNNI)"
+    }
 }
 
 /// Sets up `--compute auto` for the process: the choice is cached in `$DSA_TRIAGE_COMPUTE_CACHE` when set

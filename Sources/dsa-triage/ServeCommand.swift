@@ -272,7 +272,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.notice("model loaded", metadata: [
             "seconds": "\(String(format: "%.1f", Date().timeIntervalSince(loadStart)))", "model_fingerprint": "\(identity.modelFingerprint)",
             "adapter_fingerprint": "\(identity.adapterFingerprint ?? "none")", "profile": "\(identity.profileName)",
-            "profile_hash": "\(identity.profileHash.prefix(16))", "compute": "\(computeDescription(forced: compute, loaded: pipeline.loaded.model.computeMode))"])
+            "profile_hash": "\(identity.profileHash.prefix(16))", "compute": "\(computeDescription(forced: compute, loaded: pipeline.loaded.model.computeMode, quantization: quantization))"])
         for line in pipeline.notices(model: modelPath, recordNotes: true) { logger.warning("\(line)") }
         pipeline.savedImagesDirectory = imageFolder
         // Drift reference: the configured file, else the one `evaluate --write-profile` stored in the profile.
@@ -340,7 +340,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let worker = PACSWorker(runner: runner, settler: settler, inbox: inbox, orthanc: orthancSource,
                                 pollSeconds: config.pollSeconds ?? 2, sweepSeconds: config.sweepSeconds ?? 300, logger: logger)
-        let readiness = WorkerReadiness(store: store, orthanc: orthanc, spool: spool, compute: computeDescription(forced: compute, loaded: pipeline.loaded.model.computeMode))
+        let readiness = WorkerReadiness(store: store, orthanc: orthanc, spool: spool, compute: computeDescription(forced: compute, loaded: pipeline.loaded.model.computeMode, quantization: quantization))
         let server = try WorkerHTTPServer(configuration: serverConfig, jobStore: store, stowSink: SpoolStowSink(spool: spool, logger: logger),
                                           readiness: readiness, registry: registry, logger: logger, review: review)
         let announce = Task {

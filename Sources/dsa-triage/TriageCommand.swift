@@ -78,7 +78,8 @@ struct TriageCommand: AsyncParsableCommand {
             let pipeline = try request.pipeline()
             if verbose {
                 Self.stderr(String(format: "model loaded in %.1f s; compute ", Date().timeIntervalSince(loadStart))
-                            + computeDescription(forced: model.arithmetic.computeMode, loaded: pipeline.loaded.model.computeMode) + "\n")
+                            + computeDescription(forced: model.arithmetic.computeMode, loaded: pipeline.loaded.model.computeMode,
+                                               quantization: model.arithmetic.quantization) + "\n")
             }
             for line in pipeline.notices(model: model.model, recordNotes: true) { Self.stderr(line + "\n") }
             // Arguments as their escaped forms: a name that is not UTF-8 is read through its raw bytes.

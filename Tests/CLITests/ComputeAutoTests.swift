@@ -75,6 +75,13 @@ final class ComputeAutoTests: XCTestCase {
         XCTAssertTrue(forced.stderr.contains("compute bf16 (forced by --compute)"), forced.stderr)
         let f32Weights = try CLI.run(["triage", "--model", Self.demo.path, "--verbose", input], environment: env)
         XCTAssertTrue(f32Weights.stderr.contains("compute f32 (the weights' dtype)"), f32Weights.stderr)
+        // The opt-in int8 path is named with what runs it on this CPU, and decides as float32 does on a sample.
+        let w8a8 = try CLI.run(["triage", "--model", Self.demo.path, "--verbose", "--quantize", "w8a8", input], environment: env)
+        XCTAssertEqual(w8a8.status, 0, w8a8.stderr)
+        let unit = MatMul.int8Native ? "int32 sums on the int8 units" : "multiplied in float32: this CPU has no VNNI"
+        XCTAssertTrue(w8a8.stderr.contains("compute f32 (the weights' dtype); linear layers: w8a8 (int8 weights and activations, \(unit))"),
+                      w8a8.stderr)
+        XCTAssertEqual(try decision(w8a8.stdout), try decision(f32Weights.stdout))
         let bad = try CLI.run(["triage", "--model", model.path, "--compute", "fast", input], environment: env)
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("--compute must be auto, f32 or bf16"), bad.stderr)
