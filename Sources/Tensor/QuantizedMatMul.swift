@@ -21,9 +21,13 @@ extension MatMul {
     /// float32 path (the same quantised values, multiplied in float32).
     public static var int8Native: Bool { ck_int8_vnni() != 0 }
 
-    /// Columns of one int8 product at a time: the int32 sums of a tile stay within about 16 MB.
+    /// Columns of one int8 product at a time: the int32 sums of a tile stay within about 64 MB, and the
+    /// tiles are of equal width (multiples of 64), so no call gets a thin remainder.
     static func w8a8Tile(rows m: Int, outputs n: Int) -> Int {
-        min(n, max(64, ((16 << 20) / max(m * 4, 1)) / 64 * 64))
+        let most = max(64, ((64 << 20) / max(m * 4, 1)) / 64 * 64)
+        if n <= most { return n }
+        let tiles = (n + most - 1) / most
+        return min(most, ((n + tiles - 1) / tiles + 63) / 64 * 64)
     }
 
     /// `w8a8`: the rows of x quantised to int8 (absmax / 127 per row, round half to even, as the weights),
