@@ -33,12 +33,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     public var path: String { url.path }
 
+    /// Files from this size up are read ahead in the background when opened (`MappedFile.prefetch`).
+    static let prefetchMinimumBytes = 64 << 20
+
     /// Maps and validates the file.
     public init(url: URL) throws {
         self.url = url
         let file = try MappedFile(url: url)
         self.file = file
         let path = url.path
+        // Weights are read soon after a checkpoint is opened: start streaming them in now.
+        if file.size >= Self.prefetchMinimumBytes { file.prefetch() }
 
         var reader = ByteReader(file)
         let headerLength = try reader.read(UInt64.self, "safetensors header length")
