@@ -125,8 +125,7 @@ public final class ComputeAutoSelector: @unchecked Sendable {
         let previous = MatMul.sgemmLibrary
         MatMul.sgemmLibrary = library
         defer { MatMul.sgemmLibrary = previous }
-        var totalFlops = 0.0, totalTime = 0.0
-        var perShape: [Double] = []
+        var rates = Rates()
         for s in shapes {
             let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: widenedWeights ? .f32 : .bf16)
             // Small deterministic values: the rate does not depend on them, but denormals or zeros must not help.
@@ -140,27 +139,41 @@ public final class ComputeAutoSelector: @unchecked Sendable {
             let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
             defer { x.deallocate(); out.deallocate() }
             for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
-            try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode)
-            var reps = 0
-            let start = DispatchTime.now().uptimeNanoseconds
-            var elapsed = 0.0
-            repeat {
-                try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode)
-                reps += 1
-                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } while elapsed < seconds && reps < 50
-            totalFlops += s.flops * Double(reps)
-            totalTime += elapsed
-            perShape.append(s.flops * Double(reps) / elapsed / 1e9)
+            rates.add(s, try timed(seconds: seconds) { try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode) })
         }
-        return ComputeMeasurement(mode: mode, library: mode == .bf16 ? .onednn : library, gflops: totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape: perShape)
+        return ComputeMeasurement(mode: mode, library: mode == .bf16 ? .onednn : library, gflops: rates.gflops, perShape: rates.perShape)
+    }
+
+    /// A family's rates over a shape set: whole-set GFLOP/s and per shape.
+    struct Rates {
+        var totalFlops = 0.0, totalTime = 0.0
+        var perShape: [Double] = []
+        mutating func add(_ s: GEMMShape, _ run: (reps: Int, seconds: Double)) {
+            totalFlops += s.flops * Double(run.reps)
+            totalTime += run.seconds
+            perShape.append(s.flops * Double(run.reps) / run.seconds / 1e9)
+        }
+        var gflops: Double { totalTime > 0 ? totalFlops / totalTime / 1e9 : 0 }
+    }
+
+    /// One warm-up call, then calls until `seconds` have passed (at most 50): the repetitions and the time.
+    static func timed(seconds: Double, _ body: () throws -> Void) throws -> (reps: Int, seconds: Double) {
+        try body()
+        var reps = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            try body()
+            reps += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds && reps < 50
+        return (reps, elapsed)
     }
 
     /// The `w8a8` product's rate on `shapes` (int8 weights quantised from the same values, activations
     /// quantised per row inside each product, as `--quantize w8a8` runs it): whole-set and per-shape GFLOP/s.
     public static func measureW8A8(shapes: [GEMMShape], seconds: Double) throws -> (gflops: Double, perShape: [Double]) {
-        var totalFlops = 0.0, totalTime = 0.0
-        var perShape: [Double] = []
+        var rates = Rates()
         for s in shapes {
             let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: .f32)
             let wp = weight.raw.assumingMemoryBound(to: Float.self)
@@ -170,20 +183,9 @@ public final class ComputeAutoSelector: @unchecked Sendable {
             let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
             defer { x.deallocate(); out.deallocate() }
             for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
-            try MatMul.linear(x, rows: s.rows, quantized: q, out: out)
-            var reps = 0
-            let start = DispatchTime.now().uptimeNanoseconds
-            var elapsed = 0.0
-            repeat {
-                try MatMul.linear(x, rows: s.rows, quantized: q, out: out)
-                reps += 1
-                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } while elapsed < seconds && reps < 50
-            totalFlops += s.flops * Double(reps)
-            totalTime += elapsed
-            perShape.append(s.flops * Double(reps) / elapsed / 1e9)
+            rates.add(s, try timed(seconds: seconds) { try MatMul.linear(x, rows: s.rows, quantized: q, out: out) })
         }
-        return (totalTime > 0 ? totalFlops / totalTime / 1e9 : 0, perShape)
+        return (rates.gflops, rates.perShape)
     }
 
     /// CPU model name, a digest of its flags, the core count used and the libraries' versions.
