@@ -167,9 +167,13 @@ actor EvaluationGate {
         inFlight = task
         defer { inFlight = nil }
         let made = try await task.value
-        // A report as of a later time is never replaced by an earlier one.
-        if report.map({ $0.now <= made.now }) ?? true { report = made }
+        keep(made)
         return made
+    }
+
+    /// Shows `made` unless the report shown is as of a later time (an earlier one never replaces it).
+    private func keep(_ made: MonitoringReport) {
+        if report.map({ $0.now <= made.now }) ?? true { report = made }
     }
 
     /// Starts an evaluation without waiting for it, unless one is running; a failure keeps the old report.
@@ -183,7 +187,7 @@ actor EvaluationGate {
     private func finish(_ task: Task<MonitoringReport, any Error>) async {
         let made = try? await task.value
         if inFlight == task { inFlight = nil }
-        if let made, report.map({ $0.now <= made.now }) ?? true { report = made }
+        if let made { keep(made) }
     }
 }
 

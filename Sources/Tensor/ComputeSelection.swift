@@ -127,21 +127,35 @@ public final class ComputeAutoSelector: @unchecked Sendable {
         defer { MatMul.sgemmLibrary = previous }
         var rates = Rates()
         for s in shapes {
-            let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: widenedWeights ? .f32 : .bf16)
-            // Small deterministic values: the rate does not depend on them, but denormals or zeros must not help.
-            for i in 0..<(s.outputs * s.inputs) {
-                let v = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5
-                if widenedWeights { weight.raw.assumingMemoryBound(to: Float.self)[i] = v } else {
-                    weight.raw.assumingMemoryBound(to: UInt16.self)[i] = Convert.floatToBF16(v)
-                }
-            }
-            let x = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.inputs)
-            let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
-            defer { x.deallocate(); out.deallocate() }
-            for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
-            rates.add(s, try timed(seconds: seconds) { try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode) })
+            let weight = probeWeight(s, dtype: widenedWeights ? .f32 : .bf16)
+            rates.add(s, try timedWithOperands(s, seconds: seconds) { x, out in
+                try MatMul.linear(x, rows: s.rows, weight: weight, out: out, mode: mode)
+            })
         }
         return ComputeMeasurement(mode: mode, library: mode == .bf16 ? .onednn : library, gflops: rates.gflops, perShape: rates.perShape)
+    }
+
+    /// A [outputs, inputs] weight of small deterministic values: the rate does not depend on them, but
+    /// denormals or zeros must not help.
+    static func probeWeight(_ s: GEMMShape, dtype: DType) -> Tensor {
+        let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: dtype)
+        for i in 0..<(s.outputs * s.inputs) {
+            let v = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5
+            if dtype == .f32 { weight.raw.assumingMemoryBound(to: Float.self)[i] = v } else {
+                weight.raw.assumingMemoryBound(to: UInt16.self)[i] = Convert.floatToBF16(v)
+            }
+        }
+        return weight
+    }
+
+    /// `timed` over a product of shape `s`, given its activations (deterministic values) and output.
+    static func timedWithOperands(_ s: GEMMShape, seconds: Double,
+                                  _ product: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void) throws -> (reps: Int, seconds: Double) {
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.inputs)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
+        defer { x.deallocate(); out.deallocate() }
+        for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
+        return try timed(seconds: seconds) { try product(x, out) }
     }
 
     /// A family's rates over a shape set: whole-set GFLOP/s and per shape.
@@ -175,15 +189,10 @@ public final class ComputeAutoSelector: @unchecked Sendable {
     public static func measureW8A8(shapes: [GEMMShape], seconds: Double) throws -> (gflops: Double, perShape: [Double]) {
         var rates = Rates()
         for s in shapes {
-            let weight = Tensor(zeros: [s.outputs, s.inputs], dtype: .f32)
-            let wp = weight.raw.assumingMemoryBound(to: Float.self)
-            for i in 0..<(s.outputs * s.inputs) { wp[i] = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
-            let q = try QuantizedMatrix.quantize(weight, scheme: .w8a8)
-            let x = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.inputs)
-            let out = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * s.outputs)
-            defer { x.deallocate(); out.deallocate() }
-            for i in 0..<(s.rows * s.inputs) { x[i] = Float(i % 97) / 97 - 0.5 }
-            rates.add(s, try timed(seconds: seconds) { try MatMul.linear(x, rows: s.rows, quantized: q, out: out) })
+            let q = try QuantizedMatrix.quantize(probeWeight(s, dtype: .f32), scheme: .w8a8)
+            rates.add(s, try timedWithOperands(s, seconds: seconds) { x, out in
+                try MatMul.linear(x, rows: s.rows, quantized: q, out: out)
+            })
         }
         return (rates.gflops, rates.perShape)
     }

@@ -42,13 +42,17 @@ extension MatMul {
         let xq = TensorStorage(uninitializedByteCount: m * k)
         let q = xq.base.assumingMemoryBound(to: Int8.self)
         var xs = [Float](repeating: 0, count: m)
+        // Row ranges split over the cores (a few per core, so uneven progress evens out).
         let chunks = min(Parallel.cores * 4, m)
-        xs.withUnsafeMutableBufferPointer { sp in
-            let scales = sp.baseAddress!
+        func forEachRowRange(_ body: (_ r0: Int, _ count: Int) -> Void) {
             Parallel.forEach(chunks) { c in
                 let r0 = c * m / chunks, r1 = (c + 1) * m / chunks
-                if r1 > r0 { ck_int8_quantize_rows(x + r0 * k, Int64(r1 - r0), Int64(k), q + r0 * k, scales + r0) }
+                if r1 > r0 { body(r0, r1 - r0) }
             }
+        }
+        xs.withUnsafeMutableBufferPointer { sp in
+            let scales = sp.baseAddress!
+            forEachRowRange { r0, rn in ck_int8_quantize_rows(x + r0 * k, Int64(rn), Int64(k), q + r0 * k, scales + r0) }
         }
         if !native {
             let xhat = TensorStorage(uninitializedByteCount: m * k * 4)
@@ -71,12 +75,9 @@ extension MatMul {
                     try check(ck_gemm_s8s8s32_nt(Int64(m), Int64(nj), Int64(k), q, Int64(k), wq + j0 * k, Int64(k), a, Int64(nj)),
                               "int8 matmul")
                     let start = j0
-                    Parallel.forEach(chunks) { c in
-                        let r0 = c * m / chunks, r1 = (c + 1) * m / chunks
-                        if r1 > r0 {
-                            ck_w8a8_rescale(a + r0 * nj, Int64(r1 - r0), Int64(nj), Int64(nj), rowScales + r0, colScales + start,
-                                            beta, out + r0 * ldc + start, Int64(ldc))
-                        }
+                    forEachRowRange { r0, rn in
+                        ck_w8a8_rescale(a + r0 * nj, Int64(rn), Int64(nj), Int64(nj), rowScales + r0, colScales + start,
+                                        beta, out + r0 * ldc + start, Int64(ldc))
                     }
                     j0 += nj
                 }

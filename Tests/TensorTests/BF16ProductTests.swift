@@ -5,14 +5,6 @@ import XCTest
 /// Both paths must give the product of the bf16 operands with float32 accumulation, for every operand
 /// layout the engine uses (transposed or not), with and without accumulation into C, across panel edges.
 final class BF16ProductTests: XCTestCase {
-    private struct Rand {
-        var s: UInt64
-        mutating func next() -> Float {
-            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(Int64(bitPattern: s >> 11) % 2_000_001) / 1_000_000 - 1
-        }
-    }
-
     private func bf16(_ x: [Float]) -> [UInt16] {
         var out = [UInt16](repeating: 0, count: x.count)
         Convert.fromFloat(x, into: &out, dtype: .bf16, count: x.count)
@@ -60,7 +52,7 @@ final class BF16ProductTests: XCTestCase {
     }
 
     func testWidenedProductsMatchTheReferenceAndTheNativeKernels() throws {
-        var g = Rand(s: 11)
+        var g = TestRandom(s: 11)
         // The last two shapes cross the widened path's panels (4 Mi floats per operand): rows of A, then
         // columns of B, split into several panels.
         let shapes = [(1, 37, 64), (5, 9, 130), (33, 70, 17), (1500, 3, 3000), (2, 1500, 3000)]

@@ -7,14 +7,6 @@ import XCTest
 /// applied in Double. The int8 units' path (where this CPU has VNNI) and the float32 fallback path (every
 /// CPU) must both match it, across column tiles, with and without accumulation, into a wider output.
 final class W8A8ProductTests: XCTestCase {
-    private struct Rand {
-        var s: UInt64
-        mutating func next() -> Float {
-            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(Int64(bitPattern: s >> 11) % 2_000_001) / 1_000_000 - 1
-        }
-    }
-
     private func quantizeRow(_ row: ArraySlice<Float>) -> (codes: [Int64], scale: Double) {
         let absmax = row.map { abs($0) }.max() ?? 0
         let scale = absmax / 127
@@ -38,7 +30,7 @@ final class W8A8ProductTests: XCTestCase {
 
     private func check(m: Int, n: Int, k: Int, native: Bool, tile: Int?, accumulate: Bool, ld extra: Int = 0,
                        file: StaticString = #filePath, line: UInt = #line) throws {
-        var r = Rand(s: UInt64(m * 1_000_003 + n * 101 + k))
+        var r = TestRandom(s: UInt64(m * 1_000_003 + n * 101 + k))
         // Rows of very different magnitudes (per-token scales matter), one all-zero row.
         let x = (0..<(m * k)).map { i -> Float in i / k == 1 ? 0 : r.next() * Float(1 + (i / k) % 5) * 3 }
         let wv = (0..<(n * k)).map { _ in r.next() * 0.05 }
@@ -92,7 +84,7 @@ final class W8A8ProductTests: XCTestCase {
     /// Through the public entry point (`MatMul.linear(quantized:)`), whichever path this CPU takes.
     func testPublicEntryPointIsTheW8A8Product() throws {
         let m = 9, n = 40, k = 48
-        var r = Rand(s: 7)
+        var r = TestRandom(s: 7)
         let x = (0..<(m * k)).map { _ in r.next() }
         let w = try Tensor((0..<(n * k)).map { _ in r.next() * 0.1 }, shape: [n, k])
         let q8 = try QuantizedMatrix.quantize(w, scheme: .int8)
