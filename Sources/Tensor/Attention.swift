@@ -29,6 +29,9 @@ public struct AttentionProblem {
     /// Form scores and weighted sums on the bf16 units (inputs rounded to bf16, float32 accumulation and
     /// softmax); false keeps every product in float32.
     public var bf16Products = false
+    /// Let a problem whose queries all see the same keys take the fused kernel (`Attention.runFused`) where the
+    /// CPU has one; false forces the score-matrix path (the tests compare the two).
+    public var allowFused = true
 
     public init(queries: Int, heads: Int, kvHeads: Int, headDim: Int,
                 q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldk: Int, kvHeadStride: Int,
@@ -59,6 +62,7 @@ public enum Attention {
 
     public static func run(_ p: AttentionProblem) throws {
         try p.validate()
+        if try runFused(p) { return }
         let blockRows = Self.blockRows(queries: p.queries)
         let blocks = (p.queries + blockRows - 1) / blockRows
         let tasks = blocks * p.heads
@@ -118,6 +122,53 @@ public enum Attention {
         }
         if parallel { Parallel.forEach(tasks, body) } else { for t in 0..<tasks { body(t) } }
         if let failure { throw failure }
+    }
+}
+
+extension Attention {
+    /// Query rows per task of the fused kernel.
+    static let fusedBlockRows = 256
+
+    /// Whether the fused kernel runs on this CPU for heads of this size (AVX-512, head size up to 80).
+    public static func fusedAvailable(headDim: Int) -> Bool { ck_attention_fused_available(Int64(headDim)) == 1 }
+
+    /// The fused float32 kernel (scores, online softmax and the weighted sum per cache-sized key block; CKernels
+    /// attention.c) for problems where every query sees the same key range, as in the vision tower. Each
+    /// key/value head is packed once and shared by all blocks of queries. Returns false, having done nothing,
+    /// when the problem or the CPU does not qualify (bf16 products, soft-capping, per-query ranges, no AVX-512,
+    /// head size over 80, fewer than 64 queries).
+    static func runFused(_ p: AttentionProblem) throws -> Bool {
+        guard p.allowFused, !p.bf16Products, p.softcap == nil, p.queries >= 64,
+              fusedAvailable(headDim: p.headDim),
+              let lo = p.keyLo.first, let hi = p.keyHi.first, hi > lo,
+              p.keyLo.allSatisfy({ $0 == lo }), p.keyHi.allSatisfy({ $0 == hi }) else { return false }
+        let keys = Int64(hi - lo), hd = Int64(p.headDim)
+        let ktCount = Int(ck_attention_packed_keys_floats(keys, hd))
+        let perHead = ktCount + Int(ck_attention_packed_values_floats(keys, hd))
+        let packed = TensorStorage(uninitializedByteCount: p.kvHeads * perHead * 4)
+        let base = packed.base.assumingMemoryBound(to: Float.self)
+        Parallel.forEach(p.kvHeads) { g in
+            let kt = base + g * perHead
+            ck_attention_pack(p.k + g * p.kvHeadStride + lo * p.ldk, p.v + g * p.kvHeadStride + lo * p.ldk, Int64(p.ldk),
+                              keys, hd, kt, kt + ktCount)
+        }
+        let blocks = (p.queries + fusedBlockRows - 1) / fusedBlockRows
+        let group = p.heads / p.kvHeads
+        var status: Int32 = 0
+        let lock = SpinLock()
+        // Consecutive tasks share a head, so its packed keys and values stay in cache between them.
+        Parallel.forEach(blocks * p.heads) { t in
+            let h = t / blocks, r0 = (t % blocks) * fusedBlockRows
+            let kt = base + (h / group) * perHead
+            let st = ck_attention_fused(p.q + r0 * p.ldq + h * p.headDim, Int64(p.ldq), kt, kt + ktCount, keys, hd, p.scale,
+                                        p.out + r0 * p.ldo + h * p.headDim, Int64(p.ldo), Int64(min(fusedBlockRows, p.queries - r0)))
+            if st != 0 { lock.withLock { status = st } }
+        }
+        withExtendedLifetime(packed) {}
+        if status != 0 {
+            throw GEMMError(status: status, operation: status == 2 ? "fused attention (no memory for its work buffers)" : "fused attention")
+        }
+        return true
     }
 }
 

@@ -88,6 +88,20 @@ int ck_gemm_s8s8s32_nt(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t
 void ck_w8a8_rescale(const int32_t *acc, int64_t rows, int64_t cols, int64_t ldacc, const float *rowScales,
                      const float *colScales, float beta, float *out, int64_t ldo);
 
+// Fused float32 attention (attention.c) for queries that all see the same keys: scores, online softmax and
+// the weighted sum of values per cache-sized key block. A head's keys and values are packed once
+// (ck_attention_pack, buffers of the sizes below) and shared by every block of queries.
+/// 1 when the fused kernel runs on this CPU for this head size (AVX-512, head size up to 80).
+int ck_attention_fused_available(int64_t hd);
+int64_t ck_attention_packed_keys_floats(int64_t nkeys, int64_t hd);
+int64_t ck_attention_packed_values_floats(int64_t nkeys, int64_t hd);
+/// Keys k[j · ldk + d] and values v[j · ldk + d] of one head (j < nkeys, d < hd) into the packed layouts.
+void ck_attention_pack(const float *k, const float *v, int64_t ldk, int64_t nkeys, int64_t hd, float *kt, float *vp);
+/// out[r · ldo + d] = softmax_j(scale · q_r · k_j) · v_j for r < rows; 0 on success, 1 when unavailable,
+/// 2 when out of memory.
+int ck_attention_fused(const float *q, int64_t ldq, const float *kt, const float *vp, int64_t nkeys, int64_t hd,
+                       float scale, float *out, int64_t ldo, int64_t rows);
+
 // Backward kernels (training).
 #include "ck_backward.h"
 
