@@ -60,6 +60,43 @@ final class TensorKernelTests: XCTestCase {
         }
     }
 
+    /// The widened float32 paths for 16-bit weights at the sizes that pick them: per-core 256-row tiles (tens of
+    /// rows) and shared 16 MB tiles (from 1024 rows; this weight needs two), accumulating into a wider output.
+    /// Entries are sampled against a float64 reference.
+    func testWidenedProductsAccumulateIntoWiderOutput() throws {
+        var g = LCG(s: 3)
+        let n = 2100, k = 2048, ld = n + 5
+        let wf = (0..<(n * k)).map { _ in g.next() }
+        for rows in [40, 1030] {
+            XCTAssertGreaterThan(rows, MatMul.smallRows)
+            let x = (0..<(rows * k)).map { _ in g.next() }
+            for dtype in [DType.bf16, .f16] {
+                let w = try Tensor(wf, shape: [n, k]).converted(to: dtype)
+                let wr = w.floats()
+                let start = (0..<(rows * ld)).map { Float($0 % 7) }
+                var out = start
+                try x.withUnsafeBufferPointer { xp in
+                    try out.withUnsafeMutableBufferPointer { op in
+                        try MatMul.linear(xp.baseAddress!, rows: rows, weight: w, out: op.baseAddress!, ldOut: ld, accumulate: true, mode: .f32)
+                    }
+                }
+                var worst = 0.0, checked = 0
+                for r in stride(from: 0, to: rows, by: 13) {
+                    for o in stride(from: r % 11, to: n, by: 37) {
+                        var s = Double(start[r * ld + o])
+                        for i in 0..<k { s += Double(x[r * k + i]) * Double(wr[o * k + i]) }
+                        worst = max(worst, abs(Double(out[r * ld + o]) - s))
+                        checked += 1
+                    }
+                }
+                XCTAssertGreaterThan(checked, 200)
+                XCTAssertLessThan(worst, 1e-3, "\(dtype) \(rows) rows")
+                // The padding columns between rows are left alone.
+                for r in 0..<rows { for c in n..<ld { XCTAssertEqual(out[r * ld + c], start[r * ld + c]) } }
+            }
+        }
+    }
+
     func testBlockedAttentionWithRangesMatchesNaive() throws {
         var g = LCG(s: 7)
         let t = 150, heads = 4, kvHeads = 2, hd = 16
