@@ -59,7 +59,10 @@ public enum MatMul {
             var r0 = 0
             while r0 < n {
                 let rn = min(tile, n - r0)
-                widenInParallel(weight.raw + r0 * k * weight.dtype.byteSize, dtype: weight.dtype, into: w, count: rn * k)
+                let src = weight.raw + r0 * k * weight.dtype.byteSize, es = weight.dtype.byteSize
+                Parallel.forEachRange(rn * k) { lo, count in
+                    Convert.toFloat(from: src + lo * es, dtype: weight.dtype, into: w + lo, count: count)
+                }
                 try check(ck_sgemm(0, 1, Int64(m), Int64(rn), Int64(k), 1, x, Int64(k), w, Int64(k), beta, out + r0, Int64(ldc)), "sgemm")
                 r0 += rn
             }
@@ -73,15 +76,6 @@ public enum MatMul {
     static let sharedTileRowsFrom = 1024
     /// Widened floats per shared tile (16 MB).
     static let sharedTileFloats = 4 << 20
-
-    static func widenInParallel(_ src: UnsafeRawPointer, dtype: DType, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        let parts = Parallel.cores
-        let per = (count + parts - 1) / parts
-        Parallel.forEach(parts) { i in
-            let lo = i * per, n = min(per, count - lo)
-            if n > 0 { Convert.toFloat(from: src + lo * dtype.byteSize, dtype: dtype, into: dst + lo, count: n) }
-        }
-    }
 
     /// Row counts up to which a 16-bit weight is widened in parallel tiles instead of multiplied on the
     /// bf16 units: one-row products are memory-bound, and streaming the 16-bit weight once while each core

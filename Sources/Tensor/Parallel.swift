@@ -28,4 +28,14 @@ public enum Parallel {
             }
         }
     }
+
+    /// Splits 0..<count into `parts` contiguous ranges of nearly equal length and runs `body(start, length)` for
+    /// each across the cores (at most `count` ranges; none when count is 0).
+    public static func forEachRange(_ count: Int, parts: Int = cores, _ body: (_ start: Int, _ length: Int) -> Void) {
+        let parts = max(1, min(parts, count))
+        forEach(parts) { p in
+            let lo = p * count / parts, hi = (p + 1) * count / parts
+            if hi > lo { body(lo, hi - lo) }
+        }
+    }
 }

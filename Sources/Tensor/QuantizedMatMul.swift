@@ -43,16 +43,10 @@ extension MatMul {
         let q = xq.base.assumingMemoryBound(to: Int8.self)
         var xs = [Float](repeating: 0, count: m)
         // Row ranges split over the cores (a few per core, so uneven progress evens out).
-        let chunks = min(Parallel.cores * 4, m)
-        func forEachRowRange(_ body: (_ r0: Int, _ count: Int) -> Void) {
-            Parallel.forEach(chunks) { c in
-                let r0 = c * m / chunks, r1 = (c + 1) * m / chunks
-                if r1 > r0 { body(r0, r1 - r0) }
-            }
-        }
+        let rowRanges = Parallel.cores * 4
         xs.withUnsafeMutableBufferPointer { sp in
             let scales = sp.baseAddress!
-            forEachRowRange { r0, rn in ck_int8_quantize_rows(x + r0 * k, Int64(rn), Int64(k), q + r0 * k, scales + r0) }
+            Parallel.forEachRange(m, parts: rowRanges) { r0, rn in ck_int8_quantize_rows(x + r0 * k, Int64(rn), Int64(k), q + r0 * k, scales + r0) }
         }
         if !native {
             let xhat = TensorStorage(uninitializedByteCount: m * k * 4)
@@ -75,7 +69,7 @@ extension MatMul {
                     try check(ck_gemm_s8s8s32_nt(Int64(m), Int64(nj), Int64(k), q, Int64(k), wq + j0 * k, Int64(k), a, Int64(nj)),
                               "int8 matmul")
                     let start = j0
-                    forEachRowRange { r0, rn in
+                    Parallel.forEachRange(m, parts: rowRanges) { r0, rn in
                         ck_w8a8_rescale(a + r0 * nj, Int64(rn), Int64(nj), Int64(nj), rowScales + r0, colScales + start,
                                         beta, out + r0 * ldc + start, Int64(ldc))
                     }
@@ -128,12 +122,8 @@ extension MatMul {
         var r0 = 0
         while r0 < n {
             let rn = min(tile, n - r0)
-            let parts = min(Parallel.cores, rn)
-            let per = (rn + parts - 1) / parts
             let start = r0
-            Parallel.forEach(parts) { p in
-                let a = p * per, c = min(per, rn - a)
-                if c <= 0 { return }
+            Parallel.forEachRange(rn) { a, c in
                 w.dequantize(rows: start + a, count: c, into: buf + a * k)
                 if let wb { ck_f32_to_bf16(buf + a * k, wb + a * k, c * k) }
             }
