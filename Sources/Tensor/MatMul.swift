@@ -36,6 +36,17 @@ public enum MatMul {
         if m == 0 || n == 0 { return }
         let beta: Float = accumulate ? 1 : 0
         switch (weight.dtype, mode) {
+        case (.bf16, _) where m <= smallRows && gemvBF16:
+            // Decoding and label scoring: memory-bound, so each core streams its share of the bf16 weight
+            // once and widens it in registers (float32 products, as the widened path).
+            let w = weight.raw.assumingMemoryBound(to: UInt16.self)
+            var status: Int32 = 0
+            let lock = SpinLock()
+            Parallel.forEachRange(n) { lo, count in
+                let st = ck_gemv_bf16(x, Int64(m), Int64(k), w, Int64(lo), Int64(lo + count), out, Int64(ldc), beta)
+                if st != 0 { lock.withLock { status = st } }
+            }
+            try check(status, "bf16 matrix-vector product")
         case (.bf16, _) where m <= smallRows, (.f16, _) where m <= smallRows:
             try widenedTiles(x, rows: m, weight: weight, out: out, ldc: ldc, beta: beta)
         case (.f32, _):
@@ -81,6 +92,10 @@ public enum MatMul {
     /// bf16 units: one-row products are memory-bound, and streaming the 16-bit weight once while each core
     /// widens its own tiles in cache beats the library's bf16 path there.
     public static let smallRows = 4
+
+    /// Whether few-row products with bf16 weights use the register-widening kernel (AVX-512 CPUs) instead
+    /// of widened tiles and sgemm. Tests switch it off to compare the two.
+    nonisolated(unsafe) public static var gemvBF16 = ck_gemv_bf16_available() != 0
 
     static func widenedTiles(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, out: UnsafeMutablePointer<Float>,
                              ldc: Int, beta: Float, tileRows forced: Int? = nil) throws {

@@ -97,6 +97,50 @@ final class TensorKernelTests: XCTestCase {
         }
     }
 
+    /// One to four rows times a bf16 weight (decoding, label scoring): the register-widening kernel on AVX-512
+    /// CPUs, against a float64 reference and against the widened-tile sgemm it replaces, with inner sizes off
+    /// the 16-lane step, output counts off the 4-row step, a wider output and accumulation.
+    func testFewRowBF16ProductsMatchReferenceAndWidenedPath() throws {
+        var g = LCG(s: 5)
+        let usesKernel = MatMul.gemvBF16
+        defer { MatMul.gemvBF16 = usesKernel }
+        for (n, k) in [(13, 37), (1030, 2560), (7, 16), (262, 1)] {
+            let w = try Tensor((0..<(n * k)).map { _ in g.next() }, shape: [n, k]).converted(to: .bf16)
+            let wr = w.floats()
+            let ld = n + 3
+            for rows in 1...MatMul.smallRows {
+                let x = (0..<(rows * k)).map { _ in g.next() }
+                let start = (0..<(rows * ld)).map { Float($0 % 5) - 2 }
+                for accumulate in [false, true] {
+                    var results: [[Float]] = []
+                    for kernel in [true, false] {
+                        MatMul.gemvBF16 = kernel && usesKernel
+                        var out = start
+                        try x.withUnsafeBufferPointer { xp in
+                            try out.withUnsafeMutableBufferPointer { op in
+                                try MatMul.linear(xp.baseAddress!, rows: rows, weight: w, out: op.baseAddress!, ldOut: ld,
+                                                  accumulate: accumulate, mode: .f32)
+                            }
+                        }
+                        var worst = 0.0
+                        for r in 0..<rows {
+                            for o in 0..<n {
+                                var s = accumulate ? Double(start[r * ld + o]) : 0
+                                for i in 0..<k { s += Double(x[r * k + i]) * Double(wr[o * k + i]) }
+                                worst = max(worst, abs(Double(out[r * ld + o]) - s))
+                            }
+                            for c in n..<ld { XCTAssertEqual(out[r * ld + c], start[r * ld + c], "padding \(r) \(c)") }
+                        }
+                        XCTAssertLessThan(worst, 1e-3 * max(1, Double(k).squareRoot() / 16), "\(rows)x\(n)x\(k) kernel \(kernel) accumulate \(accumulate)")
+                        results.append(out)
+                    }
+                    let apart = zip(results[0], results[1]).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThan(apart, 1e-3, "kernel against widened tiles, \(rows)x\(n)x\(k)")
+                }
+            }
+        }
+    }
+
     func testBlockedAttentionWithRangesMatchesNaive() throws {
         var g = LCG(s: 7)
         let t = 150, heads = 4, kvHeads = 2, hd = 16
