@@ -236,9 +236,7 @@ AVX512 static int attention_avx512(const float *q, int64_t ldq, const float *kt,
 
 int ck_attention_fused_available(int64_t hd) {
 #ifdef CK_HAVE_AVX512_PATH
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return known && hd > 0 && round_up(hd, 16) <= MAX_HDP;
+    return ck_cpu_has_avx512f() && hd > 0 && round_up(hd, 16) <= MAX_HDP;
 #else
     (void)hd;
     return 0;

@@ -12,6 +12,17 @@
 #define CK_MULTI
 #endif
 
+// Whether this CPU runs AVX-512 Foundation code (the hand-written AVX-512 kernels' condition), probed once.
+int ck_cpu_has_avx512f(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    static int known = -1;
+    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return known;
+#else
+    return 0;
+#endif
+}
+
 // exp(x) without libm calls so loops vectorise: 2^k · p(r) with x = k·ln2 + r, |r| ≤ ln2/2, and a
 // degree-6 polynomial (relative error about 2e-7). Arguments are clamped to the float range.
 static inline float ck_expf(float x) {

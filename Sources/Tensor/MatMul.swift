@@ -95,7 +95,7 @@ public enum MatMul {
 
     /// Whether few-row products with bf16 weights use the register-widening kernel (AVX-512 CPUs) instead
     /// of widened tiles and sgemm. Tests switch it off to compare the two.
-    nonisolated(unsafe) public static var gemvBF16 = ck_gemv_bf16_available() != 0
+    nonisolated(unsafe) public static var gemvBF16 = ck_cpu_has_avx512f() != 0
 
     static func widenedTiles(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, out: UnsafeMutablePointer<Float>,
                              ldc: Int, beta: Float, tileRows forced: Int? = nil) throws {

@@ -15,10 +15,11 @@ void ck_round_f16(float *x, size_t n);
 // Returns 0 on success, a library status otherwise.
 int ck_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// 1 when this CPU runs AVX-512 Foundation code (the hand-written AVX-512 kernels below), else 0.
+int ck_cpu_has_avx512f(void);
 // out[r][j] = beta·out[r][j] + Σ_k x[r][k]·w[j][k] for r < m (1 to 4) and j in [j0, j1): bf16 weight [N, K]
 // widened in registers, float32 products and sums (AVX-512). 0 on success; nonzero when m is out of range or
-// the CPU lacks AVX-512 (then ck_gemv_bf16_available() is 0 and the caller takes the widened sgemm).
-int ck_gemv_bf16_available(void);
+// the CPU lacks AVX-512 (ck_cpu_has_avx512f() is 0: the caller takes the widened sgemm).
 int ck_gemv_bf16(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t j0, int64_t j1,
                  float *out, int64_t ldc, float beta);
 // oneDNN sgemm; honours the calling thread's OpenMP thread count (use inside our own parallel loops).
